@@ -1,0 +1,28 @@
+# Border Coordination Hub image: Daphne serving hub.asgi, static files by WhiteNoise.
+FROM node:20-bookworm-slim AS frontend
+WORKDIR /src/frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HUB_ENV=production
+WORKDIR /app
+RUN useradd --system --create-home --uid 10001 hub
+COPY pyproject.toml README.md ./
+COPY hub/ hub/
+COPY manage.py ./
+RUN pip install --no-cache-dir .
+COPY --from=frontend /src/frontend/dist frontend/dist
+# collectstatic needs settings that load; the build-time key is thrown away.
+RUN SECRET_KEY=build-only-$(python -c "import secrets;print(secrets.token_urlsafe(64))") \
+    ALLOWED_HOSTS=build.invalid python manage.py collectstatic --noinput \
+    && mkdir -p var && chown -R hub:hub var
+USER hub
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", \
+     "--websocket-max-message-size", "131072", "--websocket-max-frame-size", "131072", \
+     "hub.asgi:application"]

@@ -1,0 +1,81 @@
+# Border Coordination Hub — the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+NPM ?= npm
+
+.PHONY: help run test install install-dev frontend frontend-test lint typecheck pytest e2e \
+        migrate seed serve clean
+
+help:
+	@echo "make run    install, build, migrate, seed demo data and serve at http://$(HOST):$(PORT)"
+	@echo "make test   install dev dependencies, then lint, type-check and run every test"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# The frontend is optional for `make run` (a machine without Node still serves the
+# hub, with a notice), required for `make test`.
+frontend:
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		cd frontend && $(NPM) ci --no-audit --no-fund --loglevel=error && $(NPM) run build; \
+	else \
+		echo "warning: npm not found; serving without the web app build"; \
+	fi
+
+frontend-test:
+	cd frontend && $(NPM) ci --no-audit --no-fund --loglevel=error
+	cd frontend && $(NPM) run typecheck
+	cd frontend && $(NPM) test
+	cd frontend && $(NPM) run build
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+serve:
+	@echo "Serving the Border Coordination Hub at http://$(HOST):$(PORT)/ (admin: /admin/)"
+	$(BIN)/daphne --bind $(HOST) --port $(PORT) \
+		--websocket-max-message-size 131072 --websocket-max-frame-size 131072 \
+		hub.asgi:application
+
+run: install frontend seed serve
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy hub tests
+
+pytest: install-dev
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+# Playwright's sync API and the asyncio tests do not share one process.
+e2e: install-dev
+	$(BIN)/pytest tests/e2e
+
+test: install-dev frontend-test lint typecheck pytest e2e
+
+clean:
+	rm -rf $(VENV) var frontend/node_modules frontend/dist .pytest_cache .mypy_cache .ruff_cache

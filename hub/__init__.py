@@ -1,0 +1,1 @@
+"""Border Coordination Hub: a real-time coordination hub for border crossing points."""

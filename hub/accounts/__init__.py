@@ -1,0 +1,1 @@
+"""Accounts: the hub's user model and API tokens."""

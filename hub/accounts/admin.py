@@ -1,0 +1,45 @@
+"""Admin for users, with their memberships inline."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from hub.accounts.models import User
+from hub.agencies.models import Membership
+
+
+class MembershipInline(admin.TabularInline[Membership, User]):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["agency"]
+    filter_horizontal = ["crossing_points"]
+    fields = ["agency", "role", "crossing_points", "is_active"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin[User]):
+    list_display = ["username", "first_name", "last_name", "email", "is_active", "is_staff"]
+    list_filter = ["is_active", "is_staff", "memberships__role", "memberships__agency"]
+    search_fields = ["username", "first_name", "last_name", "email"]
+    inlines = [MembershipInline]
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        ("Duty contact", {"fields": ("phone",)}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        # Reference-data administrators manage officers, not privileges: without
+        # this, change_user would let them make themselves superusers.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "is_staff", "groups", "user_permissions"]
+        return readonly
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        qs = super().get_queryset(request)
+        if not request.user.is_superuser:
+            qs = qs.filter(is_superuser=False)
+        return qs

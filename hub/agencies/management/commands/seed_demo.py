@@ -1,0 +1,42 @@
+"""``manage.py seed_demo``: load the demo region and print its logins (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo crossing points, agencies and officers (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--quiet-logins", action="store_true", help="Do not print the demo logins."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.HUB_ENV == "production":
+            raise CommandError(
+                "seed_demo creates users with a published password; "
+                "it refuses to run with HUB_ENV=production."
+            )
+        logins = seed_reference_data()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(logins)} demo officers."))
+        if options["quiet_logins"]:
+            return
+        self.stdout.write("")
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
+        self.stdout.write(
+            f"  {'username':<16} {'role':<16} {'agency':<7} {'crossing points':<24} name"
+        )
+        for login in logins:
+            self.stdout.write(
+                f"  {login.username:<16} {login.role:<16} {login.agency:<7} "
+                f"{','.join(login.crossing_points):<24} {login.name}"
+            )
+        self.stdout.write("")
+        self.stdout.write("Admin site: log in as any *.admin user (reference data) at /admin/.")

@@ -1,0 +1,204 @@
+"""Configuration read from the environment.
+
+This module owns every environment variable the hub reads. ``load_config`` is a
+pure function of a mapping (``os.environ`` in production, a dict in tests), so the
+rules, above all the production refusals, are testable without reloading Django.
+
+Invariants:
+- ``HUB_ENV=production`` never starts with a missing or weak ``SECRET_KEY``, with
+  ``DEBUG`` on, or with ``*`` in ``ALLOWED_HOSTS``: ``load_config`` raises
+  ``ImproperlyConfigured`` naming every problem at once.
+- With nothing set, the hub runs embedded: SQLite (WAL) under ``var/`` and the
+  in-memory channel layer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+ENVIRONMENTS = ("development", "test", "production")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+# Django's own check (security.W009) uses the same thresholds.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+
+
+def parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    """Parse a boolean variable; anything but a known word is an error, not a guess."""
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of true/false/1/0/yes/no/on/off, got {raw!r}")
+
+
+def parse_int(name: str, raw: str | None, default: int, *, minimum: int = 0) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def parse_list(raw: str | None, default: list[str]) -> list[str]:
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def secret_key_weakness(key: str | None) -> str | None:
+    """Return why ``key`` is unfit for production, or None when it is strong enough."""
+    if not key:
+        return "SECRET_KEY is not set"
+    if key.startswith("django-insecure"):
+        return "SECRET_KEY is a Django development key (django-insecure...)"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"SECRET_KEY is shorter than {SECRET_KEY_MIN_LENGTH} characters"
+    if len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return f"SECRET_KEY has fewer than {SECRET_KEY_MIN_UNIQUE_CHARACTERS} distinct characters"
+    return None
+
+
+def development_secret_key(var_dir: Path) -> str:
+    """A random key kept under ``var/`` so development sessions survive restarts."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def database_settings(url: str | None, *, var_dir: Path, conn_max_age: int) -> dict[str, Any]:
+    """Translate ``DATABASE_URL`` into Django's DATABASES['default'].
+
+    SQLite gets WAL, a busy timeout and IMMEDIATE transactions, so concurrent
+    writers queue for the lock instead of failing with "database is locked"
+    when a read transaction tries to upgrade.
+    """
+    import dj_database_url
+
+    if not url:
+        url = f"sqlite:///{var_dir / 'hub.sqlite3'}"
+    if not (url.startswith("sqlite:") or url.startswith(("postgres://", "postgresql://"))):
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be sqlite:///path or postgres://user@host:port/name"
+        )
+    db: dict[str, Any] = dict(dj_database_url.parse(url))
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        db["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": (
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
+            ),
+        }
+        db["CONN_MAX_AGE"] = 0
+    else:
+        db["CONN_MAX_AGE"] = conn_max_age
+        db["CONN_HEALTH_CHECKS"] = True
+        db.setdefault("OPTIONS", {})
+        db["OPTIONS"].setdefault("connect_timeout", 5)
+    return db
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str
+    secret_key: str
+    debug: bool
+    allowed_hosts: list[str]
+    csrf_trusted_origins: list[str]
+    database: dict[str, Any]
+    redis_url: str | None
+    redis_prefix: str
+    secure_ssl_redirect: bool
+    hsts_seconds: int
+    hsts_preload: bool
+    log_level: str
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Config:
+    """Read the hub's configuration from ``environ``.
+
+    Raises ImproperlyConfigured for malformed values anywhere, and for every
+    unsafe setting under ``HUB_ENV=production`` (all listed in one message).
+    """
+    env = environ.get("HUB_ENV", "development").strip().lower() or "development"
+    if env not in ENVIRONMENTS:
+        raise ImproperlyConfigured(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+
+    debug = parse_bool("DEBUG", environ.get("DEBUG"), default=not production and env != "test")
+    allowed_hosts = parse_list(
+        environ.get("ALLOWED_HOSTS"),
+        default=[] if production else ["127.0.0.1", "localhost", "[::1]", "testserver"],
+    )
+    raw_key = environ.get("SECRET_KEY")
+    problems: list[str] = []
+    if production:
+        weakness = secret_key_weakness(raw_key)
+        if weakness:
+            problems.append(weakness)
+        if debug:
+            problems.append("DEBUG must be off in production")
+        if "*" in allowed_hosts:
+            problems.append("ALLOWED_HOSTS must not contain '*' in production")
+        if not allowed_hosts:
+            problems.append("ALLOWED_HOSTS must name the hub's host names in production")
+        if problems:
+            raise ImproperlyConfigured(
+                "Refusing to start with HUB_ENV=production: " + "; ".join(problems)
+            )
+    secret_key = raw_key or development_secret_key(var_dir)
+
+    redis_url = environ.get("REDIS_URL", "").strip() or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+
+    return Config(
+        env=env,
+        secret_key=secret_key,
+        debug=debug,
+        allowed_hosts=allowed_hosts,
+        csrf_trusted_origins=parse_list(environ.get("CSRF_TRUSTED_ORIGINS"), default=[]),
+        database=database_settings(
+            environ.get("DATABASE_URL", "").strip() or None,
+            var_dir=var_dir,
+            conn_max_age=parse_int("HUB_DB_CONN_MAX_AGE", environ.get("HUB_DB_CONN_MAX_AGE"), 60),
+        ),
+        redis_url=redis_url,
+        redis_prefix=environ.get("HUB_REDIS_PREFIX", "hub").strip() or "hub",
+        secure_ssl_redirect=parse_bool(
+            "HUB_SECURE_SSL_REDIRECT", environ.get("HUB_SECURE_SSL_REDIRECT"), default=production
+        ),
+        hsts_seconds=parse_int(
+            "HUB_HSTS_SECONDS", environ.get("HUB_HSTS_SECONDS"), 31_536_000 if production else 0
+        ),
+        hsts_preload=parse_bool("HUB_HSTS_PRELOAD", environ.get("HUB_HSTS_PRELOAD"), production),
+        log_level=(environ.get("HUB_LOG_LEVEL") or "INFO").upper(),
+    )

@@ -1,0 +1,1 @@
+"""Events: the append-only, sequenced, hash-chained record every change goes through."""

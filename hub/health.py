@@ -1,0 +1,85 @@
+"""Liveness and readiness endpoints.
+
+``/healthz`` answers 200 while the process can run a view at all. ``/readyz``
+answers 200 only when every readiness check passes (the database, the channel
+layer, and whatever other apps register, such as the realtime hub's Redis
+subscription), and 503 naming each failing check otherwise. Load balancers send
+traffic only to ready workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+# A check returns None when healthy, or a short human-readable reason.
+ReadinessCheck = Callable[[], "str | None"]
+_extra_checks: dict[str, ReadinessCheck] = {}
+
+
+def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+    """Add a readiness check (called from an AppConfig.ready())."""
+    _extra_checks[name] = check
+
+
+def check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not ready"
+        return f"database unreachable: {type(exc).__name__}: {exc}".strip()
+    return None
+
+
+def check_channel_layer() -> str | None:
+    url = settings.REDIS_URL
+    if not url:
+        return None  # in-memory layer lives in this process
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return f"channel layer (Redis) unreachable: {exc}"
+    return None
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, ReadinessCheck] = {
+        "database": check_database,
+        "channel_layer": check_channel_layer,
+        **_extra_checks,
+    }
+    results: dict[str, str] = {}
+    failures: dict[str, str] = {}
+    for name, check in checks.items():
+        reason = check()
+        results[name] = "ok" if reason is None else "failing"
+        if reason is not None:
+            failures[name] = reason
+    if failures:
+        logger.warning("readiness failed: %s", failures)
+        return JsonResponse(
+            {"status": "unavailable", "checks": results, "reasons": failures}, status=503
+        )
+    return JsonResponse({"status": "ok", "checks": results})

@@ -1,0 +1,1 @@
+"""Incidents: what happened at a crossing point, who leads, and the discussion."""

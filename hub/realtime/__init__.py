@@ -1,0 +1,1 @@
+"""Realtime: the WebSocket layer that delivers stream events to officers live."""

@@ -1,0 +1,59 @@
+"""The real settings module, loaded by ``manage.py`` in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "x7G!k2pQ9z#Lm4Vb8Nc1Rt6Yw3Ue5Io0As-Df_Gh+Jk=Lz;Xc,Vb.Nm/Qw"
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}}
+    clean.update(env)
+    clean["DJANGO_SETTINGS_MODULE"] = "hub.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_with_weak_secret_key() -> None:
+    result = manage(
+        "check", HUB_ENV="production", SECRET_KEY="changeme", ALLOWED_HOSTS="hub.example.org"
+    )
+    assert result.returncode != 0
+    assert "Refusing to start with HUB_ENV=production" in result.stderr
+    assert "SECRET_KEY is shorter than 50 characters" in result.stderr
+
+
+def test_production_refuses_debug_and_wildcard_hosts() -> None:
+    result = manage(
+        "check", HUB_ENV="production", SECRET_KEY=STRONG_KEY, DEBUG="1", ALLOWED_HOSTS="*"
+    )
+    assert result.returncode != 0
+    assert "DEBUG must be off in production" in result.stderr
+    assert "ALLOWED_HOSTS must not contain '*'" in result.stderr
+
+
+def test_check_deploy_is_clean_under_production_settings() -> None:
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        HUB_ENV="production",
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="hub.example.org",
+        DEBUG="false",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout

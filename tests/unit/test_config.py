@@ -1,0 +1,139 @@
+"""Settings parsing, above all the production refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from hub.config import load_config, secret_key_weakness
+
+STRONG_KEY = "x7G!k2pQ9z#Lm4Vb8Nc1Rt6Yw3Ue5Io0As-Df_Gh+Jk=Lz;Xc,Vb.Nm/Qw"
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    env = {
+        "HUB_ENV": "production",
+        "SECRET_KEY": STRONG_KEY,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "hub.example.org",
+    }
+    env.update(overrides)
+    return env
+
+
+def test_defaults_are_embedded_sqlite_wal_and_in_memory_layer(tmp_path: Path) -> None:
+    config = load_config({}, var_dir=tmp_path)
+    assert config.env == "development"
+    assert config.debug is True
+    assert config.redis_url is None
+    db = config.database
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(tmp_path / "hub.sqlite3")
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_development_secret_key_is_random_and_persisted(tmp_path: Path) -> None:
+    first = load_config({}, var_dir=tmp_path).secret_key
+    second = load_config({}, var_dir=tmp_path).secret_key
+    assert first == second
+    assert secret_key_weakness(first) is None
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_postgres_and_redis_urls(tmp_path: Path) -> None:
+    config = load_config(
+        {
+            "DATABASE_URL": "postgres://hub:pw@db.internal:5433/hubdb",
+            "REDIS_URL": "redis://cache.internal:6379/2",
+        },
+        var_dir=tmp_path,
+    )
+    db = config.database
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.internal", 5433, "hubdb", "hub")
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert config.redis_url == "redis://cache.internal:6379/2"
+
+
+def test_allowed_hosts_and_trusted_origins_are_lists(tmp_path: Path) -> None:
+    config = load_config(
+        {"ALLOWED_HOSTS": " a.example , b.example,", "CSRF_TRUSTED_ORIGINS": "https://a.example"},
+        var_dir=tmp_path,
+    )
+    assert config.allowed_hosts == ["a.example", "b.example"]
+    assert config.csrf_trusted_origins == ["https://a.example"]
+
+
+def test_production_with_sound_settings_starts(tmp_path: Path) -> None:
+    config = load_config(production_env(), var_dir=tmp_path)
+    assert config.is_production
+    assert config.debug is False
+    assert config.secure_ssl_redirect is True
+    assert config.hsts_seconds == 31_536_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": "too-short-key"}, "shorter than 50"),
+        ({"SECRET_KEY": "django-insecure-" + "a1b2c3d4e5" * 6}, "development key"),
+        ({"SECRET_KEY": "ab" * 40}, "fewer than 5 distinct"),
+        ({"DEBUG": "true"}, "DEBUG must be off"),
+        ({"ALLOWED_HOSTS": "hub.example.org,*"}, "must not contain '*'"),
+        ({"ALLOWED_HOSTS": ""}, "must name the hub's host names"),
+    ],
+)
+def test_production_refuses_unsafe_settings(
+    tmp_path: Path, overrides: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match="Refusing to start") as info:
+        load_config(production_env(**overrides), var_dir=tmp_path)
+    assert expected in str(info.value)
+
+
+def test_production_names_every_problem_at_once(tmp_path: Path) -> None:
+    env = production_env(SECRET_KEY="", DEBUG="1", ALLOWED_HOSTS="*")
+    with pytest.raises(ImproperlyConfigured) as info:
+        load_config(env, var_dir=tmp_path)
+    message = str(info.value)
+    assert "SECRET_KEY is not set" in message
+    assert "DEBUG must be off" in message
+    assert "'*'" in message
+
+
+def test_production_missing_secret_key_variable(tmp_path: Path) -> None:
+    env = production_env()
+    del env["SECRET_KEY"]
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set"):
+        load_config(env, var_dir=tmp_path)
+    assert not (tmp_path / "secret_key").exists(), "production must never invent a key"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HUB_ENV": "staging"}, "HUB_ENV must be one of"),
+        ({"DEBUG": "maybe"}, "DEBUG must be one of"),
+        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must start with"),
+        ({"DATABASE_URL": "mysql://root@localhost/hub"}, "DATABASE_URL must be"),
+        ({"HUB_HSTS_SECONDS": "soon"}, "HUB_HSTS_SECONDS must be an integer"),
+        ({"HUB_DB_CONN_MAX_AGE": "-1"}, "HUB_DB_CONN_MAX_AGE must be >= 0"),
+    ],
+)
+def test_malformed_values_are_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        load_config(env, var_dir=tmp_path)
+
+
+@pytest.mark.parametrize("word", ["1", "true", "YES", "on"])
+def test_debug_true_words(tmp_path: Path, word: str) -> None:
+    assert load_config({"HUB_ENV": "test", "DEBUG": word}, var_dir=tmp_path).debug is True
+
+
+@pytest.mark.parametrize("word", ["0", "false", "No", "off"])
+def test_debug_false_words(tmp_path: Path, word: str) -> None:
+    assert load_config({"DEBUG": word}, var_dir=tmp_path).debug is False
