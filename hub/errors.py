@@ -1,0 +1,68 @@
+"""Typed errors that services raise and every transport (REST, WebSocket) maps.
+
+Each error carries a stable machine ``code``, a human ``detail`` and the HTTP
+status REST answers with. WebSocket ``error`` frames reuse code and detail.
+"Not yours" and "does not exist" are both ``NotFound``, so nobody learns what
+exists from an error.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HubError(Exception):
+    status: ClassVar[int] = 400
+    default_code: ClassVar[str] = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+
+
+class InvalidInput(HubError):
+    status = 422
+    default_code = "invalid_request"
+
+
+class NotAuthenticated(HubError):
+    status = 401
+    default_code = "unauthenticated"
+
+
+class Forbidden(HubError):
+    """The caller may see the thing but may not do this to it."""
+
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(HubError):
+    """It does not exist, or the caller may not see it: indistinguishable on purpose."""
+
+    status = 404
+    default_code = "not_found"
+
+
+class Conflict(HubError):
+    """The request is well-formed but clashes with the current state."""
+
+    status = 409
+    default_code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """A client_msg_id was reused for a different request."""
+
+    default_code = "client_msg_id_reused"
+
+
+class PayloadTooLarge(HubError):
+    status = 413
+    default_code = "payload_too_large"
+
+
+class RateLimited(HubError):
+    status = 429
+    default_code = "rate_limited"

@@ -1,0 +1,46 @@
+"""Control messages to every worker: "this user's access changed".
+
+Published after commit on ``<prefix>:control``. The realtime layer listens and,
+within seconds, closes or re-authorises that user's sockets. Domain services
+(logout, token revocation, membership or user changes) call
+``access_changed``; nothing else publishes control messages.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+from django.db import transaction
+
+from hub.events.bus import control_channel, get_bus
+
+
+def _publish(message: str) -> None:
+    get_bus().publish(control_channel(), message)
+
+
+def access_changed(
+    *,
+    user_id: int,
+    reason: str,
+    session_key: str | None = None,
+    token_id: int | None = None,
+    close_all: bool = False,
+) -> None:
+    """Tell every worker to re-check ``user_id``'s sockets (after commit, if in one).
+
+    ``session_key``/``token_id`` narrow a logout or revocation to the sockets
+    that authenticated with it; ``close_all`` closes every socket of the user.
+    """
+    message = json.dumps(
+        {
+            "type": "access_changed",
+            "user_id": user_id,
+            "reason": reason,
+            "session_key": session_key,
+            "token_id": token_id,
+            "close_all": close_all,
+        }
+    )
+    transaction.on_commit(partial(_publish, message), robust=True)

@@ -1,0 +1,124 @@
+"""The record: streams, their append-only events, and write receipts.
+
+Invariants:
+- ``Event(stream, seq)`` is unique; seqs of a stream are 1..last_seq with no gap,
+  allocated under the stream row's lock in the transaction that makes the change
+  (``hub.events.pipeline.emit``);
+- ``Event.hash = sha256(prev_hash || canonical(event))`` chains every stream from
+  ``GENESIS_HASH``; ``hub.events.audit.verify`` recomputes it;
+- events are never updated or deleted: the model and queryset refuse, and on
+  PostgreSQL a trigger refuses too (migration 0002);
+- ``WriteReceipt(actor, client_msg_id)`` is unique: it makes client writes
+  idempotent (``hub.events.idempotency``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Raised on any attempt to change or remove an event."""
+
+
+class Stream(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seq}"
+
+    @property
+    def kind(self) -> str:
+        return self.name.split(":", 1)[0]
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events are append-only: update refused")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyViolation("events are append-only: delete refused")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events are append-only: bulk_update refused")
+
+
+class Event(models.Model):
+    stream = models.ForeignKey(Stream, on_delete=models.PROTECT, related_name="events")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField()
+    payload = models.JSONField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["stream_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "seq"], name="event_unique_stream_seq"),
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="event_seq_positive"),
+        ]
+        indexes = [models.Index(fields=["kind", "at"], name="event_kind_at")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}#{self.seq} {self.kind}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyViolation("events are append-only: save of an existing event refused")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events are append-only: delete refused")
+
+
+class WriteReceipt(models.Model):
+    """What a client write produced, keyed by (actor, client_msg_id).
+
+    A repeat of the same write returns this result; the same key with a
+    different request fingerprint is a conflict.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="write_receipts"
+    )
+    client_msg_id = models.UUIDField()
+    action = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)
+    stream = models.CharField(max_length=120, blank=True)
+    seq = models.BigIntegerField(null=True, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["actor", "client_msg_id"], name="receipt_unique_actor_client_msg_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.client_msg_id} -> {self.stream}#{self.seq}"

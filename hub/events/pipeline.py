@@ -1,0 +1,132 @@
+"""``emit``: the one way to append to a stream.
+
+Precondition: called inside the service's ``transaction.atomic()``. ``emit``
+locks the stream row (``SELECT ... FOR UPDATE``; SQLite's IMMEDIATE transactions
+serialise writers instead), allocates the next ``seq``, chains the hash, inserts
+the event, and registers an ``on_commit`` callback that publishes the encoded
+``event`` frame to the bus. A rolled-back transaction therefore publishes nothing.
+
+Services that emit to several streams in one transaction call ``lock_streams``
+first, so locks are always taken in name order and transactions cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from hub.accounts.models import User
+from hub.agencies.models import Agency
+from hub.events.bus import get_bus, stream_channel
+from hub.events.chain import canonical_bytes, chain_hash
+from hub.events.models import Event, Stream
+from hub.events.streams import parse_stream_name
+from hub.events.types import ActorRef, EventEnvelope, EventPayload
+
+
+class EmitOutsideTransaction(RuntimeError):
+    pass
+
+
+def _require_atomic() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise EmitOutsideTransaction("emit() must be called inside transaction.atomic()")
+
+
+def stream_ensure(name: str) -> Stream:
+    """Create the stream row if needed (safe under concurrency)."""
+    parse_stream_name(name)
+    stream, _ = Stream.objects.get_or_create(name=name)
+    return stream
+
+
+def lock_streams(names: Iterable[str]) -> dict[str, Stream]:
+    """Lock several streams in a global (name) order; call before emitting to them."""
+    _require_atomic()
+    locked: dict[str, Stream] = {}
+    for name in sorted(set(names)):
+        stream_ensure(name)
+        locked[name] = Stream.objects.select_for_update().get(name=name)
+    return locked
+
+
+def actor_ref(actor: User | None, agency: Agency | None) -> ActorRef | None:
+    if actor is None and agency is None:
+        return None
+    return ActorRef(
+        id=actor.pk if actor else None,
+        username=actor.username if actor else None,
+        name=actor.display_name if actor else (agency.name if agency else "system"),
+        agency=agency.code if agency else None,
+    )
+
+
+def encode_event_frame(envelope: EventEnvelope) -> str:
+    """The WebSocket ``event`` frame, encoded once for every socket it goes to."""
+    body = envelope.model_dump(mode="json")
+    return json.dumps({"type": "event", **body}, separators=(",", ":"), ensure_ascii=False)
+
+
+def publish_event(stream: str, frame: str) -> None:
+    get_bus().publish(stream_channel(stream), frame)
+
+
+def emit(
+    *,
+    stream: str,
+    payload: EventPayload,
+    actor: User | None,
+    agency: Agency | None,
+    at: datetime | None = None,
+) -> Event:
+    """Append ``payload`` to ``stream`` and publish it after commit.
+
+    Precondition: inside ``transaction.atomic()``. Returns the saved event.
+    """
+    _require_atomic()
+    if not payload.KIND:
+        raise TypeError(f"{type(payload).__name__} is not a registered event kind")
+    stream_ensure(stream)
+    row = Stream.objects.select_for_update().get(name=stream)
+    seq = row.last_seq + 1
+    at = at or timezone.now()
+    data = payload.model_dump(mode="json")
+    digest = chain_hash(
+        row.last_hash,
+        canonical_bytes(
+            stream=stream,
+            seq=seq,
+            kind=payload.KIND,
+            actor_id=actor.pk if actor else None,
+            agency_id=agency.pk if agency else None,
+            at=at,
+            payload=data,
+        ),
+    )
+    event = Event.objects.create(
+        stream=row,
+        seq=seq,
+        kind=payload.KIND,
+        actor=actor,
+        actor_agency=agency,
+        at=at,
+        payload=data,
+        prev_hash=row.last_hash,
+        hash=digest,
+    )
+    Stream.objects.filter(pk=row.pk).update(last_seq=seq, last_hash=digest)
+    envelope = EventEnvelope(
+        stream=stream,
+        seq=seq,
+        kind=payload.KIND,
+        at=at,
+        actor=actor_ref(actor, agency),
+        payload=data,
+    )
+    transaction.on_commit(partial(publish_event, stream, encode_event_frame(envelope)), robust=True)
+    return event

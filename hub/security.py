@@ -1,0 +1,36 @@
+"""Denials: every refused action is logged with who, what and why, then raised.
+
+Callers pass ``hide=True`` when the caller may not even read the target, so the
+answer is the same NotFound as for something that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NoReturn
+
+from hub.agencies.access import Access
+from hub.errors import Forbidden, NotFound
+
+logger = logging.getLogger("hub.security")
+
+
+def refuse(
+    access: Access, *, action: str, target: str, reason: str, hide: bool = False
+) -> NoReturn:
+    logger.warning(
+        "denied user=%s action=%s target=%s reason=%s",
+        access.username or access.user_id,
+        action,
+        target,
+        reason,
+        extra={
+            "denied_user_id": access.user_id,
+            "denied_action": action,
+            "denied_target": target,
+            "denied_reason": reason,
+        },
+    )
+    if hide:
+        raise NotFound("Not found.")
+    raise Forbidden(reason[:1].upper() + reason[1:] + ".")
