@@ -34,3 +34,54 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+API_PREFIX = "/api/"
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "unavailable",
+}
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /api/, every error response is JSON ``{"code", "detail"}``.
+
+    The API's own handlers already answer that way; this catches what answers
+    before or around them (unknown paths, wrong methods, Django's 500 page).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            code = STATUS_CODES.get(response.status_code, "error")
+            detail = {
+                404: "No such endpoint.",
+                405: f"{request.method} is not allowed here.",
+                500: "The server failed to handle this request; it has been logged.",
+            }.get(response.status_code, code.replace("_", " ").capitalize() + ".")
+            replacement = JsonResponse(
+                {"code": code, "detail": detail}, status=response.status_code
+            )
+            if response.has_header("Allow"):
+                replacement["Allow"] = response["Allow"]
+            return replacement
+        return response

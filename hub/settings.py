@@ -36,11 +36,15 @@ INSTALLED_APPS = [
     "ninja",
     "hub.accounts",
     "hub.agencies",
+    "hub.events",
+    "hub.incidents",
+    "hub.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hub.middleware.ApiJsonErrorsMiddleware",
     "hub.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,6 +157,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": CONFIG.log_level},
     "loggers": {
+        # One handler for everything (Django's default adds its own for DEBUG).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "daphne": {"level": "WARNING"},
     },

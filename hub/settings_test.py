@@ -6,10 +6,13 @@ processes started by the tests and concurrent threads share it for real.
 
 from __future__ import annotations
 
+import os
+
 from hub.settings import *  # noqa: F403
 from hub.settings import DATABASES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hub.sqlite3")}
+    # One file per test process, so concurrent runs never share a test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-hub-{os.getpid()}.sqlite3")}

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import path
 
 from hub import health, web
+from hub.api import api
 
 admin.site.site_header = "Border Coordination Hub — administration"
 admin.site.site_title = "Border Coordination Hub"
@@ -15,5 +16,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("", web.app_shell, name="app"),
 ]

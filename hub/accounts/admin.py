@@ -7,7 +7,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from hub.accounts.models import User
+from hub.accounts.models import ApiToken, User
+from hub.accounts.services import token_revoke
 from hub.agencies.models import Membership
 
 
@@ -43,3 +44,36 @@ class UserAdmin(DjangoUserAdmin[User]):
         if not request.user.is_superuser:
             qs = qs.filter(is_superuser=False)
         return qs
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    list_display = [
+        "prefix",
+        "user",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "user__username", "name"]
+    readonly_fields = [
+        "prefix",
+        "digest",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tokens are issued through POST /api/v1/auth/token
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset.select_related("user"):
+            token_revoke(user=token.user, token_id=token.pk)

@@ -1,4 +1,8 @@
-"""``manage.py seed_demo``: load the demo region and print its logins (idempotent)."""
+"""``manage.py seed_demo``: load the demo region and activity, print the logins.
+
+Idempotent: reference data converges with update_or_create, and activity
+(incidents, messages) goes through the services with fixed client_msg_ids.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
+from hub.incidents.demo import seed_incidents
 
 
 class Command(BaseCommand):
@@ -25,7 +30,13 @@ class Command(BaseCommand):
                 "it refuses to run with HUB_ENV=production."
             )
         logins = seed_reference_data()
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(logins)} demo officers."))
+        incidents = seed_incidents()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(logins)} demo officers, "
+                f"{len(incidents)} incidents ({', '.join(sorted(incidents.values()))})."
+            )
+        )
         if options["quiet_logins"]:
             return
         self.stdout.write("")

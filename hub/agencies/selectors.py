@@ -1,0 +1,82 @@
+"""Reads of reference data."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Prefetch, QuerySet
+
+from hub.accounts.models import User
+from hub.agencies.access import Access, Grant
+from hub.agencies.models import Agency, CrossingPoint, Deployment, Membership
+
+
+def access_for(user: User) -> Access:
+    """Snapshot of the user's active grants (two queries).
+
+    Inactive users, memberships, agencies and crossing points grant nothing.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Access(
+            user_id=user.pk or 0,
+            username=getattr(user, "username", ""),
+            display_name=getattr(user, "display_name", ""),
+            is_active=False,
+        )
+    memberships = list(
+        Membership.objects.filter(user=user, is_active=True, agency__is_active=True)
+        .select_related("agency")
+        .order_by("agency__code", "role", "id")
+    )
+    points: dict[int, set[int]] = defaultdict(set)
+    through = Membership.crossing_points.through.objects.filter(
+        membership_id__in=[m.pk for m in memberships], crossingpoint__is_active=True
+    ).values_list("membership_id", "crossingpoint_id")
+    for membership_id, point_id in through:
+        points[membership_id].add(point_id)
+    grants = tuple(
+        Grant(
+            membership_id=m.pk,
+            agency_id=m.agency_id,
+            agency_code=m.agency.code,
+            agency_kind=m.agency.kind,
+            role=m.role,
+            crossing_point_ids=frozenset(points[m.pk]),
+        )
+        for m in memberships
+    )
+    return Access(
+        user_id=user.pk,
+        username=user.username,
+        display_name=user.display_name,
+        is_active=True,
+        grants=grants,
+    )
+
+
+def agencies_list() -> QuerySet[Agency]:
+    return Agency.objects.filter(is_active=True).select_related("country").order_by("code")
+
+
+def crossing_points_list() -> QuerySet[CrossingPoint]:
+    return (
+        CrossingPoint.objects.filter(is_active=True)
+        .prefetch_related(
+            "countries",
+            Prefetch(
+                "deployments",
+                queryset=Deployment.objects.filter(is_active=True, agency__is_active=True)
+                .select_related("agency")
+                .order_by("agency__code"),
+            ),
+        )
+        .order_by("code")
+    )
+
+
+def deployed_agency_ids(crossing_point_id: int) -> set[int]:
+    return set(
+        Deployment.objects.filter(
+            crossing_point_id=crossing_point_id, is_active=True, agency__is_active=True
+        ).values_list("agency_id", flat=True)
+    )

@@ -1,0 +1,129 @@
+"""The REST API (django-ninja) mounted at /api/v1: routers, auth and error mapping.
+
+Every error leaves as ``{"code", "detail"}`` with a 4xx status: domain errors
+(``hub.errors``), request validation (422), malformed JSON (400), missing auth
+(401), CSRF failures (403) and throttling (429).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
+
+from hub.auth import API_AUTH
+from hub.errors import HubError
+
+logger = logging.getLogger(__name__)
+
+
+class HubJSONEncoder(NinjaJSONEncoder):
+    """Times keep their microseconds, exactly as the event record holds them
+    (Django's encoder would cut them to milliseconds)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
+class HubRenderer(JSONRenderer):
+    encoder_class = HubJSONEncoder
+
+
+api = NinjaAPI(
+    renderer=HubRenderer(),
+    title="Border Coordination Hub API",
+    version="1",
+    description=(
+        "Incidents, their channels and timelines for border coordination committees. "
+        "Authenticate with `Authorization: Bearer <token>` from `POST /auth/token`, or "
+        "with the browser session (and the `X-CSRFToken` header on writes). Every error "
+        'is `{"code": "...", "detail": "..."}`.'
+    ),
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+
+
+def _error(
+    request: HttpRequest, status: int, code: str, detail: str, **extra: object
+) -> HttpResponse:
+    return api.create_response(request, {"code": code, "detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(HubError)
+def on_hub_error(request: HttpRequest, exc: HubError) -> HttpResponse:
+    return _error(request, exc.status, exc.code, exc.detail)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = []
+    for err in exc.errors[:20]:
+        location = ".".join(
+            str(part) for part in err.get("loc", ()) if part not in {"body", "payload"}
+        )
+        problems.append(f"{location or 'body'}: {err.get('msg', 'invalid')}")
+    detail = "; ".join(problems) or "The request is not valid."
+    return _error(
+        request,
+        422,
+        "invalid_request",
+        detail,
+        errors=[
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors[:20]
+        ],
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthenticated", "Sign in, or send a valid bearer token.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    message = str(exc)
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        return _error(request, 400, "malformed_json", "The request body is not valid JSON.")
+    if exc.status_code == 403 and "CSRF" in message:
+        return _error(
+            request, 403, "csrf_failed", "CSRF check failed: send the X-CSRFToken header."
+        )
+    if exc.status_code == 429:
+        return _error(request, 429, "rate_limited", "Too many requests; slow down.")
+    codes = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+    return _error(request, exc.status_code, codes.get(exc.status_code, "error"), message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, 413, "payload_too_large", "The request body is too large.")
+
+
+def _mount() -> None:
+    from hub.accounts.api import router as auth_router
+    from hub.agencies.api import router as agencies_router
+    from hub.events.api import router as events_router
+    from hub.incidents.api import router as incidents_router
+
+    api.add_router("/auth", auth_router)
+    api.add_router("/", agencies_router)
+    api.add_router("/", events_router)
+    api.add_router("/incidents", incidents_router)
+
+
+_mount()

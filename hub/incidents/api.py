@@ -1,0 +1,247 @@
+"""REST: incidents, their status, agencies, messages and timeline export.
+
+Each route calls exactly one service or selector; errors leave as
+``{"code", "detail"}`` (see ``hub.api``).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Status
+
+from hub.agencies.selectors import access_for
+from hub.auth import request_user
+from hub.errors import NotFound
+from hub.incidents import services
+from hub.incidents.export import incident_export
+from hub.incidents.schemas import (
+    ExportQuery,
+    IncidentCreate,
+    IncidentListQuery,
+    IncidentOut,
+    IncidentPage,
+    IncidentPatch,
+    InviteIn,
+    LeadIn,
+    MessageEditIn,
+    MessageIn,
+    MessageListQuery,
+    MessageOut,
+    MessagePage,
+    MessageWriteOut,
+    RedactIn,
+    TransitionIn,
+)
+from hub.incidents.selectors import (
+    IncidentFilters,
+    incident_for,
+    incident_head,
+    incidents_visible_to,
+    messages_for,
+)
+from hub.schemas import ERRORS_READ, ERRORS_WRITE
+
+router = Router(tags=["incidents"])
+
+
+def _out(result: services.IncidentResult) -> IncidentOut:
+    incident = (
+        type(result.incident)
+        .objects.select_related("crossing_point", "reporting_agency", "lead_agency", "reported_by")
+        .prefetch_related("participating_agencies")
+        .get(pk=result.incident.pk)
+    )
+    return IncidentOut.of(incident, incident_head(incident))
+
+
+@router.get("", response={200: IncidentPage, **ERRORS_READ}, summary="Incidents you may see")
+def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> IncidentPage:
+    access = access_for(request_user(request))
+    items = incidents_visible_to(
+        access,
+        IncidentFilters(
+            crossing_point=query.crossing_point,
+            status=query.status,
+            category=query.category,
+            severity=query.severity,
+            agency=query.agency,
+            text=query.q,
+        ),
+        before_id=query.cursor,
+        limit=query.limit,
+    )
+    heads = {i.pk: incident_head(i) for i in items}
+    return IncidentPage(
+        items=[IncidentOut.of(i, heads[i.pk]) for i in items],
+        next_cursor=items[-1].pk if len(items) == query.limit else None,
+    )
+
+
+@router.post(
+    "", response={201: IncidentOut, 200: IncidentOut, **ERRORS_WRITE}, summary="Report an incident"
+)
+def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[IncidentOut]:
+    result = services.incident_report(actor=request_user(request), **payload.model_dump())
+    return Status(200 if result.duplicate else 201, _out(result))
+
+
+@router.get(
+    "/{ref}",
+    response={200: IncidentOut, **ERRORS_READ},
+    summary="One incident (a snapshot with its seq)",
+)
+def incident_detail(request: HttpRequest, ref: str) -> IncidentOut:
+    found = incident_for(access_for(request_user(request)), ref)
+    if found is None:
+        raise NotFound("Not found.")
+    return IncidentOut.of(found[0], incident_head(found[0]))
+
+
+@router.patch(
+    "/{ref}", response={200: IncidentOut, **ERRORS_WRITE}, summary="Change an incident's fields"
+)
+def incident_patch(request: HttpRequest, ref: str, payload: IncidentPatch) -> IncidentOut:
+    changes = payload.model_dump(exclude_unset=True, exclude={"client_msg_id"})
+    result = services.incident_update(
+        actor=request_user(request), ref=ref, changes=changes, client_msg_id=payload.client_msg_id
+    )
+    return _out(result)
+
+
+@router.post(
+    "/{ref}/transitions",
+    response={200: IncidentOut, **ERRORS_WRITE},
+    summary="Move the incident along reported → triaged → active → resolved → closed (or reopen)",
+)
+def incident_transitions(request: HttpRequest, ref: str, payload: TransitionIn) -> IncidentOut:
+    result = services.incident_transition(
+        actor=request_user(request),
+        ref=ref,
+        to_status=payload.to,
+        reason=payload.reason,
+        client_msg_id=payload.client_msg_id,
+    )
+    return _out(result)
+
+
+@router.post(
+    "/{ref}/agencies", response={200: IncidentOut, **ERRORS_WRITE}, summary="Invite an agency"
+)
+def incident_invite(request: HttpRequest, ref: str, payload: InviteIn) -> IncidentOut:
+    result = services.incident_invite_agency(
+        actor=request_user(request),
+        ref=ref,
+        agency=payload.agency,
+        note=payload.note,
+        client_msg_id=payload.client_msg_id,
+    )
+    return _out(result)
+
+
+@router.put(
+    "/{ref}/lead", response={200: IncidentOut, **ERRORS_WRITE}, summary="Set the lead agency"
+)
+def incident_lead(request: HttpRequest, ref: str, payload: LeadIn) -> IncidentOut:
+    result = services.incident_set_lead(
+        actor=request_user(request),
+        ref=ref,
+        agency=payload.agency,
+        client_msg_id=payload.client_msg_id,
+    )
+    return _out(result)
+
+
+@router.get(
+    "/{ref}/messages",
+    response={200: MessagePage, **ERRORS_READ},
+    summary="Messages on the incident channel",
+)
+def message_list(request: HttpRequest, ref: str, query: Query[MessageListQuery]) -> MessagePage:
+    found = incident_for(access_for(request_user(request)), ref)
+    if found is None:
+        raise NotFound("Not found.")
+    incident = found[0]
+    head = incident_head(incident)
+    items = messages_for(incident, after_seq=query.after_seq, limit=query.limit)
+    return MessagePage(items=[MessageOut.of(m) for m in items], head=head)
+
+
+def _message_out(result: services.MessageResult) -> MessageWriteOut:
+    message = (
+        type(result.message)
+        .objects.select_related("author", "agency", "redacted_by")
+        .get(pk=result.message.pk)
+    )
+    return MessageWriteOut(
+        message=MessageOut.of(message),
+        stream=result.stream,
+        seq=result.seq,
+        duplicate=result.duplicate,
+    )
+
+
+@router.post(
+    "/{ref}/messages",
+    response={201: MessageWriteOut, 200: MessageWriteOut, **ERRORS_WRITE},
+    summary="Post a message (idempotent on client_msg_id: a repeat returns the original)",
+)
+def message_create(request: HttpRequest, ref: str, payload: MessageIn) -> Status[MessageWriteOut]:
+    result = services.message_post(
+        actor=request_user(request),
+        ref=ref,
+        body=payload.body,
+        client_msg_id=payload.client_msg_id,
+        agency=payload.agency,
+    )
+    return Status(200 if result.duplicate else 201, _message_out(result))
+
+
+@router.patch(
+    "/{ref}/messages/{message_id}",
+    response={200: MessageWriteOut, **ERRORS_WRITE},
+    summary="Edit your message (earlier versions stay in the timeline)",
+)
+def message_update(
+    request: HttpRequest, ref: str, message_id: int, payload: MessageEditIn
+) -> MessageWriteOut:
+    result = services.message_edit(
+        actor=request_user(request),
+        ref=ref,
+        message_id=message_id,
+        body=payload.body,
+        client_msg_id=payload.client_msg_id,
+    )
+    return _message_out(result)
+
+
+@router.post(
+    "/{ref}/messages/{message_id}/redact",
+    response={200: MessageWriteOut, **ERRORS_WRITE},
+    summary="Hide a message's text from readers, recording who and why",
+)
+def message_redact(
+    request: HttpRequest, ref: str, message_id: int, payload: RedactIn
+) -> MessageWriteOut:
+    result = services.message_redact(
+        actor=request_user(request),
+        ref=ref,
+        message_id=message_id,
+        reason=payload.reason,
+        client_msg_id=payload.client_msg_id,
+    )
+    return _message_out(result)
+
+
+@router.get(
+    "/{ref}/export",
+    response={200: None, 403: ERRORS_WRITE[403], **ERRORS_READ},
+    summary="Export the timeline as JSON, CSV or a printable HTML report (senior officials)",
+)
+def incident_export_view(request: HttpRequest, ref: str, query: Query[ExportQuery]) -> HttpResponse:
+    exported = incident_export(
+        actor=request_user(request), ref=ref, fmt=query.format, kind_prefix=query.kind
+    )
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    disposition = "inline" if query.format == "html" else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{exported.filename}"'
+    return response

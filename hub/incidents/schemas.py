@@ -1,0 +1,201 @@
+"""Request and response shapes of the incidents API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field, StrictInt, StrictStr
+
+from hub.events.types import IncidentCategory, IncidentStatus, IncidentVisibility, Severity
+from hub.incidents.models import Incident, Message
+from hub.schemas import StrictIn, UserRef
+
+
+class IncidentOut(Schema):
+    ref: str
+    crossing_point: str
+    title: str
+    description: str
+    category: str
+    severity: str
+    status: str
+    people_count: int
+    occurred_at: datetime
+    location_detail: str
+    visibility: str
+    reporting_agency: str
+    lead_agency: str
+    participating_agencies: list[str]
+    reported_by: UserRef
+    created_at: datetime
+    updated_at: datetime
+    stream: str
+    seq: int = Field(description="The incident stream's seq this snapshot reflects.")
+
+    @staticmethod
+    def of(incident: Incident, seq: int) -> IncidentOut:
+        return IncidentOut(
+            ref=incident.ref,
+            crossing_point=incident.crossing_point.code,
+            title=incident.title,
+            description=incident.description,
+            category=incident.category,
+            severity=incident.severity,
+            status=incident.status,
+            people_count=incident.people_count,
+            occurred_at=incident.occurred_at,
+            location_detail=incident.location_detail,
+            visibility=incident.visibility,
+            reporting_agency=incident.reporting_agency.code,
+            lead_agency=incident.lead_agency.code,
+            participating_agencies=sorted(a.code for a in incident.participating_agencies.all()),
+            reported_by=UserRef(
+                id=incident.reported_by.pk,
+                username=incident.reported_by.username,
+                name=incident.reported_by.display_name,
+            ),
+            created_at=incident.created_at,
+            updated_at=incident.updated_at,
+            stream=incident.stream_name,
+            seq=seq,
+        )
+
+
+class IncidentPage(Schema):
+    items: list[IncidentOut]
+    next_cursor: int | None = Field(description="Pass as `cursor` for the next (older) page.")
+
+
+class IncidentListQuery(Schema):
+    crossing_point: str | None = Field(None, max_length=6)
+    status: IncidentStatus | None = None
+    category: IncidentCategory | None = None
+    severity: Severity | None = None
+    agency: str | None = Field(None, max_length=20, description="A participating agency's code.")
+    q: str | None = Field(
+        None, max_length=100, description="Text in the ref, title or description."
+    )
+    cursor: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class IncidentCreate(StrictIn):
+    crossing_point: StrictStr = Field(max_length=6)
+    title: StrictStr = Field(min_length=1, max_length=200)
+    description: StrictStr = Field("", max_length=10_000)
+    category: IncidentCategory
+    severity: Severity
+    people_count: StrictInt = Field(0, ge=0, le=100_000)
+    occurred_at: datetime
+    location_detail: StrictStr = Field("", max_length=300)
+    visibility: IncidentVisibility = "participants"
+    agency: StrictStr | None = Field(None, max_length=20, description="Report for this agency.")
+    client_msg_id: UUID | None = None
+
+
+class IncidentPatch(StrictIn):
+    title: StrictStr | None = Field(None, min_length=1, max_length=200)
+    description: StrictStr | None = Field(None, max_length=10_000)
+    category: IncidentCategory | None = None
+    severity: Severity | None = None
+    people_count: StrictInt | None = Field(None, ge=0, le=100_000)
+    occurred_at: datetime | None = None
+    location_detail: StrictStr | None = Field(None, max_length=300)
+    visibility: IncidentVisibility | None = None
+    client_msg_id: UUID | None = None
+
+
+class TransitionIn(StrictIn):
+    to: IncidentStatus
+    reason: StrictStr = Field("", max_length=500)
+    client_msg_id: UUID | None = None
+
+
+class InviteIn(StrictIn):
+    agency: StrictStr = Field(max_length=20)
+    note: StrictStr = Field("", max_length=500)
+    client_msg_id: UUID | None = None
+
+
+class LeadIn(StrictIn):
+    agency: StrictStr = Field(max_length=20)
+    client_msg_id: UUID | None = None
+
+
+class MessageIn(StrictIn):
+    body: StrictStr = Field(min_length=1, max_length=10_000)
+    client_msg_id: UUID
+    agency: StrictStr | None = Field(None, max_length=20)
+
+
+class MessageEditIn(StrictIn):
+    body: StrictStr = Field(min_length=1, max_length=10_000)
+    client_msg_id: UUID | None = None
+
+
+class RedactIn(StrictIn):
+    reason: StrictStr = Field(min_length=1, max_length=500)
+    client_msg_id: UUID | None = None
+
+
+class MessageOut(Schema):
+    id: int
+    seq: int
+    author: UserRef
+    agency: str
+    body: str | None = Field(description="Null when the message is redacted.")
+    redacted: bool
+    redacted_by: UserRef | None
+    redaction_reason: str | None
+    edit_count: int
+    created_at: datetime
+    edited_at: datetime | None
+
+    @staticmethod
+    def of(message: Message) -> MessageOut:
+        redacted = message.is_redacted
+        by = message.redacted_by
+        return MessageOut(
+            id=message.pk,
+            seq=message.seq,
+            author=UserRef(
+                id=message.author.pk,
+                username=message.author.username,
+                name=message.author.display_name,
+            ),
+            agency=message.agency.code,
+            body=None if redacted else message.body,
+            redacted=redacted,
+            redacted_by=UserRef(id=by.pk, username=by.username, name=by.display_name)
+            if by
+            else None,
+            redaction_reason=message.redaction_reason if redacted else None,
+            edit_count=message.edit_count,
+            created_at=message.created_at,
+            edited_at=message.edited_at,
+        )
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    head: int
+
+
+class MessageListQuery(Schema):
+    after_seq: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=200)
+
+
+class MessageWriteOut(Schema):
+    message: MessageOut
+    stream: str
+    seq: int
+    duplicate: bool
+
+
+class ExportQuery(Schema):
+    format: Literal["json", "csv", "html"] = "json"
+    kind: str = Field("", max_length=64, description="Only event kinds starting with this.")
