@@ -21,6 +21,9 @@ from hub.agencies.models import (
     Membership,
     Role,
 )
+from hub.events.audit import verify
+from hub.events.models import Event, Stream, WriteReceipt
+from hub.incidents.models import Incident, Message, Participation
 
 
 def snapshot() -> dict[str, Any]:
@@ -40,6 +43,12 @@ def snapshot() -> dict[str, Any]:
             )
         ),
         "user_groups": sorted(User.groups.through.objects.values_list("user_id", "group_id")),
+        "incidents": list(Incident.objects.order_by("id").values()),
+        "participations": list(Participation.objects.order_by("id").values()),
+        "messages": list(Message.objects.order_by("id").values()),
+        "streams": list(Stream.objects.order_by("id").values()),
+        "events": list(Event.objects.order_by("id").values()),
+        "receipts": list(WriteReceipt.objects.order_by("id").values()),
     }
 
 
@@ -55,6 +64,25 @@ def test_seed_demo_twice_gives_the_same_rows() -> None:
     first = snapshot()
     seed()
     assert snapshot() == first
+    assert len(first["incidents"]) >= 5
+    assert verify().ok
+
+
+@pytest.mark.django_db
+def test_seed_demo_activity_covers_the_typical_cases() -> None:
+    seed()
+    categories = set(Incident.objects.values_list("category", flat=True))
+    assert {
+        "trafficking_in_persons",
+        "irregular_crossing",
+        "vessel_interdiction",
+        "document_fraud",
+        "migrant_smuggling",
+    } <= categories
+    points = set(Incident.objects.values_list("crossing_point__code", flat=True))
+    assert {"WDH", "WEN", "WVB", "JNB", "DUR"} <= points
+    assert Message.objects.count() >= 5
+    assert set(Incident.objects.values_list("status", flat=True)) >= {"active", "resolved"}
 
 
 @pytest.mark.django_db
