@@ -1,4 +1,9 @@
-"""ASGI entry point: Django for HTTP (Daphne serves it)."""
+"""ASGI entry point: Django for HTTP, the hub's consumer for WebSockets (Daphne serves both).
+
+WebSockets pass, in order: the Origin check against ALLOWED_HOSTS (it stays
+on: a page elsewhere cannot open a socket with an officer's cookie), the
+session (cookie) authentication, then bearer-token authentication.
+"""
 
 from __future__ import annotations
 
@@ -8,4 +13,20 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
-application = get_asgi_application()
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from hub.realtime.auth import BearerTokenMiddleware  # noqa: E402
+from hub.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(BearerTokenMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
+    }
+)

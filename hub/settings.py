@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "hub.agencies",
     "hub.events",
     "hub.incidents",
+    "hub.realtime",
     "hub.demo",
 ]
 
@@ -95,6 +96,11 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# WebSocket limits (see docs/protocol.md).
+HUB_WS_RATE = 10.0  # frames per second per connection, on average
+HUB_WS_BURST = 40  # frames a connection may send at once
+HUB_WS_MAX_CONNECTIONS_PER_USER = 20
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

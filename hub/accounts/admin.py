@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
@@ -10,6 +12,8 @@ from django.http import HttpRequest
 from hub.accounts.models import ApiToken, User
 from hub.accounts.services import token_revoke
 from hub.agencies.models import Membership
+from hub.agencies.services import memberships_changed
+from hub.events.control import access_changed
 
 
 class MembershipInline(admin.TabularInline[Membership, User]):
@@ -38,6 +42,15 @@ class UserAdmin(DjangoUserAdmin[User]):
         if not request.user.is_superuser:
             readonly += ["is_superuser", "is_staff", "groups", "user_permissions"]
         return readonly
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Membership inlines and is_active changes re-check the user's sockets.
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        if not user.is_active:
+            access_changed(user_id=user.pk, reason="user_deactivated", close_all=True)
+        else:
+            memberships_changed(user_ids=[user.pk])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         qs = super().get_queryset(request)

@@ -105,6 +105,7 @@ def session_login(request: HttpRequest, payload: Credentials) -> OkOut:
 def session_logout(request: HttpRequest) -> OkOut:
     user = request_user(request)
     session_key = request.session.session_key
+    request._hub_logout_handled = True  # type: ignore[attr-defined]
     logout(request)
     session_ended(user=user, session_key=session_key)
     return OkOut(ok=True)

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hub.agencies.models import Agency, Country, CrossingPoint, Deployment, Membership
+from hub.agencies.services import deployment_changed, memberships_changed
 
 
 @admin.register(Country)
@@ -55,6 +56,10 @@ class DeploymentAdmin(admin.ModelAdmin[Deployment]):
     autocomplete_fields = ["agency", "crossing_point"]
     list_select_related = ["agency", "crossing_point"]
 
+    def save_model(self, request: HttpRequest, obj: Deployment, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        deployment_changed(deployment=obj)
+
 
 class MembershipForm(forms.ModelForm[Membership]):
     class Meta:
@@ -95,3 +100,18 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
     @admin.display(description="Crossing points")
     def points(self, obj: Membership) -> str:
         return ", ".join(sorted(p.code for p in obj.crossing_points.all()))
+
+    # Any change to a membership re-checks that user's open sockets on every worker.
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        memberships_changed(user_ids=[form.instance.user_id])
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        user_id = obj.user_id
+        super().delete_model(request, obj)
+        memberships_changed(user_ids=[user_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        user_ids = list(queryset.values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        memberships_changed(user_ids=user_ids)

@@ -7,9 +7,10 @@ single-process default). Publishing never raises: a lost notification costs a
 client nothing but latency, because clients resume from their last ``seq`` and
 workers reconcile with the database.
 
-Channels: ``<prefix>:stream:<stream name>`` carries pre-encoded ``event`` frames
-(and ephemeral presence/typing frames); ``<prefix>:control`` carries control
-messages (access changes) for every worker.
+Channels: ``<prefix>:stream:<stream name>`` carries pre-encoded frames, each
+behind a one-line header (``stream_message``): ``E<seq>`` for an event frame,
+``P`` for presence, ``T<connection id>`` for typing. ``<prefix>:control`` carries
+control messages (access changes) for every worker.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def control_channel() -> str:
 def stream_from_channel(channel: str) -> str | None:
     marker = f"{settings.HUB_REDIS_PREFIX}:stream:"
     return channel[len(marker) :] if channel.startswith(marker) else None
+
+
+def stream_message(header: str, frame: str) -> str:
+    """``<header>\n<frame>``: workers route on the header without parsing the frame."""
+    return f"{header}\n{frame}"
+
+
+def parse_stream_message(message: str) -> tuple[str, str]:
+    header, _, frame = message.partition("\n")
+    return header, frame
 
 
 class Bus:

@@ -44,3 +44,9 @@ def access_changed(
         }
     )
     transaction.on_commit(partial(_publish, message), robust=True)
+
+
+def stream_access_changed(*, stream: str, reason: str) -> None:
+    """Tell every worker to re-check who may stay subscribed to ``stream``."""
+    message = json.dumps({"type": "stream_access_changed", "stream": stream, "reason": reason})
+    transaction.on_commit(partial(_publish, message), robust=True)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from hub.accounts.models import User
 from hub.agencies.models import Agency
-from hub.events.bus import get_bus, stream_channel
+from hub.events.bus import get_bus, stream_channel, stream_message
 from hub.events.chain import canonical_bytes, chain_hash
 from hub.events.models import Event, Stream
 from hub.events.streams import parse_stream_name
@@ -72,8 +72,8 @@ def encode_event_frame(envelope: EventEnvelope) -> str:
     return json.dumps({"type": "event", **body}, separators=(",", ":"), ensure_ascii=False)
 
 
-def publish_event(stream: str, frame: str) -> None:
-    get_bus().publish(stream_channel(stream), frame)
+def publish_event(stream: str, seq: int, frame: str) -> None:
+    get_bus().publish(stream_channel(stream), stream_message(f"E{seq}", frame))
 
 
 def emit(
@@ -128,5 +128,7 @@ def emit(
         actor=actor_ref(actor, agency),
         payload=data,
     )
-    transaction.on_commit(partial(publish_event, stream, encode_event_frame(envelope)), robust=True)
+    transaction.on_commit(
+        partial(publish_event, stream, seq, encode_event_frame(envelope)), robust=True
+    )
     return event

@@ -26,6 +26,7 @@ from hub.agencies.access import Access
 from hub.agencies.models import Agency, CrossingPoint, Deployment
 from hub.agencies.selectors import access_for
 from hub.errors import Conflict, InvalidInput, NotFound
+from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
 from hub.events.models import WriteReceipt
 from hub.events.pipeline import emit
@@ -357,6 +358,9 @@ def incident_update(
                 incident.stream_name, head, str(incident.pk)
             )
         incident.save(update_fields=[*diff, "updated_at"])
+        if "visibility" in diff:
+            # Narrowing visibility must end live feeds that are no longer allowed.
+            stream_access_changed(stream=incident.stream_name, reason="visibility_changed")
         event = emit(
             stream=incident.stream_name,
             payload=IncidentUpdated(changes=diff),

@@ -1,0 +1,522 @@
+"""The per-process live hub: one feed per stream, fanned out to local sockets.
+
+Delivery path (no channel-layer queue, no per-socket thread hop or query):
+
+    bus (Redis pub/sub or in-process) ─► transport reader ─► Feed.on_event(seq, frame)
+        ─► in seq order, gap-free ─► for each local Subscription: ASGI send(frame)
+
+- Each worker receives one bus message per stream event and writes the frame,
+  encoded once by the publisher, to each local subscriber in a plain loop, each
+  write in its own ``try``.
+- A ``Feed`` delivers seqs strictly in order with no gap: out-of-order arrivals
+  wait briefly for the missing seq, then the gap is filled from the database
+  (once per worker, not per socket). A sweeper compares feeds with the stream
+  heads in the database every few seconds, so a lost notification costs latency,
+  never an event.
+- A ``Subscription`` joins its feed *before* replaying from the database; live
+  frames that arrive meanwhile are buffered and released after ``caught_up``,
+  dropping any seq the replay already sent. The client never sees a gap or a
+  duplicate across the switch.
+- When the bus is lost every socket is closed with 4503: clients reconnect and
+  resume from their last seq. The transport reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from hub.events.bus import (
+    control_channel,
+    parse_stream_message,
+    stream_channel,
+    stream_from_channel,
+)
+from hub.events.selectors import stream_head, stream_heads
+from hub.realtime.presence import HEARTBEAT, LocalPresence, Member, PresenceStore, RedisPresence
+from hub.realtime.protocol import CloseCode, Presence, encode
+from hub.realtime.selectors import frames_between
+from hub.realtime.transport import (
+    LiveFeedUnavailable,
+    LocalTransport,
+    RedisTransport,
+    Transport,
+)
+
+logger = logging.getLogger(__name__)
+
+GAP_GRACE = 0.25  # seconds an out-of-order frame waits for the missing seq
+SWEEP_INTERVAL = 2.0  # seconds between database reconciliations of active feeds
+FEED_LINGER = 30.0  # seconds a feed with no subscribers stays subscribed
+
+
+class Connection(Protocol):
+    """What the hub needs from a socket (implemented by the consumer)."""
+
+    conn_id: str
+    user_id: int
+    session_key: str | None
+    token_id: int | None
+
+    async def send_raw(self, text: str) -> None: ...
+
+    async def close_with(self, code: int, reason: str) -> None: ...
+
+    async def recheck_access(self) -> None: ...
+
+    async def subscription_lost(self, stream: str, reason: str) -> None: ...
+
+
+class Subscription:
+    """One socket's subscription to one stream."""
+
+    def __init__(self, conn: Connection, stream: str, member: Member) -> None:
+        self.conn = conn
+        self.stream = stream
+        self.member = member
+        self.replaying = True
+        self.buffer: list[tuple[int | None, str]] = []
+        self.last_seq = 0
+        self.active = True
+
+    async def push_event(self, seq: int, frame: str) -> None:
+        if not self.active:
+            return
+        if self.replaying:
+            self.buffer.append((seq, frame))
+            return
+        await self._send_event(seq, frame)
+
+    async def push_other(self, frame: str) -> None:
+        if not self.active:
+            return
+        if self.replaying:
+            self.buffer.append((None, frame))
+            return
+        await self.conn.send_raw(frame)
+
+    async def _send_event(self, seq: int, frame: str) -> None:
+        if seq <= self.last_seq:
+            return
+        if seq != self.last_seq + 1:
+            # Never deliver out of order: hand the client back to replay.
+            logger.error(
+                "gap on %s for %s: %s after %s", self.stream, self.conn.conn_id, seq, self.last_seq
+            )
+            self.active = False
+            await self.conn.subscription_lost(self.stream, "gap")
+            return
+        self.last_seq = seq
+        await self.conn.send_raw(frame)
+
+    async def go_live(self, replayed_to: int) -> None:
+        """After replay and ``caught_up``: release buffered frames, then go live."""
+        self.last_seq = replayed_to
+        while self.buffer and self.active:
+            batch, self.buffer = self.buffer, []
+            for seq, frame in batch:
+                if not self.active:
+                    return
+                if seq is None:
+                    await self.conn.send_raw(frame)
+                else:
+                    await self._send_event(seq, frame)
+        # No await between the empty check and this: nothing can slip in between.
+        self.replaying = False
+
+
+class Feed:
+    """A worker's ordered, gap-free view of one stream's live events."""
+
+    def __init__(self, hub: RealtimeHub, stream: str) -> None:
+        self.hub = hub
+        self.stream = stream
+        self.channel = stream_channel(stream)
+        self.subs: dict[str, Subscription] = {}
+        self.head = -1  # unknown until open() has read it
+        self.early: list[tuple[int, str]] = []
+        self.pending: dict[int, str] = {}
+        self.lock = asyncio.Lock()
+        self.open_task: asyncio.Task[None] | None = None
+        self.fill_task: asyncio.Task[None] | None = None
+        self.linger: asyncio.TimerHandle | None = None
+        self.behind_since: float | None = None
+
+    async def open(self) -> None:
+        # Subscribe first (confirmed by the bus), then read the head: every event
+        # after the head is published after we listen, so none can be missed.
+        await self.hub.transport.subscribe(self.channel)
+        head = await database_sync_to_async(stream_head)(self.stream)
+        async with self.lock:
+            self.head = head
+            early, self.early = self.early, []
+            for seq, frame in sorted(early):
+                await self._accept(seq, frame)
+
+    async def on_event(self, seq: int, frame: str) -> None:
+        if self.head < 0:
+            self.early.append((seq, frame))
+            return
+        async with self.lock:
+            await self._accept(seq, frame)
+
+    async def _accept(self, seq: int, frame: str) -> None:
+        if seq <= self.head or seq in self.pending:
+            return
+        if seq != self.head + 1:
+            self.pending[seq] = frame
+            self.schedule_fill(GAP_GRACE)
+            return
+        await self._deliver(seq, frame)
+        while self.head + 1 in self.pending:
+            nxt = self.head + 1
+            await self._deliver(nxt, self.pending.pop(nxt))
+
+    async def _deliver(self, seq: int, frame: str) -> None:
+        self.head = seq
+        self.behind_since = None
+        # A plain loop (not gather): cheaper, and keeps each socket's order.
+        for sub in list(self.subs.values()):
+            try:
+                await sub.push_event(seq, frame)
+            except Exception:
+                logger.exception("delivery to %s failed", sub.conn.conn_id)
+
+    def schedule_fill(self, delay: float, upto: int | None = None) -> None:
+        if self.fill_task is None or self.fill_task.done():
+            self.fill_task = asyncio.create_task(self._fill(delay, upto))
+
+    async def _fill(self, delay: float, upto: int | None) -> None:
+        await asyncio.sleep(delay)
+        while True:
+            target = upto if upto is not None else (max(self.pending) if self.pending else None)
+            if target is None or self.head < 0 or target <= self.head:
+                return
+            frames = await database_sync_to_async(frames_between)(
+                self.stream, after=self.head, upto=target
+            )
+            if not frames:
+                return
+            async with self.lock:
+                for seq, frame in frames:
+                    await self._accept(seq, frame)
+
+    def close(self) -> None:
+        for task in (self.open_task, self.fill_task):
+            if task is not None and not task.done():
+                task.cancel()
+        if self.linger is not None:
+            self.linger.cancel()
+
+
+class RealtimeHub:
+    """Process-wide: feeds, connections, presence and control messages."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.worker_id = uuid.uuid4().hex[:8]
+        self._ids = itertools.count(1)
+        self.redis_url: str | None = settings.REDIS_URL
+        self.prefix: str = settings.HUB_REDIS_PREFIX
+        self.transport: Transport = (
+            RedisTransport(self.redis_url) if self.redis_url else LocalTransport()
+        )
+        self.presence: PresenceStore = LocalPresence()
+        self.feeds: dict[str, Feed] = {}
+        self.conns: dict[str, Connection] = {}
+        self.by_user: dict[int, set[str]] = defaultdict(set)
+        self.memberships: dict[str, dict[str, Member]] = defaultdict(
+            dict
+        )  # stream -> conn -> member
+        self.healthy = False
+        self.state_reason = "starting"
+        self.start_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_presence: dict[str, str] = {}
+
+    # --- life cycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.transport.start(self._on_message, self._on_state)
+        if isinstance(self.transport, RedisTransport) and self.transport.client is not None:
+            self.presence = RedisPresence(self.transport.client, self.prefix)
+        self._tasks = [
+            asyncio.create_task(self._sweep_forever(), name="hub-sweeper"),
+            asyncio.create_task(self._heartbeat_forever(), name="hub-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for feed in self.feeds.values():
+            feed.close()
+        self.feeds.clear()
+        await self.transport.stop()
+
+    def new_conn_id(self) -> str:
+        return f"{self.worker_id}-{next(self._ids)}"
+
+    async def _on_state(self, healthy: bool, reason: str) -> None:
+        self.healthy = healthy
+        self.state_reason = reason
+        if healthy:
+            return
+        # The live path is gone: say so loudly, and let clients resume later.
+        for feed in self.feeds.values():
+            feed.close()
+        self.feeds.clear()
+        conns = list(self.conns.values())
+        for conn in conns:
+            try:
+                await conn.close_with(CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
+            except Exception:
+                logger.exception("closing %s failed", conn.conn_id)
+
+    # --- connections ------------------------------------------------------------
+
+    async def register(self, conn: Connection, *, limit: int) -> bool:
+        if not await self.presence.open_connection(conn.user_id, conn.conn_id, limit):
+            return False
+        self.conns[conn.conn_id] = conn
+        self.by_user[conn.user_id].add(conn.conn_id)
+        return True
+
+    async def unregister(self, conn: Connection, subscriptions: Iterable[Subscription]) -> None:
+        for sub in list(subscriptions):
+            await self.unsubscribe(sub)
+        self.conns.pop(conn.conn_id, None)
+        ids = self.by_user.get(conn.user_id)
+        if ids is not None:
+            ids.discard(conn.conn_id)
+            if not ids:
+                del self.by_user[conn.user_id]
+        try:
+            await self.presence.close_connection(conn.user_id, conn.conn_id)
+        except Exception:
+            logger.warning("could not release connection %s", conn.conn_id, exc_info=True)
+
+    # --- subscriptions ----------------------------------------------------------
+
+    async def subscribe(self, sub: Subscription) -> None:
+        """Join the stream's feed (opening it if needed) before any replay."""
+        if not self.healthy:
+            raise LiveFeedUnavailable(self.state_reason)
+        feed = self.feeds.get(sub.stream)
+        if feed is None:
+            feed = Feed(self, sub.stream)
+            self.feeds[sub.stream] = feed
+            feed.open_task = asyncio.create_task(feed.open())
+        if feed.linger is not None:
+            feed.linger.cancel()
+            feed.linger = None
+        feed.subs[sub.conn.conn_id] = sub
+        try:
+            assert feed.open_task is not None
+            await asyncio.shield(feed.open_task)
+        except BaseException:
+            feed.subs.pop(sub.conn.conn_id, None)
+            if self.feeds.get(sub.stream) is feed and not feed.subs:
+                feed.close()
+                del self.feeds[sub.stream]
+            raise
+
+    async def unsubscribe(self, sub: Subscription) -> None:
+        sub.active = False
+        feed = self.feeds.get(sub.stream)
+        if feed is not None and feed.subs.get(sub.conn.conn_id) is sub:
+            del feed.subs[sub.conn.conn_id]
+            if not feed.subs:
+                feed.linger = self.loop.call_later(FEED_LINGER, self._drop_if_idle, sub.stream)
+        if self.memberships[sub.stream].pop(sub.conn.conn_id, None) is not None:
+            try:
+                await self.presence.leave(sub.stream, sub.member)
+                await self.broadcast_presence(sub.stream)
+            except Exception:
+                logger.warning("presence leave failed for %s", sub.stream, exc_info=True)
+        if not self.memberships[sub.stream]:
+            del self.memberships[sub.stream]
+
+    def _drop_if_idle(self, stream: str) -> None:
+        feed = self.feeds.get(stream)
+        if feed is None or feed.subs:
+            return
+        del self.feeds[stream]
+        feed.close()
+        self.loop.create_task(self.transport.unsubscribe(feed.channel))
+
+    # --- presence and typing ----------------------------------------------------
+
+    async def join_presence(self, sub: Subscription) -> None:
+        self.memberships[sub.stream][sub.conn.conn_id] = sub.member
+        await self.presence.join(sub.stream, sub.member)
+        await self.broadcast_presence(sub.stream)
+
+    async def broadcast_presence(self, stream: str) -> None:
+        frame = encode(
+            Presence(type="presence", stream=stream, online=await self.presence.online(stream))
+        )
+        await self.transport.publish(stream_channel(stream), f"P\n{frame}")
+
+    async def broadcast_typing(self, stream: str, sender: str, frame: str) -> None:
+        await self.transport.publish(stream_channel(stream), f"T{sender}\n{frame}")
+
+    # --- the bus ------------------------------------------------------------------
+
+    async def _on_message(self, channel: str, message: str) -> None:
+        if channel == control_channel():
+            await self._on_control(message)
+            return
+        stream = stream_from_channel(channel)
+        feed = self.feeds.get(stream) if stream else None
+        if feed is None:
+            return
+        header, frame = parse_stream_message(message)
+        if header.startswith("E"):
+            try:
+                seq = int(header[1:])
+            except ValueError:
+                logger.warning("malformed event header on %s: %r", channel, header[:20])
+                return
+            await feed.on_event(seq, frame)
+            return
+        if header == "P":
+            self._last_presence[feed.stream] = frame
+        sender = header[1:] if header.startswith("T") else None
+        for sub in list(feed.subs.values()):
+            if sender is not None and sub.conn.conn_id == sender:
+                continue
+            try:
+                await sub.push_other(frame)
+            except Exception:
+                logger.exception("delivery to %s failed", sub.conn.conn_id)
+
+    async def _on_control(self, message: str) -> None:
+        try:
+            data = json.loads(message)
+        except ValueError:
+            logger.warning("malformed control message ignored")
+            return
+        kind = data.get("type")
+        if kind == "access_changed":
+            user_id = data.get("user_id")
+            for conn_id in list(self.by_user.get(user_id, ())):
+                conn = self.conns.get(conn_id)
+                if conn is None:
+                    continue
+                ends_it = (
+                    data.get("close_all")
+                    or (data.get("session_key") and data.get("session_key") == conn.session_key)
+                    or (data.get("token_id") and data.get("token_id") == conn.token_id)
+                )
+                try:
+                    if ends_it:
+                        await conn.close_with(
+                            CloseCode.UNAUTHENTICATED, str(data.get("reason", ""))
+                        )
+                    else:
+                        await conn.recheck_access()
+                except Exception:
+                    logger.exception("applying access change to %s failed", conn_id)
+        elif kind == "stream_access_changed":
+            feed = self.feeds.get(data.get("stream", ""))
+            if feed is None:
+                return
+            for sub in list(feed.subs.values()):
+                try:
+                    await sub.conn.recheck_access()
+                except Exception:
+                    logger.exception("re-checking %s failed", sub.conn.conn_id)
+
+    # --- background ---------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweep failed")
+
+    async def sweep(self) -> None:
+        """Reconcile feeds with the database: fill anything the bus did not bring."""
+        feeds = [f for f in self.feeds.values() if f.head >= 0]
+        if not feeds:
+            return
+        heads = await database_sync_to_async(stream_heads)([f.stream for f in feeds])
+        now = time.monotonic()
+        for feed in feeds:
+            if heads.get(feed.stream, 0) > feed.head:
+                # Behind on two sweeps in a row: the notification is not in flight.
+                if feed.behind_since is not None and now - feed.behind_since >= SWEEP_INTERVAL / 2:
+                    feed.schedule_fill(0, upto=heads[feed.stream])
+                elif feed.behind_since is None:
+                    feed.behind_since = now
+            else:
+                feed.behind_since = None
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                members = [
+                    (stream, member)
+                    for stream, by_conn in self.memberships.items()
+                    for member in by_conn.values()
+                ]
+                conns = [(c.user_id, c.conn_id) for c in self.conns.values()]
+                await self.presence.heartbeat(members, conns)
+                # Workers that died without leaving age out; refresh local views.
+                for stream in list(self.memberships):
+                    online = await self.presence.online(stream)
+                    frame = encode(Presence(type="presence", stream=stream, online=online))
+                    if self._last_presence.get(stream) != frame:
+                        self._last_presence[stream] = frame
+                        feed = self.feeds.get(stream)
+                        for sub in list(feed.subs.values()) if feed else []:
+                            await sub.push_other(frame)
+            except Exception:
+                logger.warning("presence heartbeat failed", exc_info=True)
+
+
+_hub: RealtimeHub | None = None
+
+
+async def get_hub() -> RealtimeHub:
+    """This process's hub, started on first use (one per event loop)."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    hub = _hub
+    if hub is None or hub.loop is not loop:
+        if hub is not None and isinstance(hub.transport, LocalTransport):
+            # A hub of a finished loop (tests): detach it from the in-process bus.
+            from hub.events.bus import local_bus
+
+            local_bus().remove_listener(hub.transport._listener)
+        hub = RealtimeHub(loop)
+        _hub = hub
+        hub.start_task = loop.create_task(hub.start())
+    assert hub.start_task is not None
+    await asyncio.shield(hub.start_task)
+    return hub
+
+
+def current_hub() -> RealtimeHub | None:
+    return _hub
+
+
+async def reset_hub() -> None:
+    """Stop this process's hub (tests use it between event loops)."""
+    global _hub
+    hub, _hub = _hub, None
+    if hub is not None and hub.loop is asyncio.get_running_loop():
+        await hub.stop()
