@@ -15,9 +15,7 @@ from hub.errors import Forbidden, NotFound
 logger = logging.getLogger("hub.security")
 
 
-def refuse(
-    access: Access, *, action: str, target: str, reason: str, hide: bool = False
-) -> NoReturn:
+def log_denial(access: Access, *, action: str, target: str, reason: str) -> None:
     logger.warning(
         "denied user=%s action=%s target=%s reason=%s",
         access.username or access.user_id,
@@ -31,6 +29,12 @@ def refuse(
             "denied_reason": reason,
         },
     )
+
+
+def refuse(
+    access: Access, *, action: str, target: str, reason: str, hide: bool = False
+) -> NoReturn:
+    log_denial(access, action=action, target=target, reason=reason)
     if hide:
         raise NotFound("Not found.")
     raise Forbidden(reason[:1].upper() + reason[1:] + ".")

@@ -122,7 +122,7 @@ def timeline_rows(incident: Incident, *, kind_prefix: str = "") -> list[Timeline
 def incident_export(*, actor: User, ref: str, fmt: str, kind_prefix: str = "") -> ExportFile:
     """Build the export; only senior officials in jurisdiction may export."""
     access = access_for(actor)
-    found = incident_for(access, ref)
+    found = incident_for(access, ref, action="incident.export")
     if found is None:
         raise NotFound("Not found.")
     incident, facts = found

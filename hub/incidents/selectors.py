@@ -14,6 +14,7 @@ from hub.events.models import Event
 from hub.events.selectors import stream_head
 from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.permissions import IncidentFacts, can_read_incident
+from hub.security import log_denial
 
 MAX_LIMIT = 200
 
@@ -102,8 +103,13 @@ def incidents_visible_to(
     return list(qs.order_by("-id")[: max(1, min(limit, MAX_LIMIT))])
 
 
-def incident_for(access: Access, ref: str) -> tuple[Incident, IncidentFacts] | None:
-    """The incident and its facts if the caller may read it, else None."""
+def incident_for(
+    access: Access, ref: str, *, action: str = "incident.read"
+) -> tuple[Incident, IncidentFacts] | None:
+    """The incident and its facts if the caller may read it, else None.
+
+    A refusal of an incident that exists is logged (``hub.security``) as ``action``.
+    """
     if not isinstance(ref, str) or len(ref) > 32:
         return None
     incident = _base().filter(ref=ref).first()
@@ -111,6 +117,7 @@ def incident_for(access: Access, ref: str) -> tuple[Incident, IncidentFacts] | N
         return None
     facts = incident_facts(incident)
     if not can_read_incident(access, facts):
+        log_denial(access, action=action, target=ref, reason="cannot see this incident")
         return None
     return incident, facts
 
@@ -131,7 +138,7 @@ def messages_for(incident: Incident, *, after_seq: int = 0, limit: int = 100) ->
 
 
 def incident_stream_readable(access: Access, key: str) -> bool:
-    return incident_for(access, key) is not None
+    return incident_for(access, key, action="stream.read") is not None
 
 
 def incident_stream_names(access: Access) -> list[str]:

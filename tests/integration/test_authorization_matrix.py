@@ -1,0 +1,897 @@
+"""Authorization matrix for incidents: every role x relation x action, service and REST.
+
+Callers are the demo officers of three agencies, one per relation to an incident
+reported by ``na-imm.duty`` at WDH (Hosea Kutako airport, Namibia):
+
+- ``own``: NA-IMM, the reporting and lead agency (a participant);
+- ``point``: NA-POL, deployed at WDH but not participating;
+- ``foreign``: ZA-IMM, South African, serving JNB/BBR/DUR only;
+
+each in the four roles (duty officer, coordinator, senior official, admin). NA-CUS
+is invited as a second participant, so there is always someone else's message
+(posted by ``na-cus.duty``) and a participant to hand the lead to.
+
+Every action runs through the service layer (``hub.incidents.services``,
+``hub.incidents.export.incident_export`` and, for reads, the access-checked
+selectors the API calls) and through the REST endpoints under ``/api/v1``, against
+one incident with ``visibility="participants"`` and one with
+``visibility="crossing_point"``. ``TABLE`` spells out the expected outcome of each
+cell, derived by hand from the rules in ``hub.incidents.permissions`` (and, for
+``/audit/verify``, from ``hub.events.api``): allowed, 404 ``not_found`` (the caller
+may not see the incident) or 403 ``forbidden`` (they see it but may not act). An
+allowed write must append exactly its event; a denied one (and every read) must
+leave the incident's stream, rows and messages exactly as they were, and a refused
+write, export or verification must be logged on ``hub.security``.
+
+The demo region and both incidents are built once per module inside a
+transaction that is rolled back at the end; each cell runs in a savepoint that
+is rolled back after it, so every cell starts from the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from pytest_django import DjangoDbBlocker
+
+from hub.agencies.models import Agency
+from hub.agencies.selectors import access_for
+from hub.errors import Forbidden, HubError, NotFound
+from hub.events import api as events_api
+from hub.events.models import Event
+from hub.events.selectors import stream_events_for
+from hub.incidents import services
+from hub.incidents.export import incident_export
+from hub.incidents.models import Incident, Message, Participation
+from hub.incidents.selectors import incident_for, incidents_visible_to, messages_for
+from tests.factories import Api, occurred, officer, post, report, seed
+
+pytestmark = pytest.mark.django_db
+
+# --- the table ------------------------------------------------------------------------
+
+OK = "OK"  # allowed: 200/201 and, for a write, its event appended
+NOT_FOUND = "404"  # hub.errors.NotFound / HTTP 404 {"code": "not_found"}
+FORBIDDEN = "403"  # hub.errors.Forbidden / HTTP 403 {"code": "forbidden"}
+ABSENT = "absent"  # answered 200, but the incident is not in the answer (lists)
+OUTCOMES = (OK, NOT_FOUND, FORBIDDEN, ABSENT)
+
+ROLES = ("duty", "coord", "senior", "admin")  # demo username suffixes, the table's columns
+RELATIONS = {"own": "NA-IMM", "point": "NA-POL", "foreign": "ZA-IMM"}
+VISIBILITIES = ("participants", "crossing_point")
+SERVICE = "service"
+REST = "rest"
+
+# One block per action. Rows: incident visibility, the caller's relation to it;
+# columns: the caller's role. Written out from the docstring of
+# hub.incidents.permissions, not computed from it:
+# - read: participating duty officers/coordinators, anyone operational at the
+#   point when visibility is crossing_point, senior officials serving the point;
+#   admins never (so they get 404 on everything about an incident);
+# - report: duty officers and coordinators serving the point (senior officials and
+#   admins serving it get 403; agencies not serving it get 404);
+# - update: participating coordinators, or the reporter (na-imm.duty) while the
+#   incident is still "reported" (``update_triaged`` runs after triage);
+# - transition, invite an agency, set the lead: participating coordinators;
+# - post: participating duty officers, coordinators and senior officials;
+# - edit: only the author, and only while their agency participates;
+# - redact: the author (participating), a participating coordinator, or any
+#   senior official serving the point;
+# - export: senior officials serving the point;
+# - /audit/verify?stream=: anyone who may read the stream;
+#   /audit/verify (everything): senior officials only (403 for anyone else),
+#   checking just the streams they may read.
+TABLE: dict[str, str] = {
+    "read_incident": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "list_incidents": """
+        participants    own      OK      OK      OK      absent
+        participants    point    absent  absent  OK      absent
+        participants    foreign  absent  absent  absent  absent
+        crossing_point  own      OK      OK      OK      absent
+        crossing_point  point    OK      OK      OK      absent
+        crossing_point  foreign  absent  absent  absent  absent
+    """,
+    "read_events": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "read_messages": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "report": """
+        participants    own      OK   OK   403  403
+        participants    point    OK   OK   403  403
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   403  403
+        crossing_point  point    OK   OK   403  403
+        crossing_point  foreign  404  404  404  404
+    """,
+    "update": """
+        participants    own      OK   OK   403  404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   403  404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "update_triaged": """
+        participants    own      403  OK   403  404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   403  404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "transition": """
+        participants    own      403  OK   403  404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   403  404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "invite_agency": """
+        participants    own      403  OK   403  404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   403  404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "set_lead": """
+        participants    own      403  OK   403  404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   403  404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "post_message": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "edit_own_message": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "edit_others_message": """
+        participants    own      403  403  403  404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  403  403  404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "redact_own_message": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "redact_others_message": """
+        participants    own      403  OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "export": """
+        participants    own      403  403  OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  403  OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "audit_verify_stream": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "audit_verify_all": """
+        participants    own      403  403  OK      403
+        participants    point    403  403  OK      403
+        participants    foreign  403  403  absent  403
+        crossing_point  own      403  403  OK      403
+        crossing_point  point    403  403  OK      403
+        crossing_point  foreign  403  403  absent  403
+    """,
+}
+
+# /audit/verify has no service function (the check lives in the view), so it is REST only.
+LAYERS: dict[str, tuple[str, ...]] = {
+    action: (REST,) if action.startswith("audit_") else (SERVICE, REST) for action in TABLE
+}
+
+# The event an allowed write appends to the incident's stream (report: to a new stream).
+WRITE_KINDS = {
+    "report": "incident.reported",
+    "update": "incident.updated",
+    "update_triaged": "incident.updated",
+    "transition": "incident.transitioned",
+    "invite_agency": "incident.agency_invited",
+    "set_lead": "incident.lead_changed",
+    "post_message": "message.posted",
+    "edit_own_message": "message.edited",
+    "edit_others_message": "message.edited",
+    "redact_own_message": "message.redacted",
+    "redact_others_message": "message.redacted",
+}
+# The `action` a refusal is logged under on "hub.security" (hub.security.log_denial):
+# every refused read of an existing incident, write, export and verification.
+# Listing filters instead of refusing, so it is not listed.
+LOGGED_ACTIONS = {
+    "read_incident": "incident.read",
+    "read_messages": "incident.read",
+    "read_events": "stream.read",
+    "audit_verify_stream": "stream.read",
+    "report": "incident.report",
+    "update": "incident.update",
+    "update_triaged": "incident.update",
+    "transition": "incident.transition",
+    "invite_agency": "incident.invite_agency",
+    "set_lead": "incident.set_lead",
+    "post_message": "message.post",
+    "edit_own_message": "message.edit",
+    "edit_others_message": "message.edit",
+    "redact_own_message": "message.redact",
+    "redact_others_message": "message.redact",
+    "export": "incident.export",
+    "audit_verify_all": "audit.verify",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    layer: str
+    action: str
+    visibility: str
+    relation: str
+    role: str
+    expected: str
+
+    @property
+    def username(self) -> str:
+        return f"{RELATIONS[self.relation].lower()}.{self.role}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.layer}-{self.action}-{self.visibility}-{self.username}"
+
+
+def parse_table(table: dict[str, str]) -> list[Cell]:
+    """Turn the text blocks into cells, insisting every block is complete."""
+    cells: list[Cell] = []
+    for action, block in table.items():
+        seen: set[tuple[str, str]] = set()
+        for line in textwrap.dedent(block).strip().splitlines():
+            visibility, relation, *outcomes = line.split()
+            assert visibility in VISIBILITIES, line
+            assert relation in RELATIONS, line
+            assert len(outcomes) == len(ROLES), line
+            assert all(o in OUTCOMES for o in outcomes), line
+            assert (visibility, relation) not in seen, line
+            seen.add((visibility, relation))
+            for layer in LAYERS[action]:
+                for role, expected in zip(ROLES, outcomes, strict=True):
+                    cells.append(Cell(layer, action, visibility, relation, role, expected))
+        assert seen == {(v, r) for v in VISIBILITIES for r in RELATIONS}, action
+    return cells
+
+
+CELLS = parse_table(TABLE)
+# 16 actions on both layers + 2 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (16 * 2 + 2) * 2 * 3 * 4
+CHECKED: set[str] = set()
+
+# --- the world ------------------------------------------------------------------------
+
+CALLERS = tuple(f"{agency.lower()}.{role}" for agency in RELATIONS.values() for role in ROLES)
+# Callers whose own message is posted through the service during setup. For the
+# others (who may not post) a message they authored is planted in the database,
+# as if their agency had participated earlier: the edit/redact cells then test
+# the permission rules, not the absence of a message.
+POSTING_CALLERS = ("na-imm.duty", "na-imm.coord", "na-imm.senior")
+OTHER_AUTHOR = "na-cus.duty"
+
+
+@dataclass(frozen=True)
+class World:
+    refs: dict[str, str]  # visibility -> incident ref
+    others_message: dict[str, int]  # visibility -> id of na-cus.duty's message
+    own_message: dict[tuple[str, str], int]  # (visibility, username) -> message id
+    clients: dict[str, Api]  # username -> signed-in REST client
+
+
+def build_world() -> World:
+    refs: dict[str, str] = {}
+    others: dict[str, int] = {}
+    own: dict[tuple[str, str], int] = {}
+    for visibility in VISIBILITIES:
+        incident = report("na-imm.duty", "WDH", visibility=visibility)
+        services.incident_invite_agency(
+            actor=officer("na-imm.coord"), ref=incident.ref, agency="NA-CUS"
+        )
+        others[visibility] = post(OTHER_AUTHOR, incident.ref, "Customs: cargo held.").message.pk
+        for username in CALLERS:
+            if username in POSTING_CALLERS:
+                own[visibility, username] = post(username, incident.ref, "Mine.").message.pk
+            else:
+                author = officer(username)
+                agency = Agency.objects.get(code=username.split(".")[0].upper())
+                own[visibility, username] = Message.objects.create(
+                    incident=incident,
+                    author=author,
+                    agency=agency,
+                    body="Mine, from before.",
+                    client_msg_id=uuid.uuid4(),
+                    seq=0,
+                    created_at=timezone.now(),
+                ).pk
+        refs[visibility] = incident.ref
+    # Sessions are created here, outside the per-cell savepoints, so they survive.
+    clients = {username: Api(username) for username in CALLERS}
+    return World(refs=refs, others_message=others, own_message=own, clients=clients)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[World]:
+    """The demo region and both incidents, in a transaction rolled back after the module.
+
+    Each test (``django_db``) then runs in a savepoint inside it, rolled back after
+    the test, so every cell starts from this state.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        # Only ever on the test database (pytest-django sets it up because the
+        # tests here are marked django_db): never seed the development database.
+        assert "test" in str(connection.settings_dict["NAME"]), connection.settings_dict["NAME"]
+        seed()
+        try:
+            yield build_world()
+        finally:
+            transaction.set_rollback(True)
+
+
+# --- observing the database -----------------------------------------------------------
+
+
+def stream_events(ref: str) -> list[Event]:
+    return list(Event.objects.filter(stream__name=f"incident:{ref}").order_by("seq"))
+
+
+LOCAL_KEYS = ("stream_events", "incident", "participants", "messages")
+
+
+def state(ref: str) -> dict[str, Any]:
+    """Everything a write on the incident could change."""
+    incident = Incident.objects.get(ref=ref)
+    return {
+        "stream_events": Event.objects.filter(stream__name=f"incident:{ref}").count(),
+        "all_events": Event.objects.count(),
+        "incidents": Incident.objects.count(),
+        "incident_ids": sorted(Incident.objects.values_list("pk", flat=True)),
+        "incident": Incident.objects.filter(pk=incident.pk)
+        .values("status", "severity", "title", "visibility", "lead_agency_id", "updated_at")
+        .get(),
+        "participants": sorted(
+            Participation.objects.filter(incident=incident).values_list("agency__code", flat=True)
+        ),
+        "messages": list(
+            Message.objects.filter(incident=incident)
+            .order_by("pk")
+            .values_list("pk", "body", "edit_count", "redacted_at")
+        ),
+    }
+
+
+# --- performing an action -------------------------------------------------------------
+
+
+def from_service(call: Callable[[], object]) -> str:
+    """Run a service call; the outcome is OK, or the kind of refusal it raised."""
+    try:
+        call()
+    except HubError as exc:
+        if isinstance(exc, NotFound) and exc.code == "not_found":
+            return NOT_FOUND
+        if isinstance(exc, Forbidden) and exc.code == "forbidden":
+            return FORBIDDEN
+        # Anything else (a 409, a 422) is not an authorization outcome: the cell fails.
+        return f"unexpected {type(exc).__name__} {exc.code}: {exc.detail}"
+    return OK
+
+
+def from_response(response: Any) -> str:
+    """The outcome of a REST call: OK for 200/201, else the refusal (exact code checked)."""
+    if response.status_code in (200, 201):
+        return OK
+    body = response.json()
+    if response.status_code == 404 and body.get("code") == "not_found":
+        return NOT_FOUND
+    if response.status_code == 403 and body.get("code") == "forbidden":
+        return FORBIDDEN
+    return f"unexpected {response.status_code}: {body}"
+
+
+@dataclass(frozen=True)
+class Call:
+    world: World
+    layer: str
+    action: str
+    visibility: str
+    username: str
+
+    @property
+    def ref(self) -> str:
+        return self.world.refs[self.visibility]
+
+    @property
+    def api(self) -> Api:
+        return self.world.clients[self.username]
+
+    @property
+    def message_id(self) -> int:
+        if "_own_" in self.action:
+            return self.world.own_message[self.visibility, self.username]
+        return self.world.others_message[self.visibility]
+
+
+def perform(call: Call, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Do the action as the caller through the given layer; return its outcome."""
+    return (SERVICE_ACTIONS if call.layer == SERVICE else REST_ACTIONS)[call.action](
+        call, monkeypatch
+    )
+
+
+# Reads through the service layer: the access-checked selectors the API calls.
+
+
+def service_read_incident(c: Call, _: pytest.MonkeyPatch) -> str:
+    found = incident_for(access_for(officer(c.username)), c.ref)
+    if found is None:
+        return NOT_FOUND
+    assert found[0].ref == c.ref
+    return OK
+
+
+def service_list_incidents(c: Call, _: pytest.MonkeyPatch) -> str:
+    refs = [i.ref for i in incidents_visible_to(access_for(officer(c.username)), limit=200)]
+    return OK if c.ref in refs else ABSENT
+
+
+def service_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
+    def read() -> None:
+        access = access_for(officer(c.username))
+        events, _, head = stream_events_for(access, f"incident:{c.ref}", after=0, limit=500)
+        assert [e.seq for e in events] == list(range(1, head + 1))
+        assert head == len(stream_events(c.ref))
+
+    return from_service(read)
+
+
+def service_read_messages(c: Call, _: pytest.MonkeyPatch) -> str:
+    found = incident_for(access_for(officer(c.username)), c.ref)
+    if found is None:
+        return NOT_FOUND
+    ids = [m.pk for m in messages_for(found[0])]
+    assert c.world.others_message[c.visibility] in ids
+    return OK
+
+
+def service_export(c: Call, _: pytest.MonkeyPatch) -> str:
+    def export() -> None:
+        exported = incident_export(actor=officer(c.username), ref=c.ref, fmt="json")
+        check_export(c.ref, exported.content)
+
+    return from_service(export)
+
+
+def check_export(ref: str, content: bytes) -> None:
+    document = json.loads(content)
+    assert document["incident"]["ref"] == ref
+    assert len(document["events"]) == len(stream_events(ref))
+    assert document["verification"]["ok"] is True
+
+
+# Writes through the service layer.
+
+
+def service_write(c: Call, _: pytest.MonkeyPatch) -> str:
+    actor = officer(c.username)
+    calls: dict[str, Callable[[], object]] = {
+        "report": lambda: services.incident_report(
+            actor=actor,
+            crossing_point="WDH",
+            title="Unattended bag at gate 3",
+            category="security_threat",
+            severity="high",
+            occurred_at=occurred(),
+            visibility=c.visibility,
+        ),
+        "update": lambda: services.incident_update(
+            actor=actor, ref=c.ref, changes={"severity": "high"}
+        ),
+        "transition": lambda: services.incident_transition(
+            actor=actor, ref=c.ref, to_status="triaged"
+        ),
+        "invite_agency": lambda: services.incident_invite_agency(
+            actor=actor, ref=c.ref, agency="NA-AIR"
+        ),
+        "set_lead": lambda: services.incident_set_lead(actor=actor, ref=c.ref, agency="NA-CUS"),
+        "post_message": lambda: services.message_post(
+            actor=actor, ref=c.ref, body="Matrix check.", client_msg_id=uuid.uuid4()
+        ),
+        "edit": lambda: services.message_edit(
+            actor=actor, ref=c.ref, message_id=c.message_id, body=f"Edited by {c.username}."
+        ),
+        "redact": lambda: services.message_redact(
+            actor=actor, ref=c.ref, message_id=c.message_id, reason="Personal data."
+        ),
+    }
+    return from_service(calls[write_verb(c.action)])
+
+
+def write_verb(action: str) -> str:
+    if action == "update_triaged":
+        return "update"
+    return action.split("_")[0] if action.startswith(("edit_", "redact_")) else action
+
+
+# Everything through REST.
+
+
+def rest_read_incident(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/incidents/{c.ref}")
+    if response.status_code == 200:
+        assert response.json()["ref"] == c.ref
+    return from_response(response)
+
+
+def rest_list_incidents(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/incidents", {"limit": 200})
+    assert response.status_code == 200, response.content
+    return OK if c.ref in [i["ref"] for i in response.json()["items"]] else ABSENT
+
+
+def rest_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/streams/incident:{c.ref}/events", {"limit": 500})
+    if response.status_code == 200:
+        body = response.json()
+        assert body["head"] == len(stream_events(c.ref))
+        assert [e["seq"] for e in body["events"]] == list(range(1, body["head"] + 1))
+    return from_response(response)
+
+
+def rest_read_messages(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/incidents/{c.ref}/messages")
+    if response.status_code == 200:
+        ids = [m["id"] for m in response.json()["items"]]
+        assert c.world.others_message[c.visibility] in ids
+    return from_response(response)
+
+
+def rest_export(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/incidents/{c.ref}/export", {"format": "json"})
+    if response.status_code == 200:
+        check_export(c.ref, response.content)
+    return from_response(response)
+
+
+def rest_audit_verify_stream(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/audit/verify", {"stream": f"incident:{c.ref}"})
+    if response.status_code == 200:
+        body = response.json()
+        assert body["ok"] is True
+        assert body["streams_checked"] == 1
+        assert body["events_checked"] == len(stream_events(c.ref))
+    return from_response(response)
+
+
+def rest_audit_verify_all(c: Call, monkeypatch: pytest.MonkeyPatch) -> str:
+    """200 is OK when the incident's stream was among those verified, else ABSENT."""
+    verified: list[list[str] | None] = []
+    real_verify = events_api.verify
+
+    def spy(names: list[str] | None = None) -> Any:
+        verified.append(None if names is None else list(names))
+        return real_verify(names)
+
+    monkeypatch.setattr(events_api, "verify", spy)
+    response = c.api.get("/api/v1/audit/verify")
+    outcome = from_response(response)
+    if outcome != OK:
+        assert verified == []
+        return outcome
+    assert response.json()["ok"] is True
+    assert len(verified) == 1
+    names = verified[0]
+    assert names is not None, "a demo senior official is not a superuser: scoped verification"
+    return OK if f"incident:{c.ref}" in names else ABSENT
+
+
+def rest_write(c: Call, _: pytest.MonkeyPatch) -> str:
+    base = f"/api/v1/incidents/{c.ref}"
+    verb = write_verb(c.action)
+    if verb == "report":
+        response = c.api.post(
+            "/api/v1/incidents",
+            {
+                "crossing_point": "WDH",
+                "title": "Unattended bag at gate 3",
+                "category": "security_threat",
+                "severity": "high",
+                "occurred_at": occurred().isoformat(),
+                "visibility": c.visibility,
+            },
+        )
+    elif verb == "update":
+        response = c.api.patch(base, {"severity": "high"})
+    elif verb == "transition":
+        response = c.api.post(f"{base}/transitions", {"to": "triaged"})
+    elif verb == "invite_agency":
+        response = c.api.post(f"{base}/agencies", {"agency": "NA-AIR"})
+    elif verb == "set_lead":
+        response = c.api.put(f"{base}/lead", {"agency": "NA-CUS"})
+    elif verb == "post_message":
+        response = c.api.post(
+            f"{base}/messages", {"body": "Matrix check.", "client_msg_id": str(uuid.uuid4())}
+        )
+    elif verb == "edit":
+        response = c.api.patch(
+            f"{base}/messages/{c.message_id}", {"body": f"Edited by {c.username}."}
+        )
+    else:
+        assert verb == "redact", verb
+        response = c.api.post(
+            f"{base}/messages/{c.message_id}/redact", {"reason": "Personal data."}
+        )
+    return from_response(response)
+
+
+Performer = Callable[[Call, pytest.MonkeyPatch], str]
+SERVICE_ACTIONS: dict[str, Performer] = {
+    "read_incident": service_read_incident,
+    "list_incidents": service_list_incidents,
+    "read_events": service_read_events,
+    "read_messages": service_read_messages,
+    "export": service_export,
+    **{action: service_write for action in WRITE_KINDS},
+}
+REST_ACTIONS: dict[str, Performer] = {
+    "read_incident": rest_read_incident,
+    "list_incidents": rest_list_incidents,
+    "read_events": rest_read_events,
+    "read_messages": rest_read_messages,
+    "export": rest_export,
+    "audit_verify_stream": rest_audit_verify_stream,
+    "audit_verify_all": rest_audit_verify_all,
+    **{action: rest_write for action in WRITE_KINDS},
+}
+
+
+# --- checking an allowed write --------------------------------------------------------
+
+
+def check_written(c: Call, before: dict[str, Any], before_events: list[Event]) -> None:
+    """An allowed write appended exactly its event, by the caller, and made its change."""
+    actor = officer(c.username)
+    if c.action == "report":
+        assert Incident.objects.count() == before["incidents"] + 1
+        assert Event.objects.count() == before["all_events"] + 1
+        new = Incident.objects.exclude(pk__in=before["incident_ids"]).get()
+        assert new.reported_by_id == actor.pk
+        assert new.lead_agency.code == c.username.split(".")[0].upper()
+        assert new.visibility == c.visibility
+        events = stream_events(new.ref)
+        assert [(e.seq, e.kind, e.actor_id) for e in events] == [(1, "incident.reported", actor.pk)]
+        after = state(c.ref)
+        for key in LOCAL_KEYS:  # the existing incident is untouched
+            assert after[key] == before[key], key
+        return
+    after = state(c.ref)
+    events = stream_events(c.ref)
+    assert [e.pk for e in events[:-1]] == [e.pk for e in before_events]
+    last = events[-1]
+    assert (last.seq, last.kind, last.actor_id) == (
+        len(before_events) + 1,
+        WRITE_KINDS[c.action],
+        actor.pk,
+    )
+    assert after["all_events"] == before["all_events"] + 1
+    assert after["incidents"] == before["incidents"]
+    verb = write_verb(c.action)
+    if verb == "update":
+        assert after["incident"]["severity"] == "high"
+    elif verb == "transition":
+        assert after["incident"]["status"] == "triaged"
+    elif verb == "invite_agency":
+        assert after["participants"] == sorted([*before["participants"], "NA-AIR"])
+    elif verb == "set_lead":
+        assert after["incident"]["lead_agency_id"] == Agency.objects.get(code="NA-CUS").pk
+    elif verb == "post_message":
+        assert len(after["messages"]) == len(before["messages"]) + 1
+        message = Message.objects.get(pk=last.payload["message_id"])
+        assert (message.author_id, message.body) == (actor.pk, "Matrix check.")
+    elif verb == "edit":
+        message = Message.objects.get(pk=c.message_id)
+        assert (message.body, message.edit_count) == (f"Edited by {c.username}.", 1)
+    else:
+        assert verb == "redact", verb
+        message = Message.objects.get(pk=c.message_id)
+        assert message.is_redacted
+        assert message.redacted_by_id == actor.pk
+
+
+# --- the matrix -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=[cell.id for cell in CELLS])
+def test_authorization_cell(
+    cell: Cell,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call = Call(world, cell.layer, cell.action, cell.visibility, cell.username)
+    if cell.action == "update_triaged":
+        services.incident_transition(
+            actor=officer("na-imm.coord"), ref=call.ref, to_status="triaged"
+        )
+    before = state(call.ref)
+    before_events = stream_events(call.ref)
+    caplog.clear()
+
+    with caplog.at_level(logging.WARNING, logger="hub.security"):
+        outcome = perform(call, monkeypatch)
+
+    assert outcome == cell.expected, f"{cell.id}: expected {cell.expected}, got {outcome}"
+    if cell.expected == OK and cell.action in WRITE_KINDS:
+        check_written(call, before, before_events)
+    else:
+        # Reads and refusals write nothing: same events, same rows, same messages.
+        assert state(call.ref) == before
+        assert [e.pk for e in stream_events(call.ref)] == [e.pk for e in before_events]
+    if cell.action in LOGGED_ACTIONS:
+        denials = [r for r in caplog.records if r.name == "hub.security"]
+        if cell.expected in (NOT_FOUND, FORBIDDEN):
+            assert len(denials) == 1, [r.getMessage() for r in denials]
+            record = denials[0]
+            assert record.__dict__["denied_user_id"] == officer(cell.username).pk
+            assert record.__dict__["denied_action"] == LOGGED_ACTIONS[cell.action]
+            assert record.__dict__["denied_reason"]
+            assert f"user={cell.username} " in record.getMessage()
+        else:
+            assert denials == [], [r.getMessage() for r in denials]
+    CHECKED.add(cell.id)
+
+
+# --- denials are logged with who, what and why ----------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggedDenial:
+    layer: str
+    action: str
+    visibility: str
+    username: str
+    logged_action: str
+    reason: str
+    status: int
+
+
+LOGGED_DENIALS = [
+    LoggedDenial(
+        SERVICE, "post_message", "participants", "na-pol.senior", "message.post",
+        "only participating agencies post on an incident channel", 403,
+    ),
+    LoggedDenial(
+        SERVICE, "transition", "participants", "za-imm.coord", "incident.transition",
+        "cannot see this incident", 404,
+    ),
+    LoggedDenial(
+        SERVICE, "report", "participants", "na-imm.senior", "incident.report",
+        "only duty officers and coordinators serving this crossing point may report", 403,
+    ),
+    LoggedDenial(
+        SERVICE, "report", "participants", "za-imm.duty", "incident.report",
+        "does not serve this crossing point", 404,
+    ),
+    LoggedDenial(
+        SERVICE, "edit_others_message", "crossing_point", "na-imm.coord", "message.edit",
+        "only the author edits a message", 403,
+    ),
+    LoggedDenial(
+        SERVICE, "export", "participants", "na-imm.coord", "incident.export",
+        "only senior officials export incident timelines", 403,
+    ),
+    LoggedDenial(
+        REST, "redact_others_message", "crossing_point", "na-pol.coord", "message.redact",
+        "only the author, a participating coordinator or a senior official redacts", 403,
+    ),
+    LoggedDenial(
+        REST, "audit_verify_all", "participants", "na-imm.duty", "audit.verify",
+        "only senior officials verify the record", 403,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case", LOGGED_DENIALS, ids=[f"{d.layer}-{d.action}-{d.username}" for d in LOGGED_DENIALS]
+)
+def test_denial_is_logged_with_who_what_why(
+    case: LoggedDenial,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call = Call(world, case.layer, case.action, case.visibility, case.username)
+    before = state(call.ref)
+    with caplog.at_level(logging.WARNING, logger="hub.security"):
+        outcome = perform(call, monkeypatch)
+
+    assert outcome == {403: FORBIDDEN, 404: NOT_FOUND}[case.status]
+    assert state(call.ref) == before
+    records = [r for r in caplog.records if r.name == "hub.security"]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    record = records[0]
+    assert record.levelno == logging.WARNING
+    text = record.getMessage()
+    assert f"user={case.username} " in text
+    assert f"action={case.logged_action} " in text
+    assert text.endswith(f"reason={case.reason}")
+    assert record.__dict__["denied_user_id"] == officer(case.username).pk
+    assert record.__dict__["denied_action"] == case.logged_action
+    assert record.__dict__["denied_reason"] == case.reason
+
+
+# --- the count, last ------------------------------------------------------------------
+
+
+def test_every_cell_of_the_matrix_was_checked() -> None:
+    n = len(CHECKED)
+    print(f"authorization matrix: {n} cells checked")
+    assert len(CELLS) == EXPECTED_CELL_COUNT == len({cell.id for cell in CELLS})
+    missing = {cell.id for cell in CELLS} - CHECKED
+    assert not missing, (
+        f"{len(missing)} cells not checked (run the whole module): {sorted(missing)[:5]}"
+    )
+    assert n == len(CELLS)
