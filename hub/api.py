@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
@@ -38,8 +40,33 @@ class HubRenderer(JSONRenderer):
     encoder_class = HubJSONEncoder
 
 
+class NulCharacter(ValueError):
+    """Text with a NUL character: PostgreSQL cannot store it, and no officer types one."""
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+class HubParser(Parser):
+    """JSON bodies, refusing NUL characters in any string (after authentication)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if _has_nul(data):
+            raise NulCharacter("Text must not contain NUL characters.")
+        return data
+
+
 api = NinjaAPI(
     renderer=HubRenderer(),
+    parser=HubParser(),
     title="Border Coordination Hub API",
     version="1",
     description=(
@@ -97,6 +124,8 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     message = str(exc)
+    if isinstance(exc.__cause__, NulCharacter):
+        return _error(request, 422, "invalid_request", str(exc.__cause__))
     if exc.status_code == 400 and message.startswith("Cannot parse request body"):
         return _error(request, 400, "malformed_json", "The request body is not valid JSON.")
     if exc.status_code == 403 and "CSRF" in message:
@@ -107,6 +136,16 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(request, 429, "rate_limited", "Too many requests; slow down.")
     codes = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
     return _error(request, exc.status_code, codes.get(exc.status_code, "error"), message)
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    # PostgreSQL refuses some values outright (a NUL in a path or query string):
+    # the transaction rolled back, so this is the caller's input, not our failure.
+    if "NUL" in str(exc):
+        return _error(request, 422, "invalid_request", "Text must not contain NUL characters.")
+    logger.exception("database refused a value")
+    return _error(request, 422, "invalid_request", "A value could not be stored.")
 
 
 @api.exception_handler(RequestDataTooBig)

@@ -136,6 +136,7 @@ class Config:
     hsts_seconds: int
     hsts_preload: bool
     log_level: str
+    ws_max_connections_per_user: int
 
     @property
     def is_production(self) -> bool:
@@ -201,4 +202,10 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
         ),
         hsts_preload=parse_bool("HUB_HSTS_PRELOAD", environ.get("HUB_HSTS_PRELOAD"), production),
         log_level=(environ.get("HUB_LOG_LEVEL") or "INFO").upper(),
+        ws_max_connections_per_user=parse_int(
+            "HUB_WS_MAX_CONNECTIONS_PER_USER",
+            environ.get("HUB_WS_MAX_CONNECTIONS_PER_USER"),
+            20,
+            minimum=1,
+        ),
     )

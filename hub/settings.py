@@ -100,7 +100,7 @@ else:
 # WebSocket limits (see docs/protocol.md).
 HUB_WS_RATE = 10.0  # frames per second per connection, on average
 HUB_WS_BURST = 40  # frames a connection may send at once
-HUB_WS_MAX_CONNECTIONS_PER_USER = 20
+HUB_WS_MAX_CONNECTIONS_PER_USER = CONFIG.ws_max_connections_per_user
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

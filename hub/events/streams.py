@@ -65,7 +65,7 @@ def parse_stream_name(name: str) -> tuple[StreamKind, str]:
     """Split and check a stream name; malformed or unknown kinds are NotFound."""
     if not isinstance(name, str) or len(name) > STREAM_NAME_MAX:
         raise NotFound("No such stream.")
-    match = STREAM_NAME_RE.match(name)
+    match = STREAM_NAME_RE.fullmatch(name)  # not .match: "$" would accept a trailing "\n"
     if match is None or match.group("kind") not in _kinds:
         raise NotFound("No such stream.")
     return _kinds[match.group("kind")], match.group("key")

@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 GAP_GRACE = 0.25  # seconds an out-of-order frame waits for the missing seq
 SWEEP_INTERVAL = 2.0  # seconds between database reconciliations of active feeds
 FEED_LINGER = 30.0  # seconds a feed with no subscribers stays subscribed
+PRESENCE_DEBOUNCE = 0.2  # seconds joins and leaves are gathered into one presence frame
 
 
 class Connection(Protocol):
@@ -243,6 +244,8 @@ class RealtimeHub:
         self.start_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_presence: dict[str, str] = {}
+        self._presence_due: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- life cycle ---------------------------------------------------------------
 
@@ -340,9 +343,9 @@ class RealtimeHub:
         if self.memberships[sub.stream].pop(sub.conn.conn_id, None) is not None:
             try:
                 await self.presence.leave(sub.stream, sub.member)
-                await self.broadcast_presence(sub.stream)
             except Exception:
                 logger.warning("presence leave failed for %s", sub.stream, exc_info=True)
+            self.schedule_presence(sub.stream)
         if not self.memberships[sub.stream]:
             del self.memberships[sub.stream]
 
@@ -359,12 +362,37 @@ class RealtimeHub:
     async def join_presence(self, sub: Subscription) -> None:
         self.memberships[sub.stream][sub.conn.conn_id] = sub.member
         await self.presence.join(sub.stream, sub.member)
-        await self.broadcast_presence(sub.stream)
+        known = self._last_presence.get(sub.stream)
+        if known is not None:
+            await sub.push_other(known)  # the newcomer sees who is here at once
+        self.schedule_presence(sub.stream)
+
+    def schedule_presence(self, stream: str) -> None:
+        """Broadcast the stream's presence soon, once for a burst of joins and leaves.
+
+        A reconnect storm of N sockets would otherwise send N presence frames to
+        each of N sockets; coalesced and deduplicated, it sends a few.
+        """
+        if stream in self._presence_due:
+            return
+        self._presence_due.add(stream)
+        self.loop.call_later(PRESENCE_DEBOUNCE, self._presence_now, stream)
+
+    def _presence_now(self, stream: str) -> None:
+        self._presence_due.discard(stream)
+        task = self.loop.create_task(self.broadcast_presence(stream))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def broadcast_presence(self, stream: str) -> None:
-        frame = encode(
-            Presence(type="presence", stream=stream, online=await self.presence.online(stream))
-        )
+        try:
+            online = await self.presence.online(stream)
+        except Exception:
+            logger.warning("presence read failed for %s", stream, exc_info=True)
+            return
+        frame = encode(Presence(type="presence", stream=stream, online=online))
+        if self._last_presence.get(stream) == frame:
+            return  # nobody's view changes: agencies and users, not sockets, are shown
         await self.transport.publish(stream_channel(stream), f"P\n{frame}")
 
     async def broadcast_typing(self, stream: str, sender: str, frame: str) -> None:
@@ -390,6 +418,8 @@ class RealtimeHub:
             await feed.on_event(seq, frame)
             return
         if header == "P":
+            if self._last_presence.get(feed.stream) == frame:
+                return
             self._last_presence[feed.stream] = frame
         sender = header[1:] if header.startswith("T") else None
         for sub in list(feed.subs.values()):
