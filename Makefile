@@ -65,7 +65,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 typecheck: install-dev
-	$(BIN)/mypy hub tests
+	$(BIN)/mypy hub tests bench
 
 pytest: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run

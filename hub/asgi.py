@@ -21,12 +21,15 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from hub.realtime.auth import BearerTokenMiddleware  # noqa: E402
 from hub.realtime.routing import websocket_urlpatterns  # noqa: E402
+from hub.realtime.wire import KeepServerSend  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(BearerTokenMiddleware(URLRouter(websocket_urlpatterns)))
+        "websocket": KeepServerSend(
+            AllowedHostsOriginValidator(
+                AuthMiddlewareStack(BearerTokenMiddleware(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

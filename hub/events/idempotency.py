@@ -1,11 +1,12 @@
 """Idempotent client writes keyed by ``(actor, client_msg_id)``.
 
-``run_idempotent`` wraps a service's write in a transaction that first claims
-the key with a ``WriteReceipt`` row. A repeat with the same request returns the
-original result (``replay``); the same key with a different request raises
-``IdempotencyConflict``. Two concurrent first attempts race on the receipt's
-unique constraint: the loser's transaction rolls back whole, and it retries and
-replays the winner's result, so exactly one write happens.
+``run_idempotent`` wraps a service's write in a transaction that looks for the
+key's ``WriteReceipt``: a repeat with the same request returns the original
+result (``replay``); the same key with a different request raises
+``IdempotencyConflict``. Otherwise it writes, and records the receipt in the
+same transaction. Two concurrent first attempts race on the receipt's unique
+constraint: the loser's transaction (its event included) rolls back whole, and
+it retries and replays the winner's result, so exactly one write happens.
 """
 
 from __future__ import annotations
@@ -63,11 +64,9 @@ def run_idempotent(
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                existing = (
-                    WriteReceipt.objects.select_for_update()
-                    .filter(actor=actor, client_msg_id=client_msg_id)
-                    .first()
-                )
+                existing = WriteReceipt.objects.filter(
+                    actor=actor, client_msg_id=client_msg_id
+                ).first()
                 if existing is not None:
                     if existing.action != action or existing.fingerprint != digest:
                         raise IdempotencyConflict(
@@ -75,14 +74,16 @@ def run_idempotent(
                             "different request."
                         )
                     return replay(existing)
-                receipt = WriteReceipt.objects.create(
-                    actor=actor, client_msg_id=client_msg_id, action=action, fingerprint=digest
-                )
                 result, written = write()
-                receipt.stream = written.stream
-                receipt.seq = written.seq
-                receipt.object_id = written.object_id
-                receipt.save(update_fields=["stream", "seq", "object_id"])
+                WriteReceipt.objects.create(
+                    actor=actor,
+                    client_msg_id=client_msg_id,
+                    action=action,
+                    fingerprint=digest,
+                    stream=written.stream,
+                    seq=written.seq,
+                    object_id=written.object_id,
+                )
                 return result
         except IntegrityError:
             # Only a lost race on the receipt is retried; anything else is a bug.

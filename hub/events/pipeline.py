@@ -91,8 +91,10 @@ def emit(
     _require_atomic()
     if not payload.KIND:
         raise TypeError(f"{type(payload).__name__} is not a registered event kind")
-    stream_ensure(stream)
-    row = Stream.objects.select_for_update().get(name=stream)
+    row = Stream.objects.select_for_update().filter(name=stream).first()
+    if row is None:  # the stream's first event
+        stream_ensure(stream)
+        row = Stream.objects.select_for_update().get(name=stream)
     seq = row.last_seq + 1
     at = at or timezone.now()
     data = payload.model_dump(mode="json")

@@ -162,9 +162,15 @@ def _locked_incident(access: Access, ref: str, *, action: str) -> tuple[Incident
 
 
 def _require(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
+    """The agency the caller acts for, or a logged refusal.
+
+    The agency comes from the grant (no query): its id and code are all that
+    the rows and events need.
+    """
     if not decision.allowed or decision.grant is None:
         refuse(access, action=action, target=target, reason=decision.reason)
-    return Agency.objects.get(pk=decision.grant.agency_id)
+    grant = decision.grant
+    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
 
 
 def _not_closed(incident: Incident) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Origin
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class HubClient:
                 async with connect(
                     url,
                     additional_headers=self._headers(),
-                    origin=self._origin_for(url),  # type: ignore[arg-type]
+                    origin=Origin(self._origin_for(url)),
                     open_timeout=self.connect_timeout,
                     max_size=2**22,
                     ping_interval=20,

@@ -30,6 +30,7 @@ from hub.realtime.presence import Member
 from hub.realtime.selectors import connection_recheck, replay_page, subscription_head
 from hub.realtime.services import alert_ack_from_socket, message_send_from_socket
 from hub.realtime.transport import LiveFeedUnavailable
+from hub.realtime.wire import DirectWrite, direct_writer
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     user_id: int = 0
     session_key: str | None = None
     token_id: int | None = None
+    write_direct: DirectWrite | None = None
 
     # --- connection life cycle -------------------------------------------------
 
@@ -88,6 +90,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             None if self.token_id or session is None else session.get_expiry_date()
         )
         self.bucket = TokenBucket(settings.HUB_WS_RATE, settings.HUB_WS_BURST)
+        self.write_direct = direct_writer(self.scope.get("hub.server_send"))
         self.hub = await get_hub()
         self.conn_id = self.hub.new_conn_id()
         self.access: Access = await database_sync_to_async(access_for)(user)
@@ -140,10 +143,19 @@ class HubConsumer(AsyncWebsocketConsumer):
             logger.debug("send to %s failed; closing it", self.conn_id, exc_info=True)
             self.closing = True
 
+    async def send_wire(self, text: str, wire: bytes) -> None:
+        """Send an event frame: its pre-built bytes when the server allows, else ASGI."""
+        if self.closing:
+            return
+        if self.write_direct is not None and self.write_direct(wire):
+            return
+        await self.send_raw(text)
+
     async def close_with(self, code: int, reason: str) -> None:
         if self.closing:
             return
         self.closing = True
+        self.write_direct = None
         await self._release()
         try:
             await self.close(code=code, reason=reason[:100] or None)

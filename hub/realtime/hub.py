@@ -52,6 +52,7 @@ from hub.realtime.transport import (
     RedisTransport,
     Transport,
 )
+from hub.realtime.wire import DirectWrite, text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,11 @@ class Connection(Protocol):
     user_id: int
     session_key: str | None
     token_id: int | None
+    write_direct: DirectWrite | None
 
     async def send_raw(self, text: str) -> None: ...
+
+    async def send_wire(self, text: str, wire: bytes) -> None: ...
 
     async def close_with(self, code: int, reason: str) -> None: ...
 
@@ -90,13 +94,27 @@ class Subscription:
         self.last_seq = 0
         self.active = True
 
-    async def push_event(self, seq: int, frame: str) -> None:
+    def push_event_now(self, seq: int, wire: bytes) -> bool:
+        """The fast path: the next seq of a live subscription, straight to the socket."""
+        write = self.conn.write_direct
+        if (
+            write is not None
+            and self.active
+            and not self.replaying
+            and seq == self.last_seq + 1
+            and write(wire)
+        ):
+            self.last_seq = seq
+            return True
+        return False
+
+    async def push_event(self, seq: int, frame: str, wire: bytes | None = None) -> None:
         if not self.active:
             return
         if self.replaying:
             self.buffer.append((seq, frame))
             return
-        await self._send_event(seq, frame)
+        await self._send_event(seq, frame, wire)
 
     async def push_other(self, frame: str) -> None:
         if not self.active:
@@ -106,7 +124,7 @@ class Subscription:
             return
         await self.conn.send_raw(frame)
 
-    async def _send_event(self, seq: int, frame: str) -> None:
+    async def _send_event(self, seq: int, frame: str, wire: bytes | None = None) -> None:
         if seq <= self.last_seq:
             return
         if seq != self.last_seq + 1:
@@ -118,7 +136,10 @@ class Subscription:
             await self.conn.subscription_lost(self.stream, "gap")
             return
         self.last_seq = seq
-        await self.conn.send_raw(frame)
+        if wire is None:
+            await self.conn.send_raw(frame)
+        else:
+            await self.conn.send_wire(frame, wire)
 
     async def go_live(self, replayed_to: int) -> None:
         """After replay and ``caught_up``: release buffered frames, then go live."""
@@ -186,10 +207,15 @@ class Feed:
     async def _deliver(self, seq: int, frame: str) -> None:
         self.head = seq
         self.behind_since = None
-        # A plain loop (not gather): cheaper, and keeps each socket's order.
+        if not self.subs:
+            return
+        wire = text_frame(frame.encode("utf-8"))  # one frame's bytes for every socket
+        # A plain loop (not gather): cheaper, and keeps each socket's order. Each
+        # write stands alone: one broken socket must not stop the others.
         for sub in list(self.subs.values()):
             try:
-                await sub.push_event(seq, frame)
+                if not sub.push_event_now(seq, wire):
+                    await sub.push_event(seq, frame, wire)
             except Exception:
                 logger.exception("delivery to %s failed", sub.conn.conn_id)
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from hub.accounts.models import User
 from hub.agencies.models import Agency
 from hub.events.audit import verify
-from hub.events.bus import stream_channel
+from hub.events.bus import parse_stream_message, stream_channel
 from hub.events.chain import canonical_bytes, chain_hash
 from hub.events.models import GENESIS_HASH, AppendOnlyViolation, Event, Stream
 from hub.events.pipeline import EmitOutsideTransaction, emit
@@ -95,8 +95,10 @@ def test_publish_happens_after_commit_only(published: list[tuple[str, str]]) -> 
         )
         assert published == [], "nothing may be published before commit"
     assert len(published) == 1
-    channel, frame = published[0]
+    channel, message = published[0]
     assert channel == stream_channel(STREAM)
+    header, frame = parse_stream_message(message)
+    assert header == "E1"
     decoded = json.loads(frame)
     assert decoded["type"] == "event"
     assert (decoded["stream"], decoded["seq"], decoded["kind"]) == (STREAM, 1, "message.posted")
@@ -149,7 +151,9 @@ def test_publish_reaches_redis_subscribers(settings: Any, redis_url: str) -> Non
     _emit("over redis")
     message = pubsub.get_message(timeout=5)
     assert message is not None
-    frame = json.loads(message["data"])
+    header, raw = parse_stream_message(message["data"].decode())
+    assert header == "E1"
+    frame = json.loads(raw)
     assert (frame["type"], frame["seq"], frame["payload"]["body"]) == ("event", 1, "over redis")
     pubsub.close()
     client.close()
