@@ -156,13 +156,17 @@ def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 def _mount() -> None:
     from hub.accounts.api import router as auth_router
     from hub.agencies.api import router as agencies_router
+    from hub.alerts.api import router as alerts_router
     from hub.events.api import router as events_router
     from hub.incidents.api import router as incidents_router
+    from hub.operations.api import router as operations_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/", agencies_router)
     api.add_router("/", events_router)
     api.add_router("/incidents", incidents_router)
+    api.add_router("/", alerts_router)
+    api.add_router("/", operations_router)
 
 
 _mount()

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "hub.agencies",
     "hub.events",
     "hub.incidents",
+    "hub.alerts",
+    "hub.operations",
     "hub.realtime",
     "hub.demo",
 ]
@@ -96,6 +98,19 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Alerts: seconds a targeted agency has to acknowledge, by severity, before the
+# alert escalates to its duty officers and coordinators (manage.py run_escalations).
+HUB_ALERT_ACK_WINDOWS = {"critical": 5 * 60, "high": 15 * 60, "medium": 60 * 60, "low": 4 * 60 * 60}
+HUB_ESCALATION_INTERVAL = 15  # seconds between escalation sweeps
+HUB_CAP_SENDER = "border-hub@" + (ALLOWED_HOSTS[0] if ALLOWED_HOSTS else "localhost")
+
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if CONFIG.is_production
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = "Border Coordination Hub <no-reply@border-hub.example>"
 
 # WebSocket limits (see docs/protocol.md).
 HUB_WS_RATE = 10.0  # frames per second per connection, on average

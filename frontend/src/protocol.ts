@@ -11,7 +11,17 @@
 export type BorderHubProtocol = ClientFrame | ServerFrame;
 export type ClientFrame = Subscribe | Unsubscribe | MessageSend | AlertAck | TypingIn | Ping;
 export type ServerFrame =
-  Welcome | EventFrame | CaughtUp | Ack | ErrorFrame | Presence | TypingOut | ResyncRequired | Unsubscribed | Pong;
+  | Welcome
+  | EventFrame
+  | CaughtUp
+  | Ack
+  | ErrorFrame
+  | Presence
+  | TypingOut
+  | ResyncRequired
+  | Unsubscribed
+  | PendingAlerts
+  | Pong;
 
 /**
  * Join a stream's live feed, replaying every event with seq > after first.
@@ -171,6 +181,29 @@ export interface Unsubscribed {
   type: "unsubscribed";
   stream: string;
   reason: "requested" | "access_revoked";
+}
+/**
+ * Alerts your agencies have not acknowledged: sent on connect (when there are
+ * any) and after ``caught_up`` on every ``crossing:`` subscription.
+ */
+export interface PendingAlerts {
+  type: "pending_alerts";
+  crossing_point: string | null;
+  alerts: PendingAlert[];
+}
+export interface PendingAlert {
+  id: number;
+  crossing_point: string;
+  title: string;
+  severity: string;
+  exercise: boolean;
+  due_at: string | null;
+  overdue: boolean;
+  /**
+   * Your agencies that have yet to acknowledge it.
+   */
+  agencies: string[];
+  stream: string;
 }
 export interface Pong {
   type: "pong";

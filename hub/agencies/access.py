@@ -63,3 +63,23 @@ class Access:
 
 OPERATIONAL_ROLES = (Role.DUTY_OFFICER.value, Role.COORDINATOR.value)
 READER_ROLES = (Role.DUTY_OFFICER.value, Role.COORDINATOR.value, Role.SENIOR_OFFICIAL.value)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A permission answer: allowed or not, why not, and the grant to act under."""
+
+    allowed: bool
+    reason: str = ""
+    grant: Grant | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def allow(grant: Grant | None = None) -> Decision:
+    return Decision(True, "", grant)
+
+
+def deny(reason: str) -> Decision:
+    return Decision(False, reason)

@@ -145,6 +145,213 @@ class MessageRedacted(EventPayload):
     reason: str
 
 
+# --- alerts (crossing:<CODE>) ----------------------------------------------------
+
+AlertCategory = Literal[
+    "wanted_person",
+    "trafficking_risk",
+    "smuggling",
+    "document_fraud",
+    "vessel_of_interest",
+    "security_threat",
+    "health",
+    "weather",
+    "systems",
+    "other",
+]
+Urgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
+Certainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+
+
+@event_kind("alert.issued")
+class AlertIssued(EventPayload):
+    """A new alert. ``exercise`` marks a drill everywhere the alert shows."""
+
+    alert_id: int
+    version: int = Field(ge=1)
+    crossing_point: str
+    category: AlertCategory
+    severity: Severity
+    urgency: Urgency
+    certainty: Certainty
+    title: str
+    body: str
+    expires_at: datetime | None
+    exercise: bool
+    ack_required: bool
+    targets: list[str]
+    due_at: datetime | None = Field(description="Targets acknowledge by then.")
+    incident: str | None
+    issuing_agency: str
+
+
+@event_kind("alert.updated")
+class AlertUpdated(EventPayload):
+    alert_id: int
+    version: int = Field(ge=2)
+    exercise: bool
+    changes: dict[str, FieldChange] = Field(min_length=1)
+
+
+@event_kind("alert.cancelled")
+class AlertCancelled(EventPayload):
+    alert_id: int
+    version: int
+    exercise: bool
+    reason: str
+
+
+@event_kind("alert.acknowledged")
+class AlertAcknowledged(EventPayload):
+    """An officer acknowledged for their agency (the actor); ``pending`` still owe one."""
+
+    alert_id: int
+    exercise: bool
+    agency: str
+    pending: list[str]
+
+
+@event_kind("alert.escalated")
+class AlertEscalated(EventPayload):
+    """``agency`` did not acknowledge by ``due_at``; these officers were notified again."""
+
+    alert_id: int
+    exercise: bool
+    agency: str
+    due_at: datetime
+    notified: list[str]
+
+
+@event_kind("alert.expired")
+class AlertExpired(EventPayload):
+    alert_id: int
+    version: int
+    exercise: bool
+
+
+# --- joint operations (operation:<REF>, and progress on the incident) -------------
+
+TaskStatus = Literal["open", "in_progress", "done", "blocked", "not_applicable"]
+
+
+class Progress(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    total: int
+    done: int
+    not_applicable: int
+    open: int
+    in_progress: int
+    blocked: int
+    overdue: int
+
+
+class TaskSnapshot(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: int
+    position: int
+    title: str
+    guidance: str
+    agency_kind: str
+    assigned_agency: str | None
+    assignees: list[str]
+    due_at: datetime | None
+    status: TaskStatus
+    requires_note: bool
+    requires_cosign: bool
+    adhoc: bool
+
+
+@event_kind("operation.started")
+class OperationStarted(EventPayload):
+    ref: str
+    crossing_point: str
+    title: str
+    template: str
+    template_version: int
+    incident: str | None
+    tasks: list[TaskSnapshot]
+    progress: Progress
+
+
+@event_kind("operation.closed")
+class OperationClosed(EventPayload):
+    ref: str
+    note: str
+    progress: Progress
+
+
+@event_kind("operation.progress")
+class OperationProgress(EventPayload):
+    """Pushed on the linked incident's stream whenever a task changes."""
+
+    ref: str
+    title: str
+    progress: Progress
+
+
+@event_kind("task.added")
+class TaskAdded(EventPayload):
+    ref: str
+    task: TaskSnapshot
+    progress: Progress
+
+
+@event_kind("task.removed")
+class TaskRemoved(EventPayload):
+    ref: str
+    task_id: int
+    reason: str
+    progress: Progress
+
+
+@event_kind("task.assigned")
+class TaskAssigned(EventPayload):
+    ref: str
+    task_id: int
+    agency: str | None
+    assignees: list[str]
+
+
+@event_kind("task.status_changed")
+class TaskStatusChanged(EventPayload):
+    ref: str
+    task_id: int
+    from_status: TaskStatus
+    to_status: TaskStatus
+    note: str
+    evidence: str
+    reason: str
+    progress: Progress
+
+
+@event_kind("task.noted")
+class TaskNoted(EventPayload):
+    ref: str
+    task_id: int
+    note: str
+    evidence: str
+
+
+@event_kind("task.cosigned")
+class TaskCosigned(EventPayload):
+    """A second agency's officer (the actor) co-signed the task."""
+
+    ref: str
+    task_id: int
+    agency: str
+    note: str
+
+
+@event_kind("task.overdue")
+class TaskOverdue(EventPayload):
+    ref: str
+    task_id: int
+    due_at: datetime
+    agency: str | None
+    notified: list[str]
+    progress: Progress
+
+
 # --- the wire envelope ----------------------------------------------------------
 
 

@@ -23,7 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.agencies.access import OPERATIONAL_ROLES, READER_ROLES, Access, Grant
+from hub.agencies.access import (
+    OPERATIONAL_ROLES,
+    READER_ROLES,
+    Access,
+    Decision,
+    Grant,
+    allow,
+    deny,
+)
 from hub.agencies.models import Role
 
 COORDINATOR = Role.COORDINATOR.value
@@ -59,24 +67,6 @@ class IncidentFacts:
     lead_agency_id: int
     participant_ids: frozenset[int]
     reported_by_id: int
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str = ""
-    grant: Grant | None = None
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-
-def allow(grant: Grant | None = None) -> Decision:
-    return Decision(True, "", grant)
-
-
-def deny(reason: str) -> Decision:
-    return Decision(False, reason)
 
 
 def _prefer(grants: list[Grant], facts: IncidentFacts) -> Grant:

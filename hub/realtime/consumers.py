@@ -27,7 +27,12 @@ from hub.events.streams import can_read_stream
 from hub.realtime import protocol as p
 from hub.realtime.hub import RealtimeHub, Subscription, get_hub
 from hub.realtime.presence import Member
-from hub.realtime.selectors import connection_recheck, replay_page, subscription_head
+from hub.realtime.selectors import (
+    connection_recheck,
+    pending_alerts_frame,
+    replay_page,
+    subscription_head,
+)
 from hub.realtime.services import alert_ack_from_socket, message_send_from_socket
 from hub.realtime.transport import LiveFeedUnavailable
 from hub.realtime.wire import DirectWrite, direct_writer
@@ -119,6 +124,10 @@ class HubConsumer(AsyncWebsocketConsumer):
                 ),
             )
         )
+        # Unacknowledged alerts are re-delivered whenever an officer connects.
+        pending = await database_sync_to_async(pending_alerts_frame)(self.access)
+        if pending.alerts:
+            await self.send_frame(pending)
 
     async def disconnect(self, code: int) -> None:
         await self._release()
@@ -307,6 +316,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.send_frame(p.CaughtUp(type="caught_up", stream=stream, seq=last))
         await sub.go_live(last)
         await self.hub.join_presence(sub)
+        if stream.startswith("crossing:"):
+            # ...and whenever they resume a crossing point's feed.
+            pending = await database_sync_to_async(pending_alerts_frame)(
+                self.access, stream.split(":", 1)[1]
+            )
+            await self.send_frame(pending)
 
     async def on_unsubscribe(self, frame: p.Unsubscribe) -> None:
         if frame.stream not in self.subs:

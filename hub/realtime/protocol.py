@@ -209,6 +209,27 @@ class Pong(Frame):
     type: Literal["pong"]
 
 
+class PendingAlert(Frame):
+    id: int
+    crossing_point: str
+    title: str
+    severity: str
+    exercise: bool
+    due_at: datetime | None
+    overdue: bool
+    agencies: list[str] = Field(description="Your agencies that have yet to acknowledge it.")
+    stream: str
+
+
+class PendingAlerts(Frame):
+    """Alerts your agencies have not acknowledged: sent on connect (when there are
+    any) and after ``caught_up`` on every ``crossing:`` subscription."""
+
+    type: Literal["pending_alerts"]
+    crossing_point: str | None
+    alerts: list[PendingAlert]
+
+
 ServerFrame = Annotated[
     Welcome
     | EventFrame
@@ -219,6 +240,7 @@ ServerFrame = Annotated[
     | TypingOut
     | ResyncRequired
     | Unsubscribed
+    | PendingAlerts
     | Pong,
     Field(discriminator="type"),
 ]

@@ -18,7 +18,7 @@ from hub.agencies.selectors import access_for
 from hub.events.pipeline import encode_event_frame
 from hub.events.selectors import envelopes_for, events_after, stream_head
 from hub.events.streams import can_read_stream, require_readable_stream
-from hub.realtime.protocol import REPLAY_PAGE
+from hub.realtime.protocol import REPLAY_PAGE, PendingAlert, PendingAlerts
 
 Frames = list[tuple[int, str]]
 
@@ -67,3 +67,37 @@ def connection_recheck(
     access = access_for(user)
     revoked = [s for s in streams if not can_read_stream(access, s)]
     return True, access, revoked
+
+
+def pending_alerts_frame(access: Access, crossing_point: str | None = None) -> PendingAlerts:
+    """The alerts the caller's agencies still owe an acknowledgement (all points, or one)."""
+    from django.utils import timezone
+
+    from hub.agencies.models import CrossingPoint
+    from hub.alerts.selectors import pending_alerts_for
+
+    points = None
+    if crossing_point is not None:
+        points = set(CrossingPoint.objects.filter(code=crossing_point).values_list("pk", flat=True))
+    now = timezone.now()
+    mine = {g.agency_id for g in access.grants}
+    items = []
+    for alert in pending_alerts_for(access, points):
+        owed = [
+            t for t in alert.target_rows.all() if t.agency_id in mine and t.acknowledged_at is None
+        ]
+        due = min((t.due_at for t in owed if t.due_at is not None), default=None)
+        items.append(
+            PendingAlert(
+                id=alert.pk,
+                crossing_point=alert.crossing_point.code,
+                title=alert.title,
+                severity=alert.severity,
+                exercise=alert.is_exercise,
+                due_at=due,
+                overdue=due is not None and due <= now,
+                agencies=sorted(t.agency.code for t in owed),
+                stream=f"crossing:{alert.crossing_point.code}",
+            )
+        )
+    return PendingAlerts(type="pending_alerts", crossing_point=crossing_point, alerts=items)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from hub.accounts.models import User
-from hub.errors import InvalidInput, NotFound
+from hub.alerts.services import alert_acknowledge
+from hub.errors import InvalidInput
 from hub.events.streams import parse_stream_name
 from hub.incidents.services import message_post
 from hub.realtime.protocol import Ack
@@ -20,4 +21,5 @@ def message_send_from_socket(*, actor: User, stream: str, body: str, client_msg_
 
 
 def alert_ack_from_socket(*, actor: User, alert_id: int, client_msg_id: UUID) -> Ack:
-    raise NotFound("No such alert.")
+    result = alert_acknowledge(actor=actor, alert_id=alert_id, client_msg_id=client_msg_id)
+    return Ack(type="ack", client_msg_id=client_msg_id, stream=result.stream, seq=result.seq)

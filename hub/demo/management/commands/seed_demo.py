@@ -1,7 +1,8 @@
 """``manage.py seed_demo``: load the demo region and activity, print the logins.
 
 Idempotent: reference data converges with update_or_create, and activity
-(incidents, messages) goes through the services with fixed client_msg_ids.
+(incidents, messages, alerts, operations) goes through the services with fixed
+client_msg_ids.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
+from hub.demo.activity import seed_activity
 from hub.incidents.demo import seed_incidents
+from hub.operations.sops import seed_templates
 
 
 class Command(BaseCommand):
@@ -30,11 +33,14 @@ class Command(BaseCommand):
                 "it refuses to run with HUB_ENV=production."
             )
         logins = seed_reference_data()
+        templates = seed_templates()
         incidents = seed_incidents()
+        seed_activity()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready: {len(logins)} demo officers, "
-                f"{len(incidents)} incidents ({', '.join(sorted(incidents.values()))})."
+                f"Demo data ready: {len(logins)} demo officers, {len(templates)} SOP checklists, "
+                f"{len(incidents)} incidents ({', '.join(sorted(incidents.values()))}), "
+                "alerts and a joint operation."
             )
         )
         if options["quiet_logins"]:

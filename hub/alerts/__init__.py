@@ -1,0 +1,1 @@
+"""Alerts per crossing point: issue, update, cancel, acknowledge, escalate, CAP 1.2."""

@@ -1,0 +1,78 @@
+"""Who may do what with alerts: pure functions of ``Access`` and ``AlertFacts``.
+
+- read a crossing point's alerts (and its ``crossing:<CODE>`` stream): duty
+  officers, coordinators and senior officials of any agency serving the point;
+- issue: the same people — any agency at a crossing point can alert the others;
+- update or cancel: the issuing officer, or a coordinator or senior official of
+  the issuing agency serving the point;
+- acknowledge: an officer of a targeted agency serving the point, for that agency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.agencies.access import READER_ROLES, Access, Decision, Grant, allow, deny
+from hub.agencies.models import Role
+
+CHANGERS = (Role.COORDINATOR.value, Role.SENIOR_OFFICIAL.value)
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    id: int
+    crossing_point_id: int
+    issuing_agency_id: int
+    issued_by_id: int
+    status: str
+    target_agency_ids: frozenset[int]
+    acknowledged_agency_ids: frozenset[int]
+
+
+def _first(grants: list[Grant]) -> Grant:
+    return sorted(grants, key=lambda g: (g.role != Role.COORDINATOR, g.agency_code))[0]
+
+
+def can_read_crossing(access: Access, crossing_point_id: int) -> bool:
+    return bool(access.grants_at(crossing_point_id, READER_ROLES))
+
+
+def can_issue_alert(
+    access: Access, *, crossing_point_id: int, agency_code: str | None = None
+) -> Decision:
+    grants = access.grants_at(crossing_point_id, READER_ROLES)
+    if agency_code is not None:
+        grants = [g for g in grants if g.agency_code == agency_code]
+    if not grants:
+        return deny("only officers serving this crossing point issue its alerts")
+    return allow(_first(grants))
+
+
+def can_change_alert(access: Access, facts: AlertFacts) -> Decision:
+    grants = access.grants_at(facts.crossing_point_id, READER_ROLES)
+    own = [g for g in grants if g.agency_id == facts.issuing_agency_id]
+    if access.user_id == facts.issued_by_id and own:
+        return allow(_first(own))
+    senior = [g for g in own if g.role in CHANGERS]
+    if senior:
+        return allow(_first(senior))
+    return deny(
+        "only the issuer, or a coordinator or senior official of the issuing agency, changes it"
+    )
+
+
+def can_acknowledge_alert(
+    access: Access, facts: AlertFacts, agency_code: str | None = None
+) -> Decision:
+    grants = [
+        g
+        for g in access.grants_at(facts.crossing_point_id, READER_ROLES)
+        if g.agency_id in facts.target_agency_ids
+    ]
+    if agency_code is not None:
+        grants = [g for g in grants if g.agency_code == agency_code]
+    if not grants:
+        return deny("only officers of a targeted agency acknowledge this alert")
+    # Acknowledge first for an agency that still owes it.
+    pending = [g for g in grants if g.agency_id not in facts.acknowledged_agency_ids]
+    return allow(_first(pending or grants))

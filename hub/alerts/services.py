@@ -1,0 +1,641 @@
+"""Writes on alerts: issue, update, cancel, acknowledge, escalate, expire.
+
+Each write appends its event to ``crossing:<CODE>`` (and, for an alert linked
+to an incident, to ``incident:<REF>``) in the same transaction, which
+publishes after commit. Client writes are idempotent on ``client_msg_id``.
+Escalation and expiry run from the database (``manage.py run_escalations``):
+a conditional UPDATE claims each one, so a restart loses none and none fires
+twice. Every function takes ``now`` so tests can drive a clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from hub.accounts.models import User
+from hub.agencies.access import Access, Decision
+from hub.agencies.models import Agency, CrossingPoint, Deployment, Role
+from hub.agencies.selectors import access_for
+from hub.alerts import permissions as perms
+from hub.alerts.cap import parse_cap
+from hub.alerts.models import (
+    Alert,
+    AlertCategory,
+    AlertSeverity,
+    AlertStatus,
+    AlertTarget,
+    Certainty,
+    Urgency,
+)
+from hub.alerts.notify import notify_officers
+from hub.alerts.selectors import alert_facts, is_expired
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
+from hub.events.models import WriteReceipt
+from hub.events.pipeline import emit, lock_streams
+from hub.events.types import (
+    AlertAcknowledged,
+    AlertCancelled,
+    AlertEscalated,
+    AlertExpired,
+    AlertIssued,
+    AlertUpdated,
+    FieldChange,
+)
+from hub.incidents.models import Incident
+from hub.incidents.permissions import can_read_incident
+from hub.incidents.selectors import incident_facts
+from hub.security import refuse
+
+logger = logging.getLogger(__name__)
+
+MAX_TITLE = 200
+MAX_BODY = 10_000
+MAX_REASON = 500
+DEFAULT_URGENCY = {
+    "critical": "Immediate",
+    "high": "Immediate",
+    "medium": "Expected",
+    "low": "Future",
+}
+UPDATABLE = ("title", "body", "category", "severity", "urgency", "certainty", "expires_at")
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    alert: Alert
+    stream: str
+    seq: int
+    duplicate: bool = False
+
+
+def ack_window(severity: str) -> timedelta:
+    """How long targeted agencies have to acknowledge (settings.HUB_ALERT_ACK_WINDOWS)."""
+    seconds: int = settings.HUB_ALERT_ACK_WINDOWS[severity]
+    return timedelta(seconds=seconds)
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text.")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty.")
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters.")
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain NUL characters.")
+    return value
+
+
+def _choice(value: Any, *, field: str, choices: type[Any]) -> str:
+    allowed = [c.value for c in choices]
+    if value not in allowed:
+        raise InvalidInput(f"{field} must be one of: {', '.join(allowed)}.")
+    return str(value)
+
+
+def _expiry(value: Any, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        raise InvalidInput("expires_at must be a date and time with a time zone.")
+    if value <= now:
+        raise InvalidInput("expires_at must be in the future.")
+    return value.replace(microsecond=0)  # CAP carries whole seconds
+
+
+def _json(value: Any) -> str | int | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int):
+        return value
+    return str(value)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _acting(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
+    if not decision.allowed or decision.grant is None:
+        refuse(access, action=action, target=target, reason=decision.reason)
+    grant = decision.grant
+    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
+
+
+def _locked_alert(access: Access, alert_id: int, *, action: str) -> Alert:
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int) or not 0 < alert_id < 2**62:
+        raise NotFound("Not found.")
+    alert = (
+        Alert.objects.select_for_update()
+        .select_related("crossing_point", "incident", "issuing_agency")
+        .filter(pk=alert_id)
+        .first()
+    )
+    if alert is None:
+        raise NotFound("Not found.")
+    if not perms.can_read_crossing(access, alert.crossing_point_id):
+        refuse(
+            access,
+            action=action,
+            target=str(alert_id),
+            reason="does not serve this crossing point",
+            hide=True,
+        )
+    return alert
+
+
+def _streams(alert: Alert) -> list[str]:
+    names = [alert.stream_name]
+    if alert.incident is not None:
+        names.append(alert.incident.stream_name)
+    return names
+
+
+def _emit_all(
+    alert: Alert, payload: Any, actor: User | None, agency: Agency | None, at: datetime
+) -> int:
+    """Emit on the crossing stream (and the linked incident's); returns the crossing seq."""
+    lock_streams(_streams(alert))
+    event = emit(stream=alert.stream_name, payload=payload, actor=actor, agency=agency, at=at)
+    if alert.incident is not None:
+        emit(stream=alert.incident.stream_name, payload=payload, actor=actor, agency=agency, at=at)
+    return event.seq
+
+
+def _replay(receipt: WriteReceipt) -> AlertResult:
+    alert = Alert.objects.select_related("crossing_point").get(pk=int(receipt.object_id))
+    return AlertResult(alert=alert, stream=receipt.stream, seq=receipt.seq or 0, duplicate=True)
+
+
+def _live(alert: Alert, now: datetime) -> None:
+    if alert.status == AlertStatus.CANCELLED:
+        raise Conflict(f"Alert {alert.pk} was cancelled.", code="alert_cancelled")
+    if is_expired(alert, now):
+        raise Conflict(f"Alert {alert.pk} has expired.", code="alert_expired")
+
+
+# --- issue --------------------------------------------------------------------------
+
+
+def alert_issue(
+    *,
+    actor: User,
+    crossing_point: str,
+    category: str,
+    severity: str,
+    title: str,
+    body: str = "",
+    expires_at: datetime | None = None,
+    targets: list[str] | None = None,
+    ack_required: bool = True,
+    incident: str | None = None,
+    is_exercise: bool = False,
+    urgency: str | None = None,
+    certainty: str | None = None,
+    agency: str | None = None,
+    client_msg_id: uuid.UUID | None = None,
+    source_identifier: str = "",
+    now: datetime | None = None,
+) -> AlertResult:
+    """Issue an alert at a crossing point to the targeted agencies (default: all others there)."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    clean = {
+        "title": _text(title, field="title", max_length=MAX_TITLE),
+        "body": _text(body, field="body", max_length=MAX_BODY, required=False),
+        "category": _choice(category, field="category", choices=AlertCategory),
+        "severity": _choice(severity, field="severity", choices=AlertSeverity),
+    }
+    clean["urgency"] = _choice(
+        urgency or DEFAULT_URGENCY[clean["severity"]], field="urgency", choices=Urgency
+    )
+    clean["certainty"] = _choice(certainty or "Likely", field="certainty", choices=Certainty)
+    expiry = _expiry(expires_at, now)
+    if not isinstance(ack_required, bool) or not isinstance(is_exercise, bool):
+        raise InvalidInput("ack_required and is_exercise must be true or false.")
+    if targets is not None and (
+        not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)
+    ):
+        raise InvalidInput("targets must be a list of agency codes.")
+    request = {
+        **clean,
+        "crossing_point": crossing_point,
+        "expires_at": expiry,
+        "targets": sorted(targets) if targets is not None else None,
+        "ack_required": ack_required,
+        "incident": incident,
+        "is_exercise": is_exercise,
+        "agency": agency,
+    }
+
+    def write() -> tuple[AlertResult, Written]:
+        point = CrossingPoint.objects.filter(code=crossing_point, is_active=True).first()
+        if point is None or not perms.can_read_crossing(access, point.pk):
+            refuse(
+                access,
+                action="alert.issue",
+                target=str(crossing_point)[:20],
+                reason="does not serve this crossing point",
+                hide=True,
+            )
+        acting = _acting(
+            access,
+            perms.can_issue_alert(access, crossing_point_id=point.pk, agency_code=agency),
+            action="alert.issue",
+            target=point.code,
+        )
+        deployed = {
+            d.agency.code: d.agency
+            for d in Deployment.objects.filter(
+                crossing_point=point, is_active=True, agency__is_active=True
+            ).select_related("agency")
+        }
+        if targets is None:
+            chosen = [a for code, a in sorted(deployed.items()) if code != acting.code]
+        else:
+            unknown = sorted(set(targets) - set(deployed))
+            if unknown:
+                raise InvalidInput(
+                    f"Not deployed at {point.code}: {', '.join(unknown)}.",
+                    code="agency_not_deployed",
+                )
+            chosen = [deployed[code] for code in sorted(set(targets))]
+        if not chosen:
+            raise InvalidInput("An alert needs at least one targeted agency.")
+        linked: Incident | None = None
+        if incident is not None:
+            linked = Incident.objects.filter(ref=incident).select_related("crossing_point").first()
+            if linked is None or not can_read_incident(access, incident_facts(linked)):
+                raise NotFound("No such incident.")
+            if linked.crossing_point_id != point.pk:
+                raise InvalidInput("The incident is at another crossing point.")
+        alert = Alert.objects.create(
+            crossing_point=point,
+            issued_by=actor,
+            issuing_agency=acting,
+            expires_at=expiry,
+            is_exercise=is_exercise,
+            ack_required=ack_required,
+            incident=linked,
+            source_identifier=source_identifier[:300],
+            created_at=now,
+            updated_at=now,
+            **clean,
+        )
+        due = now + ack_window(alert.severity) if ack_required else None
+        AlertTarget.objects.bulk_create(
+            [AlertTarget(alert=alert, agency=a, due_at=due) for a in chosen]
+        )
+        payload = AlertIssued(
+            alert_id=alert.pk,
+            version=1,
+            crossing_point=point.code,
+            category=alert.category,
+            severity=alert.severity,
+            urgency=alert.urgency,
+            certainty=alert.certainty,
+            title=alert.title,
+            body=alert.body,
+            expires_at=expiry,
+            exercise=is_exercise,
+            ack_required=ack_required,
+            targets=[a.code for a in chosen],
+            due_at=due,
+            incident=linked.ref if linked else None,
+            issuing_agency=acting.code,
+        )
+        seq = _emit_all(alert, payload, actor, acting, now)
+        return (
+            AlertResult(alert, alert.stream_name, seq),
+            Written(alert.stream_name, seq, str(alert.pk)),
+        )
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="alert.issue",
+        request=request,
+        write=write,
+        replay=_replay,
+    )
+
+
+# --- update and cancel ---------------------------------------------------------------
+
+
+def alert_update(
+    *,
+    actor: User,
+    alert_id: int,
+    changes: dict[str, Any],
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> AlertResult:
+    """Change an active alert: a new version, with the old values in the record."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    validators = {
+        "title": lambda v: _text(v, field="title", max_length=MAX_TITLE),
+        "body": lambda v: _text(v, field="body", max_length=MAX_BODY, required=False),
+        "category": lambda v: _choice(v, field="category", choices=AlertCategory),
+        "severity": lambda v: _choice(v, field="severity", choices=AlertSeverity),
+        "urgency": lambda v: _choice(v, field="urgency", choices=Urgency),
+        "certainty": lambda v: _choice(v, field="certainty", choices=Certainty),
+        "expires_at": lambda v: _expiry(v, now),
+    }
+    clean = {name: validators[name](value) for name, value in changes.items()}
+
+    def write() -> tuple[AlertResult, Written]:
+        alert = _locked_alert(access, alert_id, action="alert.update")
+        acting = _acting(
+            access,
+            perms.can_change_alert(access, alert_facts(alert)),
+            action="alert.update",
+            target=str(alert_id),
+        )
+        _live(alert, now)
+        diff = {}
+        for name, value in clean.items():
+            old = getattr(alert, name)
+            if old != value:
+                diff[name] = FieldChange(old=_json(old), new=_json(value))
+                setattr(alert, name, value)
+        if not diff:
+            raise Conflict("Nothing would change.", code="no_change")
+        alert.version += 1
+        alert.updated_at = now
+        alert.save(update_fields=[*diff, "version", "updated_at"])
+        payload = AlertUpdated(
+            alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise, changes=diff
+        )
+        seq = _emit_all(alert, payload, actor, acting, now)
+        return AlertResult(alert, alert.stream_name, seq), Written(
+            alert.stream_name, seq, str(alert.pk)
+        )
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="alert.update",
+        request={"alert_id": alert_id, "changes": changes},
+        write=write,
+        replay=_replay,
+    )
+
+
+def alert_cancel(
+    *,
+    actor: User,
+    alert_id: int,
+    reason: str,
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> AlertResult:
+    """Withdraw an alert; the original stays in the record."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    why = _text(reason, field="reason", max_length=MAX_REASON)
+
+    def write() -> tuple[AlertResult, Written]:
+        alert = _locked_alert(access, alert_id, action="alert.cancel")
+        acting = _acting(
+            access,
+            perms.can_change_alert(access, alert_facts(alert)),
+            action="alert.cancel",
+            target=str(alert_id),
+        )
+        _live(alert, now)
+        alert.status = AlertStatus.CANCELLED
+        alert.cancel_reason = why
+        alert.cancelled_at = now
+        alert.version += 1
+        alert.updated_at = now
+        alert.save(
+            update_fields=["status", "cancel_reason", "cancelled_at", "version", "updated_at"]
+        )
+        payload = AlertCancelled(
+            alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise, reason=why
+        )
+        seq = _emit_all(alert, payload, actor, acting, now)
+        return AlertResult(alert, alert.stream_name, seq), Written(
+            alert.stream_name, seq, str(alert.pk)
+        )
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="alert.cancel",
+        request={"alert_id": alert_id, "reason": why},
+        write=write,
+        replay=_replay,
+    )
+
+
+# --- acknowledge ------------------------------------------------------------------------
+
+
+def alert_acknowledge(
+    *,
+    actor: User,
+    alert_id: int,
+    client_msg_id: uuid.UUID,
+    agency: str | None = None,
+    now: datetime | None = None,
+) -> AlertResult:
+    """Acknowledge for the officer's (targeted) agency. A repeat returns the same seq."""
+    now = now or timezone.now()
+    access = access_for(actor)
+
+    def write() -> tuple[AlertResult, Written]:
+        alert = _locked_alert(access, alert_id, action="alert.acknowledge")
+        facts = alert_facts(alert)
+        acting = _acting(
+            access,
+            perms.can_acknowledge_alert(access, facts, agency_code=agency),
+            action="alert.acknowledge",
+            target=str(alert_id),
+        )
+        _live(alert, now)
+        target = (
+            AlertTarget.objects.select_for_update()
+            .select_related("acknowledged_by")
+            .get(alert=alert, agency_id=acting.pk)
+        )
+        if target.acknowledged_at is not None:
+            who = target.acknowledged_by.display_name if target.acknowledged_by else "someone"
+            raise Conflict(
+                f"{acting.code} already acknowledged alert {alert.pk} ({who}).",
+                code="already_acknowledged",
+            )
+        target.acknowledged_at = now
+        target.acknowledged_by = actor
+        pending = sorted(
+            AlertTarget.objects.filter(alert=alert, acknowledged_at__isnull=True)
+            .exclude(pk=target.pk)
+            .values_list("agency__code", flat=True)
+        )
+        payload = AlertAcknowledged(
+            alert_id=alert.pk, exercise=alert.is_exercise, agency=acting.code, pending=pending
+        )
+        seq = _emit_all(alert, payload, actor, acting, now)
+        target.ack_seq = seq
+        target.save(update_fields=["acknowledged_at", "acknowledged_by", "ack_seq"])
+        return AlertResult(alert, alert.stream_name, seq), Written(
+            alert.stream_name, seq, str(alert.pk)
+        )
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id,
+        action="alert.acknowledge",
+        request={"alert_id": alert_id, "agency": agency},
+        write=write,
+        replay=_replay,
+    )
+
+
+# --- escalation and expiry (run_escalations) -----------------------------------------------
+
+
+def officers_to_notify(agency_id: int, crossing_point_id: int) -> list[User]:
+    """Duty officers and coordinators of the agency serving the crossing point."""
+    return list(
+        User.objects.filter(
+            is_active=True,
+            memberships__agency_id=agency_id,
+            memberships__is_active=True,
+            memberships__role__in=[Role.DUTY_OFFICER, Role.COORDINATOR],
+            memberships__crossing_points__id=crossing_point_id,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def alerts_escalate_due(*, now: datetime | None = None) -> list[tuple[int, str]]:
+    """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency)."""
+    now = now or timezone.now()
+    due = list(
+        AlertTarget.objects.filter(
+            acknowledged_at__isnull=True,
+            escalated_at__isnull=True,
+            due_at__lte=now,
+            alert__ack_required=True,
+            alert__status=AlertStatus.ACTIVE,
+        )
+        .exclude(alert__expires_at__lte=now)
+        .values_list("pk", flat=True)
+        .order_by("due_at", "pk")
+    )
+    done: list[tuple[int, str]] = []
+    for target_id in due:
+        with transaction.atomic():
+            # The claim: only one runner, once, ever updates this row.
+            claimed = AlertTarget.objects.filter(
+                pk=target_id, escalated_at__isnull=True, acknowledged_at__isnull=True
+            ).update(escalated_at=now)
+            if not claimed:
+                continue
+            target = AlertTarget.objects.select_related(
+                "agency", "alert", "alert__crossing_point", "alert__incident"
+            ).get(pk=target_id)
+            alert = target.alert
+            officers = officers_to_notify(target.agency_id, alert.crossing_point_id)
+            assert target.due_at is not None
+            payload = AlertEscalated(
+                alert_id=alert.pk,
+                exercise=alert.is_exercise,
+                agency=target.agency.code,
+                due_at=target.due_at,
+                notified=[u.username for u in officers],
+            )
+            _emit_all(alert, payload, None, None, now)
+            prefix = "[EXERCISE] " if alert.is_exercise else ""
+            transaction.on_commit(
+                partial(
+                    notify_officers,
+                    officers,
+                    subject=(
+                        f"{prefix}Unacknowledged alert at {alert.crossing_point.code}: "
+                        f"{alert.title}"
+                    ),
+                    body=(
+                        f"{target.agency.code} has not acknowledged alert {alert.pk} "
+                        f"({alert.severity}) at {alert.crossing_point.name}. "
+                        "Acknowledge it in the Border Coordination Hub."
+                    ),
+                ),
+                robust=True,
+            )
+            done.append((alert.pk, target.agency.code))
+    return done
+
+
+def alerts_expire_due(*, now: datetime | None = None) -> list[int]:
+    """Mark alerts past their expiry as expired, each exactly once (with an event)."""
+    now = now or timezone.now()
+    ids = list(
+        Alert.objects.filter(status=AlertStatus.ACTIVE, expires_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    expired: list[int] = []
+    for alert_id in ids:
+        with transaction.atomic():
+            claimed = Alert.objects.filter(pk=alert_id, status=AlertStatus.ACTIVE).update(
+                status=AlertStatus.EXPIRED, expired_at=now, updated_at=now
+            )
+            if not claimed:
+                continue
+            alert = Alert.objects.select_related("crossing_point", "incident").get(pk=alert_id)
+            _emit_all(
+                alert,
+                AlertExpired(alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise),
+                None,
+                None,
+                now,
+            )
+            expired.append(alert_id)
+    return expired
+
+
+def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> AlertResult:
+    """Issue an alert from a CAP 1.2 document (idempotent per sender and identifier)."""
+    cap = parse_cap(document)
+    if cap.crossing_point is not None and cap.crossing_point != crossing_point:
+        raise InvalidInput(
+            f"The CAP area is crossing point {cap.crossing_point}, not {crossing_point}.",
+            code="wrong_crossing_point",
+        )
+    return alert_issue(
+        actor=actor,
+        crossing_point=crossing_point,
+        category=cap.category,
+        severity=cap.severity,
+        urgency=cap.urgency,
+        certainty=cap.certainty,
+        title=cap.title,
+        body=cap.body,
+        expires_at=cap.expires_at,
+        targets=cap.targets,
+        ack_required=cap.ack_required,
+        is_exercise=cap.is_exercise,
+        client_msg_id=cap.client_msg_id,
+        source_identifier=cap.identifier,
+    )

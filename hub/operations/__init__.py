@@ -1,0 +1,1 @@
+"""Joint operations run from SOP checklists: templates, operations, tasks, co-signs."""

@@ -1,0 +1,110 @@
+"""Who may do what in joint operations: pure functions of ``Access`` and ``OperationFacts``.
+
+- read ``operation:<REF>``: senior officials serving the crossing point; officers
+  of the lead agency or of an agency with a task in it; readers of its incident;
+- start: coordinators serving the crossing point (their agency leads);
+- manage (assign, add or remove ad-hoc tasks, close): coordinators of the lead
+  agency or of an agency with a task in it, serving the point;
+- work a task (status, note, evidence): officers of the task's agency, its
+  assignees, or a managing coordinator;
+- co-sign: an officer serving the point whose agency is *not* the task's agency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.agencies.access import READER_ROLES, Access, Decision, Grant, allow, deny
+from hub.agencies.models import Role
+from hub.incidents.permissions import IncidentFacts, can_read_incident
+
+COORDINATOR = Role.COORDINATOR.value
+
+# open → in_progress → done; blocked and not_applicable (with a reason) on the way.
+TASK_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "blocked", "not_applicable"}),
+    "in_progress": frozenset({"done", "blocked", "not_applicable", "open"}),
+    "blocked": frozenset({"in_progress", "not_applicable"}),
+    "not_applicable": frozenset({"open"}),
+    "done": frozenset({"in_progress"}),
+}
+NEEDS_REASON = frozenset({"blocked", "not_applicable"})
+
+
+@dataclass(frozen=True)
+class OperationFacts:
+    id: int
+    ref: str
+    crossing_point_id: int
+    status: str
+    lead_agency_id: int
+    agency_ids: frozenset[int]  # the lead agency and every agency with a task
+    incident: IncidentFacts | None
+
+
+def _pick(grants: list[Grant], facts: OperationFacts) -> Grant:
+    return sorted(grants, key=lambda g: (g.agency_id != facts.lead_agency_id, g.agency_code))[0]
+
+
+def can_read_operation(access: Access, facts: OperationFacts) -> bool:
+    for grant in access.grants_at(facts.crossing_point_id, READER_ROLES):
+        if grant.role == Role.SENIOR_OFFICIAL or grant.agency_id in facts.agency_ids:
+            return True
+    return facts.incident is not None and can_read_incident(access, facts.incident)
+
+
+def can_start_operation(
+    access: Access, *, crossing_point_id: int, agency_code: str | None = None
+) -> Decision:
+    grants = access.grants_at(crossing_point_id, (COORDINATOR,))
+    if agency_code is not None:
+        grants = [g for g in grants if g.agency_code == agency_code]
+    if not grants:
+        return deny("only coordinators serving this crossing point start joint operations")
+    return allow(sorted(grants, key=lambda g: g.agency_code)[0])
+
+
+def can_manage_operation(access: Access, facts: OperationFacts) -> Decision:
+    grants = [
+        g
+        for g in access.grants_at(facts.crossing_point_id, (COORDINATOR,))
+        if g.agency_id in facts.agency_ids
+    ]
+    if not grants:
+        return deny("only coordinators of the agencies in this operation manage it")
+    return allow(_pick(grants, facts))
+
+
+def can_work_task(
+    access: Access,
+    facts: OperationFacts,
+    *,
+    task_agency_id: int | None,
+    assignee_ids: frozenset[int],
+) -> Decision:
+    grants = access.grants_at(facts.crossing_point_id, READER_ROLES)
+    own = [g for g in grants if task_agency_id is not None and g.agency_id == task_agency_id]
+    if own:
+        return allow(_pick(own, facts))
+    if access.user_id in assignee_ids and grants:
+        return allow(_pick(grants, facts))
+    managing = can_manage_operation(access, facts)
+    if managing:
+        return managing
+    return deny("only the task's agency, its assignees or a coordinator of the operation work it")
+
+
+def can_cosign_task(
+    access: Access, facts: OperationFacts, *, task_agency_id: int | None
+) -> Decision:
+    grants = access.grants_at(facts.crossing_point_id, READER_ROLES)
+    if not grants:
+        return deny("only officers serving this crossing point co-sign")
+    others = [g for g in grants if g.agency_id != task_agency_id]
+    if not others:
+        return Decision(False, "a co-sign must come from an officer of another agency")
+    return allow(_pick(others, facts))
+
+
+def task_transition_allowed(from_status: str, to_status: str) -> bool:
+    return to_status in TASK_TRANSITIONS.get(from_status, frozenset())

@@ -1,0 +1,138 @@
+"""Reads of templates and operations, scoped to what the caller may see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from hub.agencies.access import Access
+from hub.events.types import Progress, TaskSnapshot
+from hub.incidents.selectors import incident_facts
+from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
+from hub.operations.permissions import OperationFacts, can_read_operation
+from hub.security import log_denial
+
+ACTIVE_TASK = ("open", "in_progress", "blocked")
+
+
+def templates_current() -> list[ChecklistTemplate]:
+    return list(
+        ChecklistTemplate.objects.filter(is_current=True)
+        .prefetch_related(Prefetch("items", queryset=TemplateItem.objects.order_by("position")))
+        .order_by("code")
+    )
+
+
+def template_version(code: str, version: int | None = None) -> ChecklistTemplate | None:
+    qs = ChecklistTemplate.objects.filter(code=code).prefetch_related(
+        Prefetch("items", queryset=TemplateItem.objects.order_by("position"))
+    )
+    if version is None:
+        return qs.filter(is_current=True).first()
+    return qs.filter(version=version).first()
+
+
+def operation_facts(operation: Operation) -> OperationFacts:
+    agencies = set(
+        Task.objects.filter(
+            operation_id=operation.pk, removed_at__isnull=True, assigned_agency__isnull=False
+        ).values_list("assigned_agency_id", flat=True)
+    )
+    agencies.add(operation.lead_agency_id)
+    return OperationFacts(
+        id=operation.pk,
+        ref=operation.ref,
+        crossing_point_id=operation.crossing_point_id,
+        status=operation.status,
+        lead_agency_id=operation.lead_agency_id,
+        agency_ids=frozenset(agencies),
+        incident=incident_facts(operation.incident) if operation.incident is not None else None,
+    )
+
+
+def _base() -> QuerySet[Operation]:
+    return Operation.objects.select_related(
+        "crossing_point", "incident", "template", "lead_agency", "started_by"
+    ).prefetch_related(
+        Prefetch(
+            "tasks",
+            queryset=Task.objects.select_related(
+                "assigned_agency", "completed_by", "cosigned_by", "cosigned_agency"
+            )
+            .prefetch_related("assignees")
+            .order_by("position", "id"),
+        )
+    )
+
+
+def operation_for(access: Access, ref: str, *, action: str = "operation.read") -> Operation | None:
+    if not isinstance(ref, str) or len(ref) > 40:
+        return None
+    operation = _base().filter(ref=ref).first()
+    if operation is None:
+        return None
+    if not can_read_operation(access, operation_facts(operation)):
+        log_denial(access, action=action, target=ref, reason="cannot see this operation")
+        return None
+    return operation
+
+
+def operations_visible_to(
+    access: Access, *, crossing_point: str | None = None, status: str | None = None, limit: int = 50
+) -> list[Operation]:
+    points = access.crossing_point_ids
+    qs = _base().filter(crossing_point_id__in=points)
+    if crossing_point:
+        qs = qs.filter(crossing_point__code=crossing_point)
+    if status:
+        qs = qs.filter(status=status)
+    candidates = list(qs.order_by("-id")[:500])
+    visible = [op for op in candidates if can_read_operation(access, operation_facts(op))]
+    return visible[: max(1, min(limit, 200))]
+
+
+def progress_of(tasks: list[Task], now: datetime | None = None) -> Progress:
+    now = now or timezone.now()
+    live = [t for t in tasks if t.removed_at is None]
+    count = {
+        s: sum(1 for t in live if t.status == s)
+        for s in ("done", "not_applicable", "open", "in_progress", "blocked")
+    }
+    overdue = sum(
+        1 for t in live if t.status in ACTIVE_TASK and t.due_at is not None and t.due_at <= now
+    )
+    return Progress(total=len(live), overdue=overdue, **count)
+
+
+def operation_progress(operation: Operation, now: datetime | None = None) -> Progress:
+    return progress_of(list(Task.objects.filter(operation=operation)), now)
+
+
+def task_snapshot(task: Task) -> TaskSnapshot:
+    return TaskSnapshot(
+        id=task.pk,
+        position=task.position,
+        title=task.title,
+        guidance=task.guidance,
+        agency_kind=task.agency_kind,
+        assigned_agency=task.assigned_agency.code if task.assigned_agency else None,
+        assignees=sorted(u.username for u in task.assignees.all()),
+        due_at=task.due_at,
+        status=task.status,
+        requires_note=task.requires_note,
+        requires_cosign=task.requires_cosign,
+        adhoc=task.is_adhoc,
+    )
+
+
+# --- stream registration -----------------------------------------------------------
+
+
+def operation_stream_readable(access: Access, key: str) -> bool:
+    return operation_for(access, key, action="stream.read") is not None
+
+
+def operation_stream_names(access: Access) -> list[str]:
+    return [op.stream_name for op in operations_visible_to(access, limit=200)]

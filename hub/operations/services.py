@@ -1,0 +1,861 @@
+"""Writes on templates, joint operations and tasks.
+
+Every change locks the operation row, then its streams (``operation:<REF>`` and
+the linked incident's), appends events, and publishes after commit. Task events
+carry the operation's progress; the linked incident gets ``operation.progress``.
+Client writes are idempotent on ``client_msg_id``; overdue tasks escalate from
+the database (``tasks_escalate_due``), exactly once each. Functions take ``now``
+so tests can drive a clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from hub.accounts.models import User
+from hub.agencies.access import Access, Decision
+from hub.agencies.models import Agency, AgencyKind, CrossingPoint, Deployment, Membership, Role
+from hub.agencies.selectors import access_for
+from hub.alerts.notify import notify_officers
+from hub.alerts.services import officers_to_notify
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
+from hub.events.models import WriteReceipt
+from hub.events.pipeline import emit, lock_streams
+from hub.events.types import (
+    OperationClosed,
+    OperationProgress,
+    OperationStarted,
+    TaskAdded,
+    TaskAssigned,
+    TaskCosigned,
+    TaskNoted,
+    TaskOverdue,
+    TaskRemoved,
+    TaskStatusChanged,
+)
+from hub.incidents.models import Incident
+from hub.incidents.permissions import can_read_incident
+from hub.incidents.selectors import incident_facts
+from hub.operations import permissions as perms
+from hub.operations.models import (
+    ChecklistTemplate,
+    Operation,
+    OperationCounter,
+    OperationStatus,
+    Task,
+    TaskStatus,
+    TemplateItem,
+)
+from hub.operations.selectors import (
+    operation_facts,
+    progress_of,
+    task_snapshot,
+    template_version,
+)
+from hub.security import log_denial, refuse
+
+MAX_TITLE = 200
+MAX_TEXT = 5_000
+MAX_SHORT = 500
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    operation: Operation
+    seq: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    title: str
+    agency_kind: str
+    due_offset_minutes: int
+    guidance: str = ""
+    requires_note: bool = False
+    requires_cosign: bool = False
+
+
+# --- validation and helpers ------------------------------------------------------------
+
+
+def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text.")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty.")
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters.")
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain NUL characters.")
+    return value
+
+
+def _acting(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
+    if not decision.allowed or decision.grant is None:
+        refuse(access, action=action, target=target, reason=decision.reason)
+    grant = decision.grant
+    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
+
+
+def _locked_operation(access: Access, ref: str, *, action: str) -> Operation:
+    if not isinstance(ref, str) or len(ref) > 40:
+        raise NotFound("Not found.")
+    operation = (
+        Operation.objects.select_for_update()
+        .select_related("crossing_point", "incident", "lead_agency")
+        .filter(ref=ref)
+        .first()
+    )
+    if operation is None:
+        raise NotFound("Not found.")
+    if not perms.can_read_operation(access, operation_facts(operation)):
+        refuse(access, action=action, target=ref, reason="cannot see this operation", hide=True)
+    return operation
+
+
+def _active(operation: Operation) -> None:
+    if operation.status != OperationStatus.ACTIVE:
+        raise Conflict(f"{operation.ref} is closed.", code="operation_closed")
+
+
+def _task(operation: Operation, task_id: int) -> Task:
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise NotFound("Not found.")
+    task = (
+        Task.objects.select_for_update()
+        .select_related("assigned_agency")
+        .filter(pk=task_id, operation=operation, removed_at__isnull=True)
+        .first()
+    )
+    if task is None:
+        raise NotFound("Not found.")
+    return task
+
+
+def _emit(
+    operation: Operation, payload: Any, actor: User | None, agency: Agency | None, at: datetime
+) -> int:
+    """Emit on the operation stream and push progress to the incident; returns the seq."""
+    streams = [operation.stream_name]
+    if operation.incident is not None:
+        streams.append(operation.incident.stream_name)
+    lock_streams(streams)
+    event = emit(stream=operation.stream_name, payload=payload, actor=actor, agency=agency, at=at)
+    if operation.incident is not None:
+        progress = progress_of(list(Task.objects.filter(operation=operation)), at)
+        emit(
+            stream=operation.incident.stream_name,
+            payload=OperationProgress(ref=operation.ref, title=operation.title, progress=progress),
+            actor=actor,
+            agency=agency,
+            at=at,
+        )
+    return event.seq
+
+
+def _progress(operation: Operation, now: datetime) -> Any:
+    return progress_of(list(Task.objects.filter(operation=operation)), now)
+
+
+def _replay(receipt: WriteReceipt) -> OperationResult:
+    operation = Operation.objects.get(pk=int(receipt.object_id))
+    return OperationResult(operation=operation, seq=receipt.seq or 0, duplicate=True)
+
+
+def _written(operation: Operation, seq: int) -> tuple[OperationResult, Written]:
+    return OperationResult(operation, seq), Written(operation.stream_name, seq, str(operation.pk))
+
+
+def _choose_agency(point: CrossingPoint, kind: str, lead: Agency) -> Agency | None:
+    """The agency of ``kind`` at the point: the lead's own, then its country's, then any."""
+    candidates = [
+        d.agency
+        for d in Deployment.objects.filter(
+            crossing_point=point, is_active=True, agency__is_active=True, agency__kind=kind
+        ).select_related("agency")
+    ]
+    if not candidates:
+        return None
+    lead_country = Agency.objects.filter(pk=lead.pk).values_list("country_id", flat=True).first()
+    return sorted(
+        candidates, key=lambda a: (a.pk != lead.pk, a.country_id != lead_country, a.code)
+    )[0]
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def template_publish(
+    *,
+    code: str,
+    title: str,
+    description: str,
+    items: list[ItemSpec],
+    publisher: User | None = None,
+    now: datetime | None = None,
+) -> ChecklistTemplate:
+    """Publish a new version of an SOP; earlier versions (and their operations) stay as they are."""
+    now = now or timezone.now()
+    if not items:
+        raise InvalidInput("A checklist needs at least one item.")
+    kinds = {k.value for k in AgencyKind}
+    for item in items:
+        if item.agency_kind not in kinds:
+            raise InvalidInput(f"Unknown agency kind {item.agency_kind!r}.")
+    previous = (
+        ChecklistTemplate.objects.select_for_update().filter(code=code).order_by("-version").first()
+    )
+    ChecklistTemplate.objects.filter(code=code, is_current=True).update(is_current=False)
+    template = ChecklistTemplate.objects.create(
+        code=code,
+        version=(previous.version + 1) if previous else 1,
+        title=_text(title, field="title", max_length=MAX_TITLE),
+        description=_text(description, field="description", max_length=MAX_TEXT, required=False),
+        is_current=True,
+        published_by=publisher,
+        published_at=now,
+    )
+    TemplateItem.objects.bulk_create(
+        [
+            TemplateItem(
+                template=template,
+                position=i,
+                title=_text(item.title, field="item title", max_length=MAX_TITLE),
+                guidance=_text(
+                    item.guidance, field="guidance", max_length=MAX_TEXT, required=False
+                ),
+                agency_kind=item.agency_kind,
+                due_offset_minutes=item.due_offset_minutes,
+                requires_note=item.requires_note,
+                requires_cosign=item.requires_cosign,
+            )
+            for i, item in enumerate(items, start=1)
+        ]
+    )
+    return template
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def operation_start(
+    *,
+    actor: User,
+    crossing_point: str,
+    template: str,
+    template_version_number: int | None = None,
+    incident: str | None = None,
+    title: str | None = None,
+    agency: str | None = None,
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Start a joint operation from an SOP: concrete tasks with due times and agencies."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    clean_title = _text(title, field="title", max_length=MAX_TITLE) if title is not None else None
+
+    def write() -> tuple[OperationResult, Written]:
+        point = CrossingPoint.objects.filter(code=crossing_point, is_active=True).first()
+        if point is None or not access.grants_at(point.pk):
+            refuse(
+                access,
+                action="operation.start",
+                target=str(crossing_point)[:20],
+                reason="does not serve this crossing point",
+                hide=True,
+            )
+        lead = _acting(
+            access,
+            perms.can_start_operation(access, crossing_point_id=point.pk, agency_code=agency),
+            action="operation.start",
+            target=point.code,
+        )
+        sop = template_version(template, template_version_number)
+        if sop is None:
+            raise NotFound("No such checklist template.")
+        linked: Incident | None = None
+        if incident is not None:
+            linked = Incident.objects.filter(ref=incident).first()
+            if linked is None or not can_read_incident(access, incident_facts(linked)):
+                raise NotFound("No such incident.")
+            if linked.crossing_point_id != point.pk:
+                raise InvalidInput("The incident is at another crossing point.")
+        year = now.astimezone(ZoneInfo(point.timezone)).year
+        counter, _ = OperationCounter.objects.select_for_update().get_or_create(
+            crossing_point=point, year=year
+        )
+        counter.last_number += 1
+        counter.save(update_fields=["last_number"])
+        operation = Operation.objects.create(
+            ref=f"OP-{point.code}-{year}-{counter.last_number:04d}",
+            crossing_point=point,
+            incident=linked,
+            template=sop,
+            title=clean_title or (f"{sop.title} — {linked.ref}" if linked else sop.title),
+            started_by=actor,
+            lead_agency=lead,
+            started_at=now,
+        )
+        tasks = [
+            Task(
+                operation=operation,
+                position=item.position,
+                title=item.title,
+                guidance=item.guidance,
+                agency_kind=item.agency_kind,
+                assigned_agency=_choose_agency(point, item.agency_kind, lead),
+                due_at=now + timedelta(minutes=item.due_offset_minutes),
+                requires_note=item.requires_note,
+                requires_cosign=item.requires_cosign,
+            )
+            for item in sop.items.all()
+        ]
+        Task.objects.bulk_create(tasks)
+        tasks = list(
+            Task.objects.filter(operation=operation)
+            .select_related("assigned_agency")
+            .order_by("position")
+        )
+        payload = OperationStarted(
+            ref=operation.ref,
+            crossing_point=point.code,
+            title=operation.title,
+            template=sop.code,
+            template_version=sop.version,
+            incident=linked.ref if linked else None,
+            tasks=[task_snapshot(t) for t in tasks],
+            progress=progress_of(tasks, now),
+        )
+        return _written(operation, _emit(operation, payload, actor, lead, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="operation.start",
+        request={
+            "crossing_point": crossing_point,
+            "template": template,
+            "version": template_version_number,
+            "incident": incident,
+            "title": title,
+            "agency": agency,
+        },
+        write=write,
+        replay=_replay,
+    )
+
+
+def operation_close(
+    *,
+    actor: User,
+    ref: str,
+    note: str = "",
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    now = now or timezone.now()
+    access = access_for(actor)
+    clean_note = _text(note, field="note", max_length=MAX_TEXT, required=False)
+
+    def write() -> tuple[OperationResult, Written]:
+        operation = _locked_operation(access, ref, action="operation.close")
+        acting = _acting(
+            access,
+            perms.can_manage_operation(access, operation_facts(operation)),
+            action="operation.close",
+            target=ref,
+        )
+        _active(operation)
+        operation.status = OperationStatus.CLOSED
+        operation.closed_at = now
+        operation.close_note = clean_note
+        operation.save(update_fields=["status", "closed_at", "close_note"])
+        payload = OperationClosed(
+            ref=operation.ref, note=clean_note, progress=_progress(operation, now)
+        )
+        return _written(operation, _emit(operation, payload, actor, acting, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="operation.close",
+        request={"ref": ref, "note": clean_note},
+        write=write,
+        replay=_replay,
+    )
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+
+def task_assign(
+    *,
+    actor: User,
+    ref: str,
+    task_id: int,
+    agency: str | None = None,
+    assignees: list[str] | None = None,
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Assign a task to an agency at the crossing point and/or to officers serving it."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    if assignees is not None and (
+        not isinstance(assignees, list) or not all(isinstance(a, str) for a in assignees)
+    ):
+        raise InvalidInput("assignees must be a list of usernames.")
+
+    def write() -> tuple[OperationResult, Written]:
+        operation = _locked_operation(access, ref, action="task.assign")
+        acting = _acting(
+            access,
+            perms.can_manage_operation(access, operation_facts(operation)),
+            action="task.assign",
+            target=ref,
+        )
+        _active(operation)
+        task = _task(operation, task_id)
+        if agency is not None:
+            deployment = (
+                Deployment.objects.filter(
+                    crossing_point_id=operation.crossing_point_id,
+                    agency__code=agency,
+                    is_active=True,
+                    agency__is_active=True,
+                )
+                .select_related("agency")
+                .first()
+            )
+            if deployment is None:
+                raise InvalidInput(
+                    f"{agency} is not deployed at {operation.crossing_point.code}.",
+                    code="agency_not_deployed",
+                )
+            task.assigned_agency = deployment.agency
+            task.save(update_fields=["assigned_agency"])
+        if assignees is not None:
+            users = list(User.objects.filter(username__in=set(assignees), is_active=True))
+            if len(users) != len(set(assignees)):
+                raise InvalidInput("Unknown or inactive officers among the assignees.")
+            serving = set(
+                Membership.objects.filter(
+                    user__in=users,
+                    is_active=True,
+                    crossing_points=operation.crossing_point_id,
+                    role__in=[Role.DUTY_OFFICER, Role.COORDINATOR, Role.SENIOR_OFFICIAL],
+                ).values_list("user_id", flat=True)
+            )
+            outsiders = sorted(u.username for u in users if u.pk not in serving)
+            if outsiders:
+                raise InvalidInput(f"Not serving this crossing point: {', '.join(outsiders)}.")
+            task.assignees.set(users)
+        if agency is None and assignees is None:
+            raise InvalidInput("Give an agency, assignees, or both.")
+        payload = TaskAssigned(
+            ref=operation.ref,
+            task_id=task.pk,
+            agency=task.assigned_agency.code if task.assigned_agency else None,
+            assignees=sorted(u.username for u in task.assignees.all()),
+        )
+        return _written(operation, _emit(operation, payload, actor, acting, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="task.assign",
+        request={
+            "ref": ref,
+            "task_id": task_id,
+            "agency": agency,
+            "assignees": sorted(assignees) if assignees is not None else None,
+        },
+        write=write,
+        replay=_replay,
+    )
+
+
+def task_add(
+    *,
+    actor: User,
+    ref: str,
+    title: str,
+    agency_kind: str,
+    due_in_minutes: int = 60,
+    guidance: str = "",
+    agency: str | None = None,
+    requires_note: bool = False,
+    requires_cosign: bool = False,
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Add an ad-hoc task (not in the SOP)."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    clean_title = _text(title, field="title", max_length=MAX_TITLE)
+    clean_guidance = _text(guidance, field="guidance", max_length=MAX_TEXT, required=False)
+    if agency_kind not in {k.value for k in AgencyKind}:
+        raise InvalidInput(f"agency_kind must be one of: {', '.join(k.value for k in AgencyKind)}.")
+    if (
+        isinstance(due_in_minutes, bool)
+        or not isinstance(due_in_minutes, int)
+        or not 0 <= due_in_minutes <= 60 * 24 * 30
+    ):
+        raise InvalidInput("due_in_minutes must be a whole number of minutes up to 30 days.")
+
+    def write() -> tuple[OperationResult, Written]:
+        operation = _locked_operation(access, ref, action="task.add")
+        acting = _acting(
+            access,
+            perms.can_manage_operation(access, operation_facts(operation)),
+            action="task.add",
+            target=ref,
+        )
+        _active(operation)
+        assigned = None
+        if agency is not None:
+            assigned = Agency.objects.filter(
+                code=agency,
+                deployments__crossing_point_id=operation.crossing_point_id,
+                deployments__is_active=True,
+            ).first()
+            if assigned is None:
+                raise InvalidInput(f"{agency} is not deployed here.", code="agency_not_deployed")
+        else:
+            assigned = _choose_agency(operation.crossing_point, agency_kind, operation.lead_agency)
+        last = (
+            Task.objects.filter(operation=operation)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        task = Task.objects.create(
+            operation=operation,
+            position=(last or 0) + 1,
+            title=clean_title,
+            guidance=clean_guidance,
+            agency_kind=agency_kind,
+            assigned_agency=assigned,
+            due_at=now + timedelta(minutes=due_in_minutes),
+            requires_note=bool(requires_note),
+            requires_cosign=bool(requires_cosign),
+            is_adhoc=True,
+        )
+        payload = TaskAdded(
+            ref=operation.ref, task=task_snapshot(task), progress=_progress(operation, now)
+        )
+        return _written(operation, _emit(operation, payload, actor, acting, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="task.add",
+        request={
+            "ref": ref,
+            "title": clean_title,
+            "agency_kind": agency_kind,
+            "due": due_in_minutes,
+            "agency": agency,
+            "note": requires_note,
+            "cosign": requires_cosign,
+        },
+        write=write,
+        replay=_replay,
+    )
+
+
+def task_remove(
+    *,
+    actor: User,
+    ref: str,
+    task_id: int,
+    reason: str,
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Remove an ad-hoc task (SOP tasks are marked not_applicable instead)."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    why = _text(reason, field="reason", max_length=MAX_SHORT)
+
+    def write() -> tuple[OperationResult, Written]:
+        operation = _locked_operation(access, ref, action="task.remove")
+        acting = _acting(
+            access,
+            perms.can_manage_operation(access, operation_facts(operation)),
+            action="task.remove",
+            target=ref,
+        )
+        _active(operation)
+        task = _task(operation, task_id)
+        if not task.is_adhoc:
+            raise Conflict(
+                "Checklist tasks are not removed; mark them not applicable.", code="not_adhoc"
+            )
+        task.removed_at = now
+        task.reason = why
+        task.save(update_fields=["removed_at", "reason"])
+        payload = TaskRemoved(
+            ref=operation.ref, task_id=task.pk, reason=why, progress=_progress(operation, now)
+        )
+        return _written(operation, _emit(operation, payload, actor, acting, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="task.remove",
+        request={"ref": ref, "task_id": task_id, "reason": why},
+        write=write,
+        replay=_replay,
+    )
+
+
+def task_update(
+    *,
+    actor: User,
+    ref: str,
+    task_id: int,
+    status: str | None = None,
+    note: str | None = None,
+    evidence: str | None = None,
+    reason: str | None = None,
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Move a task along open → in_progress → done (or blocked / not_applicable), and note it."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    if status is not None and status not in {s.value for s in TaskStatus}:
+        raise InvalidInput(f"status must be one of: {', '.join(s.value for s in TaskStatus)}.")
+    clean_note = (
+        _text(note, field="note", max_length=MAX_TEXT, required=False) if note is not None else None
+    )
+    clean_evidence = (
+        _text(evidence, field="evidence", max_length=MAX_SHORT, required=False)
+        if evidence is not None
+        else None
+    )
+    clean_reason = (
+        _text(reason, field="reason", max_length=MAX_SHORT, required=False)
+        if reason is not None
+        else None
+    )
+    if status is None and clean_note is None and clean_evidence is None:
+        raise InvalidInput("Give a status, a note or evidence.")
+
+    def write() -> tuple[OperationResult, Written]:
+        operation = _locked_operation(access, ref, action="task.update")
+        task = _task(operation, task_id)
+        assignee_ids = frozenset(task.assignees.values_list("pk", flat=True))
+        acting = _acting(
+            access,
+            perms.can_work_task(
+                access,
+                operation_facts(operation),
+                task_agency_id=task.assigned_agency_id,
+                assignee_ids=assignee_ids,
+            ),
+            action="task.update",
+            target=f"{ref}/{task_id}",
+        )
+        _active(operation)
+        if clean_note is not None:
+            task.note = clean_note
+        if clean_evidence is not None:
+            task.evidence = clean_evidence
+        previous = task.status
+        if status is not None and status != previous:
+            if not perms.task_transition_allowed(previous, status):
+                allowed = ", ".join(sorted(perms.TASK_TRANSITIONS[previous]))
+                raise Conflict(
+                    f"A {previous} task cannot become {status}; allowed: {allowed}.",
+                    code="illegal_transition",
+                )
+            if status in perms.NEEDS_REASON:
+                if not clean_reason:
+                    raise InvalidInput(
+                        f"Marking a task {status} needs a reason.", code="reason_required"
+                    )
+                task.reason = clean_reason
+            if status == TaskStatus.DONE:
+                if task.requires_note and not (task.note or task.evidence):
+                    raise Conflict(
+                        "This task needs a note or evidence before it is done.",
+                        code="note_required",
+                    )
+                if task.requires_cosign and task.cosigned_by_id is None:
+                    raise Conflict(
+                        "This task needs a co-sign by an officer of another agency first.",
+                        code="cosign_required",
+                    )
+                task.completed_by = actor
+                task.completed_at = now
+            task.status = status
+            task.save()
+            payload: Any = TaskStatusChanged(
+                ref=operation.ref,
+                task_id=task.pk,
+                from_status=previous,
+                to_status=task.status,
+                note=task.note,
+                evidence=task.evidence,
+                reason=task.reason if status in perms.NEEDS_REASON else "",
+                progress=_progress(operation, now),
+            )
+        elif (
+            status is not None
+            and status == previous
+            and clean_note is None
+            and clean_evidence is None
+        ):
+            raise Conflict(f"The task is already {status}.", code="no_change")
+        else:
+            task.save(update_fields=["note", "evidence"])
+            payload = TaskNoted(
+                ref=operation.ref, task_id=task.pk, note=task.note, evidence=task.evidence
+            )
+        return _written(operation, _emit(operation, payload, actor, acting, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="task.update",
+        request={
+            "ref": ref,
+            "task_id": task_id,
+            "status": status,
+            "note": note,
+            "evidence": evidence,
+            "reason": reason,
+        },
+        write=write,
+        replay=_replay,
+    )
+
+
+def task_cosign(
+    *,
+    actor: User,
+    ref: str,
+    task_id: int,
+    note: str = "",
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """A second agency's officer vouches for the task (needed before some tasks are done)."""
+    now = now or timezone.now()
+    access = access_for(actor)
+    clean_note = _text(note, field="note", max_length=MAX_SHORT, required=False)
+
+    def write() -> tuple[OperationResult, Written]:
+        operation = _locked_operation(access, ref, action="task.cosign")
+        task = _task(operation, task_id)
+        decision = perms.can_cosign_task(
+            access, operation_facts(operation), task_agency_id=task.assigned_agency_id
+        )
+        if not decision.allowed and decision.reason.startswith("a co-sign must come"):
+            log_denial(
+                access, action="task.cosign", target=f"{ref}/{task_id}", reason=decision.reason
+            )
+            raise Forbidden(
+                "A co-sign must come from an officer of another agency.", code="same_agency_cosign"
+            )
+        acting = _acting(access, decision, action="task.cosign", target=f"{ref}/{task_id}")
+        _active(operation)
+        if task.cosigned_by_id is not None:
+            raise Conflict("The task is already co-signed.", code="already_cosigned")
+        task.cosigned_by = actor
+        task.cosigned_agency_id = acting.pk
+        task.cosigned_at = now
+        task.save(update_fields=["cosigned_by", "cosigned_agency", "cosigned_at"])
+        payload = TaskCosigned(
+            ref=operation.ref, task_id=task.pk, agency=acting.code, note=clean_note
+        )
+        return _written(operation, _emit(operation, payload, actor, acting, now))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="task.cosign",
+        request={"ref": ref, "task_id": task_id, "note": clean_note},
+        write=write,
+        replay=_replay,
+    )
+
+
+# --- escalation (run_escalations) ----------------------------------------------------------------
+
+
+def tasks_escalate_due(*, now: datetime | None = None) -> list[int]:
+    """Flag and escalate every task overdue at ``now``, each exactly once."""
+    now = now or timezone.now()
+    due = list(
+        Task.objects.filter(
+            escalated_at__isnull=True,
+            removed_at__isnull=True,
+            due_at__lte=now,
+            status__in=["open", "in_progress", "blocked"],
+            operation__status=OperationStatus.ACTIVE,
+        )
+        .values_list("pk", flat=True)
+        .order_by("due_at", "pk")
+    )
+    escalated: list[int] = []
+    for task_id in due:
+        with transaction.atomic():
+            claimed = Task.objects.filter(pk=task_id, escalated_at__isnull=True).update(
+                escalated_at=now
+            )
+            if not claimed:
+                continue
+            task = Task.objects.select_related(
+                "assigned_agency",
+                "operation",
+                "operation__crossing_point",
+                "operation__incident",
+                "operation__lead_agency",
+            ).get(pk=task_id)
+            operation = task.operation
+            officers = (
+                officers_to_notify(task.assigned_agency_id, operation.crossing_point_id)
+                if task.assigned_agency_id
+                else []
+            )
+            officers = sorted({*officers, *task.assignees.all()}, key=lambda u: u.username)
+            assert task.due_at is not None
+            payload = TaskOverdue(
+                ref=operation.ref,
+                task_id=task.pk,
+                due_at=task.due_at,
+                agency=task.assigned_agency.code if task.assigned_agency else None,
+                notified=[u.username for u in officers],
+                progress=_progress(operation, now),
+            )
+            _emit(operation, payload, None, None, now)
+            transaction.on_commit(
+                partial(
+                    notify_officers,
+                    officers,
+                    subject=f"Overdue task in {operation.ref}: {task.title}",
+                    body=(
+                        f"The task '{task.title}' of {operation.title} was due at "
+                        f"{task.due_at:%Y-%m-%d %H:%M} UTC."
+                    ),
+                ),
+                robust=True,
+            )
+            escalated.append(task_id)
+    return escalated
