@@ -52,8 +52,11 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The escalation loop runs beside Daphne and stops with it.
 serve:
 	@echo "Serving the Border Coordination Hub at http://$(HOST):$(PORT)/ (admin: /admin/)"
+	@$(BIN)/python manage.py run_escalations & ESCALATIONS=$$!; \
+	trap 'kill $$ESCALATIONS 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/daphne --bind $(HOST) --port $(PORT) \
 		--websocket-max-message-size 131072 --websocket-max-frame-size 131072 \
 		hub.asgi:application

@@ -63,6 +63,25 @@ def parse_list(raw: str | None, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+DEFAULT_ACK_WINDOWS = {"critical": 5 * 60, "high": 15 * 60, "medium": 60 * 60, "low": 4 * 60 * 60}
+
+
+def parse_ack_windows(raw: str | None) -> dict[str, int]:
+    """``critical=300,high=900,...``: seconds to acknowledge an alert, by severity."""
+    windows = dict(DEFAULT_ACK_WINDOWS)
+    if not raw:
+        return windows
+    for part in raw.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in windows:
+            raise ImproperlyConfigured(
+                f"HUB_ALERT_ACK_WINDOWS: unknown severity {name!r} (use {', '.join(windows)})"
+            )
+        windows[name] = parse_int(f"HUB_ALERT_ACK_WINDOWS[{name}]", value, 0, minimum=1)
+    return windows
+
+
 def secret_key_weakness(key: str | None) -> str | None:
     """Return why ``key`` is unfit for production, or None when it is strong enough."""
     if not key:
@@ -137,6 +156,7 @@ class Config:
     hsts_preload: bool
     log_level: str
     ws_max_connections_per_user: int
+    alert_ack_windows: dict[str, int]
 
     @property
     def is_production(self) -> bool:
@@ -202,6 +222,7 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
         ),
         hsts_preload=parse_bool("HUB_HSTS_PRELOAD", environ.get("HUB_HSTS_PRELOAD"), production),
         log_level=(environ.get("HUB_LOG_LEVEL") or "INFO").upper(),
+        alert_ack_windows=parse_ack_windows(environ.get("HUB_ALERT_ACK_WINDOWS")),
         ws_max_connections_per_user=parse_int(
             "HUB_WS_MAX_CONNECTIONS_PER_USER",
             environ.get("HUB_WS_MAX_CONNECTIONS_PER_USER"),

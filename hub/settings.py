@@ -101,7 +101,7 @@ else:
 
 # Alerts: seconds a targeted agency has to acknowledge, by severity, before the
 # alert escalates to its duty officers and coordinators (manage.py run_escalations).
-HUB_ALERT_ACK_WINDOWS = {"critical": 5 * 60, "high": 15 * 60, "medium": 60 * 60, "low": 4 * 60 * 60}
+HUB_ALERT_ACK_WINDOWS = CONFIG.alert_ack_windows
 HUB_ESCALATION_INTERVAL = 15  # seconds between escalation sweeps
 HUB_CAP_SENDER = "border-hub@" + (ALLOWED_HOSTS[0] if ALLOWED_HOSTS else "localhost")
 

@@ -1,7 +1,8 @@
 """Who may do what in joint operations: pure functions of ``Access`` and ``OperationFacts``.
 
 - read ``operation:<REF>``: senior officials serving the crossing point; officers
-  of the lead agency or of an agency with a task in it; readers of its incident;
+  of the lead agency or of an agency with a task in it; officers assigned a task;
+  readers of its incident;
 - start: coordinators serving the crossing point (their agency leads);
 - manage (assign, add or remove ad-hoc tasks, close): coordinators of the lead
   agency or of an agency with a task in it, serving the point;
@@ -40,6 +41,7 @@ class OperationFacts:
     lead_agency_id: int
     agency_ids: frozenset[int]  # the lead agency and every agency with a task
     incident: IncidentFacts | None
+    assignee_ids: frozenset[int] = frozenset()  # officers assigned to any task
 
 
 def _pick(grants: list[Grant], facts: OperationFacts) -> Grant:
@@ -47,9 +49,12 @@ def _pick(grants: list[Grant], facts: OperationFacts) -> Grant:
 
 
 def can_read_operation(access: Access, facts: OperationFacts) -> bool:
-    for grant in access.grants_at(facts.crossing_point_id, READER_ROLES):
+    grants = access.grants_at(facts.crossing_point_id, READER_ROLES)
+    for grant in grants:
         if grant.role == Role.SENIOR_OFFICIAL or grant.agency_id in facts.agency_ids:
             return True
+    if grants and access.user_id in facts.assignee_ids:
+        return True
     return facts.incident is not None and can_read_incident(access, facts.incident)
 
 

@@ -41,6 +41,11 @@ def operation_facts(operation: Operation) -> OperationFacts:
         ).values_list("assigned_agency_id", flat=True)
     )
     agencies.add(operation.lead_agency_id)
+    assignees = frozenset(
+        Task.assignees.through.objects.filter(
+            task__operation_id=operation.pk, task__removed_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
     return OperationFacts(
         id=operation.pk,
         ref=operation.ref,
@@ -49,6 +54,7 @@ def operation_facts(operation: Operation) -> OperationFacts:
         lead_agency_id=operation.lead_agency_id,
         agency_ids=frozenset(agencies),
         incident=incident_facts(operation.incident) if operation.incident is not None else None,
+        assignee_ids=assignees,
     )
 
 

@@ -23,7 +23,17 @@ def compose() -> dict[str, Any]:
 
 def test_compose_has_the_scale_out_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"postgres", "redis", "migrate", "hub-a", "hub-b", "proxy"} <= set(services)
+    assert {"postgres", "redis", "migrate", "hub-a", "hub-b", "proxy", "escalations"} <= set(
+        services
+    )
+
+
+def test_escalation_loop_is_a_service(compose: dict[str, Any]) -> None:
+    escalations = compose["services"]["escalations"]
+    assert escalations["command"] == ["python", "manage.py", "run_escalations"]
+    assert escalations["restart"] == "unless-stopped"
+    assert escalations["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert escalations["environment"]["DATABASE_URL"].startswith("postgres://")
 
 
 @pytest.mark.parametrize("name", ["postgres", "redis"])

@@ -393,3 +393,95 @@ async def test_revoked_membership_stops_deliveries_on_every_worker(
         assert w.last_seq[stream] == seq < after
         assert "after" not in [e["payload"].get("body") for e in w.events[stream]]
         await w.stop()
+
+
+def rest_json(
+    base_url: str, token: str, method: str, path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310
+        f"{base_url}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        data: dict[str, Any] = json.load(response)
+        return data
+
+
+async def test_acks_and_task_changes_reach_another_worker_in_order(cluster: Cluster) -> None:
+    from hub.alerts.services import alert_issue
+    from hub.operations.services import operation_start
+    from hub.operations.sops import seed_templates
+
+    def setup() -> tuple[int, str, int]:
+        seed_templates()
+        alert = alert_issue(
+            actor=officer("na-imm.coord"),
+            crossing_point="WDH",
+            category="document_fraud",
+            severity="high",
+            title="Counterfeit visas",
+            targets=["NA-POL", "NA-CUS"],
+        ).alert
+        op = operation_start(
+            actor=officer("na-imm.coord"), crossing_point="WDH", template="tip-screening"
+        ).operation
+        customs_task = op.tasks.get(position=6).pk
+        return alert.pk, op.ref, customs_task
+
+    alert_id, ref, task_id = await sync_to_async(setup)()
+    coord = await sync_to_async(cluster.token)("na-imm.coord")
+    police = await sync_to_async(cluster.token)("na-pol.duty")
+    customs = await sync_to_async(cluster.token)("na-cus.duty")
+    watcher = HubClient([cluster.a.ws_url], token=coord)
+    await watcher.start()
+    await watcher.subscribe("crossing:WDH")
+    await watcher.subscribe(f"operation:{ref}")
+    await watcher.wait_connected()
+    acker = HubClient([cluster.b.ws_url], token=police)
+    await acker.start()
+    await acker.wait_connected()
+    ws_ack = await acker.ack_alert(alert_id)
+    assert ws_ack["stream"] == "crossing:WDH"
+    await acker.stop()
+    rest_ack = await asyncio.to_thread(
+        rest_json,
+        cluster.b.base_url,
+        customs,
+        "POST",
+        f"/api/v1/alerts/{alert_id}/ack",
+        {"client_msg_id": str(uuid.uuid4())},
+    )
+    assert rest_ack["alert"]["pending"] == []
+    for status in ("in_progress", "done"):
+        await asyncio.to_thread(
+            rest_json,
+            cluster.b.base_url,
+            customs,
+            "PATCH",
+            f"/api/v1/operations/{ref}/tasks/{task_id}",
+            {"status": status},
+        )
+    await watcher.wait_for("crossing:WDH", 3)
+    await watcher.wait_for(f"operation:{ref}", 3)
+    await watcher.stop()
+    crossing = [
+        (e["seq"], e["kind"], e["payload"].get("agency")) for e in watcher.events["crossing:WDH"]
+    ]
+    assert crossing == [
+        (1, "alert.issued", None),
+        (2, "alert.acknowledged", "NA-POL"),
+        (3, "alert.acknowledged", "NA-CUS"),
+    ]
+    operation = [
+        (e["seq"], e["kind"], e["payload"].get("to_status"))
+        for e in watcher.events[f"operation:{ref}"]
+    ]
+    assert operation == [
+        (1, "operation.started", None),
+        (2, "task.status_changed", "in_progress"),
+        (3, "task.status_changed", "done"),
+    ]
+    assert watcher.events[f"operation:{ref}"][-1]["payload"]["progress"]["done"] == 1
+    assert watcher.stats.gaps_seen == watcher.stats.duplicates_dropped == 0

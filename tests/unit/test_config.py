@@ -137,3 +137,19 @@ def test_debug_true_words(tmp_path: Path, word: str) -> None:
 @pytest.mark.parametrize("word", ["0", "false", "No", "off"])
 def test_debug_false_words(tmp_path: Path, word: str) -> None:
     assert load_config({"DEBUG": word}, var_dir=tmp_path).debug is False
+
+
+def test_alert_ack_windows_default_and_override(tmp_path: Path) -> None:
+    assert load_config({}, var_dir=tmp_path).alert_ack_windows == {
+        "critical": 300, "high": 900, "medium": 3600, "low": 14400
+    }
+    config = load_config({"HUB_ALERT_ACK_WINDOWS": "critical=60, low=600"}, var_dir=tmp_path)
+    assert config.alert_ack_windows["critical"] == 60
+    assert config.alert_ack_windows["low"] == 600
+    assert config.alert_ack_windows["high"] == 900
+
+
+@pytest.mark.parametrize("raw", ["urgent=5", "critical=soon", "critical=0"])
+def test_alert_ack_windows_refuse_nonsense(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="HUB_ALERT_ACK_WINDOWS"):
+        load_config({"HUB_ALERT_ACK_WINDOWS": raw}, var_dir=tmp_path)

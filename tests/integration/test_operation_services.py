@@ -1,0 +1,342 @@
+"""Joint operations: templates, start, tasks, co-signs, closing — rows, events, refusals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from hub.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
+from hub.events.models import Event
+from hub.events.types import validate_payload
+from hub.operations import services
+from hub.operations.models import ChecklistTemplate, Operation, Task
+from hub.operations.services import ItemSpec
+from hub.operations.sops import seed_templates
+from tests.factories import officer, report
+
+pytestmark = pytest.mark.usefixtures("demo")
+
+
+@pytest.fixture(autouse=True)
+def templates(demo: None) -> None:
+    seed_templates()
+
+
+def events(stream: str) -> list[Event]:
+    found = list(Event.objects.filter(stream__name=stream).order_by("seq"))
+    for e in found:
+        validate_payload(e.kind, e.payload)
+    return found
+
+
+def start(username: str = "na-imm.coord", **kwargs: object) -> Operation:
+    params: dict[str, object] = {"crossing_point": "WDH", "template": "tip-screening"}
+    params.update(kwargs)
+    return services.operation_start(actor=officer(username), **params).operation  # type: ignore[arg-type]
+
+
+def task(op: Operation, position: int) -> Task:
+    return Task.objects.get(operation=op, position=position)
+
+
+def test_start_makes_tasks_with_due_times_and_agencies() -> None:
+    now = timezone.now()
+    op = services.operation_start(
+        actor=officer("na-imm.coord"), crossing_point="WDH", template="tip-screening", now=now
+    ).operation
+    assert op.ref == f"OP-WDH-{now.year}-0001"
+    assert op.lead_agency.code == "NA-IMM"
+    tasks = list(op.tasks.order_by("position"))
+    template = ChecklistTemplate.objects.get(code="tip-screening", is_current=True)
+    items = list(template.items.order_by("position"))
+    assert len(tasks) == len(items) == 8
+    for t, item in zip(tasks, items, strict=True):
+        assert t.due_at == now + timedelta(minutes=item.due_offset_minutes)
+        assert (t.requires_note, t.requires_cosign) == (item.requires_note, item.requires_cosign)
+    assert [t.assigned_agency.code if t.assigned_agency else None for t in tasks] == [
+        "NA-IMM",
+        "NA-IMM",
+        "NA-IMM",
+        "NA-POL",
+        "NA-POL",
+        "NA-CUS",
+        "NA-IMM",
+        "NA-POL",
+    ]
+    [started] = events(op.stream_name)
+    assert started.kind == "operation.started"
+    assert started.payload["template"] == "tip-screening"
+    assert started.payload["progress"]["total"] == 8
+    assert len(started.payload["tasks"]) == 8
+
+
+def test_progress_is_pushed_to_the_linked_incident() -> None:
+    incident = report()
+    op = start(incident=incident.ref)
+    services.task_update(
+        actor=officer("na-imm.duty"), ref=op.ref, task_id=task(op, 1).pk, status="in_progress"
+    )
+    services.task_update(
+        actor=officer("na-imm.duty"), ref=op.ref, task_id=task(op, 1).pk, status="done"
+    )
+    progress = [e.payload for e in events(incident.stream_name) if e.kind == "operation.progress"]
+    assert len(progress) == 3
+    assert progress[-1]["ref"] == op.ref
+    assert progress[-1]["progress"]["done"] == 1
+    assert progress[-1]["progress"]["total"] == 8
+
+
+def test_editing_a_template_never_changes_a_running_operation() -> None:
+    op = start()
+    before = [(t.title, t.due_at) for t in op.tasks.order_by("position")]
+    v2 = services.template_publish(
+        code="tip-screening",
+        title="TIP screening (revised)",
+        description="",
+        items=[ItemSpec("Only one step now", "immigration", 5)],
+    )
+    assert v2.version == 2
+    assert not ChecklistTemplate.objects.get(code="tip-screening", version=1).is_current
+    assert [(t.title, t.due_at) for t in op.tasks.order_by("position")] == before
+    op.refresh_from_db()
+    assert op.template.version == 1
+    newer = start()
+    assert newer.tasks.count() == 1
+    older = start(template_version_number=1)
+    assert older.tasks.count() == 8
+
+
+def test_only_coordinators_start() -> None:
+    with pytest.raises(Forbidden):
+        start("na-imm.duty")
+    with pytest.raises(NotFound):
+        start("za-imm.coord")
+    with pytest.raises(NotFound):
+        start(template="no-such-sop")
+    assert not Operation.objects.exists()
+
+
+def test_status_machine_and_reasons() -> None:
+    op = start()
+    t = task(op, 6)  # customs, no note needed
+    customs = officer("na-cus.duty")
+    with pytest.raises(Conflict) as info:
+        services.task_update(actor=customs, ref=op.ref, task_id=t.pk, status="done")
+    assert info.value.code == "illegal_transition"
+    with pytest.raises(InvalidInput) as reason:
+        services.task_update(actor=customs, ref=op.ref, task_id=t.pk, status="blocked")
+    assert reason.value.code == "reason_required"
+    services.task_update(
+        actor=customs, ref=op.ref, task_id=t.pk, status="blocked", reason="Scanner down"
+    )
+    services.task_update(actor=customs, ref=op.ref, task_id=t.pk, status="in_progress")
+    services.task_update(actor=customs, ref=op.ref, task_id=t.pk, status="done")
+    t.refresh_from_db()
+    assert (t.status, t.completed_by) == ("done", customs)
+    kinds = [
+        (e.payload["from_status"], e.payload["to_status"])
+        for e in events(op.stream_name)
+        if e.kind == "task.status_changed"
+    ]
+    assert kinds == [("open", "blocked"), ("blocked", "in_progress"), ("in_progress", "done")]
+    assert events(op.stream_name)[-1].payload["progress"]["done"] == 1
+
+
+def test_not_applicable_needs_a_reason_and_counts_in_progress() -> None:
+    op = start()
+    t = task(op, 6)
+    services.task_update(
+        actor=officer("na-cus.duty"),
+        ref=op.ref,
+        task_id=t.pk,
+        status="not_applicable",
+        reason="No baggage",
+    )
+    last = events(op.stream_name)[-1].payload
+    assert last["reason"] == "No baggage"
+    assert last["progress"]["not_applicable"] == 1
+
+
+def test_completion_needs_note_and_cosign_from_another_agency() -> None:
+    op = start()
+    t = task(op, 5)  # police, note + co-sign
+    police = officer("na-pol.duty")
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="in_progress")
+    with pytest.raises(Conflict) as missing_note:
+        services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="done")
+    assert missing_note.value.code == "note_required"
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, note="Phone sealed in bag A-114")
+    with pytest.raises(Conflict) as missing_cosign:
+        services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="done")
+    assert missing_cosign.value.code == "cosign_required"
+    with pytest.raises(Forbidden) as same:
+        services.task_cosign(actor=officer("na-pol.coord"), ref=op.ref, task_id=t.pk)
+    assert same.value.code == "same_agency_cosign"
+    services.task_cosign(
+        actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, note="Witnessed sealing"
+    )
+    with pytest.raises(Conflict, match="already co-signed"):
+        services.task_cosign(actor=officer("na-cus.duty"), ref=op.ref, task_id=t.pk)
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="done")
+    t.refresh_from_db()
+    assert (t.status, t.cosigned_by, t.cosigned_agency.code if t.cosigned_agency else None) == (
+        "done",
+        officer("na-imm.duty"),
+        "NA-IMM",
+    )
+    cosigned = [e for e in events(op.stream_name) if e.kind == "task.cosigned"]
+    assert cosigned[0].payload == {
+        "ref": op.ref,
+        "task_id": t.pk,
+        "agency": "NA-IMM",
+        "note": "Witnessed sealing",
+    }
+    assert cosigned[0].actor == officer("na-imm.duty")
+
+
+def test_other_agencies_cannot_work_a_task() -> None:
+    op = start()
+    t = task(op, 6)  # customs
+    with pytest.raises(Forbidden):
+        services.task_update(
+            actor=officer("na-pol.duty"), ref=op.ref, task_id=t.pk, status="in_progress"
+        )
+    with pytest.raises(NotFound):
+        services.task_update(
+            actor=officer("na-air.duty"), ref=op.ref, task_id=t.pk, status="in_progress"
+        )
+    assert task(op, 6).status == "open"
+
+
+def test_assign_to_agency_and_officers() -> None:
+    op = start()
+    t = task(op, 6)
+    coord = officer("na-imm.coord")
+    services.task_assign(
+        actor=coord, ref=op.ref, task_id=t.pk, agency="NA-POL", assignees=["na-pol.duty"]
+    )
+    t.refresh_from_db()
+    assert t.assigned_agency is not None
+    assert t.assigned_agency.code == "NA-POL"
+    assert [u.username for u in t.assignees.all()] == ["na-pol.duty"]
+    assert events(op.stream_name)[-1].payload == {
+        "ref": op.ref,
+        "task_id": t.pk,
+        "agency": "NA-POL",
+        "assignees": ["na-pol.duty"],
+    }
+    with pytest.raises(InvalidInput) as not_here:
+        services.task_assign(actor=coord, ref=op.ref, task_id=t.pk, agency="NA-CGD")
+    assert not_here.value.code == "agency_not_deployed"
+    with pytest.raises(InvalidInput, match="Not serving"):
+        services.task_assign(actor=coord, ref=op.ref, task_id=t.pk, assignees=["za-imm.duty"])
+    with pytest.raises(Forbidden):
+        services.task_assign(
+            actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, agency="NA-IMM"
+        )
+
+
+def test_assignee_may_work_the_task() -> None:
+    op = start()
+    t = task(op, 6)
+    services.task_assign(
+        actor=officer("na-imm.coord"), ref=op.ref, task_id=t.pk, assignees=["na-air.duty"]
+    )
+    services.task_update(
+        actor=officer("na-air.duty"), ref=op.ref, task_id=t.pk, status="in_progress"
+    )
+    assert task(op, 6).status == "in_progress"
+
+
+def test_adhoc_tasks_are_added_and_removed_sop_tasks_are_not() -> None:
+    op = start()
+    coord = officer("na-imm.coord")
+    services.task_add(
+        actor=coord,
+        ref=op.ref,
+        title="Call the embassy",
+        agency_kind="immigration",
+        due_in_minutes=30,
+    )
+    added = Task.objects.get(operation=op, is_adhoc=True)
+    assert added.position == 9
+    assert added.assigned_agency is not None
+    assert added.assigned_agency.code == "NA-IMM"
+    services.task_remove(
+        actor=coord, ref=op.ref, task_id=added.pk, reason="Embassy called us first"
+    )
+    added.refresh_from_db()
+    assert added.removed_at is not None
+    with pytest.raises(Conflict) as sop:
+        services.task_remove(actor=coord, ref=op.ref, task_id=task(op, 1).pk, reason="x")
+    assert sop.value.code == "not_adhoc"
+    kinds = [e.kind for e in events(op.stream_name)]
+    assert kinds[-2:] == ["task.added", "task.removed"]
+    assert events(op.stream_name)[-1].payload["progress"]["total"] == 8
+
+
+def test_closed_operation_refuses_edits() -> None:
+    op = start()
+    coord = officer("na-imm.coord")
+    services.operation_close(actor=coord, ref=op.ref, note="Victim referred; case with police")
+    before = len(events(op.stream_name))
+    for attempt in (
+        lambda: services.task_update(
+            actor=officer("na-imm.duty"), ref=op.ref, task_id=task(op, 1).pk, status="in_progress"
+        ),
+        lambda: services.task_assign(
+            actor=coord, ref=op.ref, task_id=task(op, 1).pk, agency="NA-POL"
+        ),
+        lambda: services.task_add(actor=coord, ref=op.ref, title="x", agency_kind="police"),
+        lambda: services.task_cosign(
+            actor=officer("na-pol.duty"), ref=op.ref, task_id=task(op, 1).pk
+        ),
+        lambda: services.operation_close(actor=coord, ref=op.ref),
+    ):
+        with pytest.raises(Conflict) as info:
+            attempt()
+        assert info.value.code == "operation_closed"
+    assert len(events(op.stream_name)) == before
+    assert events(op.stream_name)[-1].kind == "operation.closed"
+
+
+def test_task_writes_are_idempotent() -> None:
+    op = start()
+    cmid = uuid.uuid4()
+    duty = officer("na-imm.duty")
+    first = services.task_update(
+        actor=duty, ref=op.ref, task_id=task(op, 1).pk, status="in_progress", client_msg_id=cmid
+    )
+    again = services.task_update(
+        actor=duty, ref=op.ref, task_id=task(op, 1).pk, status="in_progress", client_msg_id=cmid
+    )
+    assert again.duplicate
+    assert again.seq == first.seq
+    with pytest.raises(IdempotencyConflict):
+        services.task_update(
+            actor=duty,
+            ref=op.ref,
+            task_id=task(op, 1).pk,
+            status="blocked",
+            reason="x",
+            client_msg_id=cmid,
+        )
+    assert len([e for e in events(op.stream_name) if e.kind == "task.status_changed"]) == 1
+
+
+def test_overdue_tasks_counted_in_progress() -> None:
+    now = timezone.now()
+    op = services.operation_start(
+        actor=officer("na-imm.coord"),
+        crossing_point="WDH",
+        template="tip-screening",
+        now=now - timedelta(hours=3),
+    ).operation
+    from hub.operations.selectors import operation_progress
+
+    progress = operation_progress(op, now)
+    assert progress.overdue == 7  # every task but the 240-minute report
+    assert progress.open == 8
