@@ -1,7 +1,8 @@
+import { mountApp } from "./app";
 import { describeReadiness, fetchReadiness } from "./health";
 import "./style.css";
 
-async function boot(): Promise<void> {
+async function showReadiness(): Promise<void> {
   const status = document.querySelector<HTMLElement>("[data-hub-status]");
   if (!status) {
     return;
@@ -11,4 +12,8 @@ async function boot(): Promise<void> {
   status.dataset.ready = String(readiness.ready);
 }
 
-void boot();
+void showReadiness();
+const root = document.querySelector<HTMLElement>("#hub-app");
+if (root) {
+  void mountApp(root);
+}

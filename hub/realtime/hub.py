@@ -388,9 +388,10 @@ class RealtimeHub:
     async def join_presence(self, sub: Subscription) -> None:
         self.memberships[sub.stream][sub.conn.conn_id] = sub.member
         await self.presence.join(sub.stream, sub.member)
-        known = self._last_presence.get(sub.stream)
-        if known is not None:
-            await sub.push_other(known)  # the newcomer sees who is here at once
+        # The newcomer sees who is here (themselves included) at once; the
+        # others hear of them in the next coalesced broadcast.
+        online = await self.presence.online(sub.stream)
+        await sub.push_other(encode(Presence(type="presence", stream=sub.stream, online=online)))
         self.schedule_presence(sub.stream)
 
     def schedule_presence(self, stream: str) -> None:

@@ -20,6 +20,7 @@ def test_landing_page_reports_ready(page: Any, hub_server: DaphneWorker) -> None
     )
     assert status.get_attribute("data-ready") == "true"
     assert status.inner_text() == "All systems ready"
+    page.wait_for_selector("[data-testid=sign-in]")
 
 
 @pytest.mark.django_db(transaction=True)

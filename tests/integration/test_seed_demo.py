@@ -21,9 +21,11 @@ from hub.agencies.models import (
     Membership,
     Role,
 )
+from hub.alerts.models import Alert, AlertTarget
 from hub.events.audit import verify
 from hub.events.models import Event, Stream, WriteReceipt
 from hub.incidents.models import Incident, Message, Participation
+from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
 
 
 def snapshot() -> dict[str, Any]:
@@ -49,6 +51,12 @@ def snapshot() -> dict[str, Any]:
         "streams": list(Stream.objects.order_by("id").values()),
         "events": list(Event.objects.order_by("id").values()),
         "receipts": list(WriteReceipt.objects.order_by("id").values()),
+        "alerts": list(Alert.objects.order_by("id").values()),
+        "alert_targets": list(AlertTarget.objects.order_by("id").values()),
+        "templates": list(ChecklistTemplate.objects.order_by("id").values()),
+        "template_items": list(TemplateItem.objects.order_by("id").values()),
+        "operations": list(Operation.objects.order_by("id").values()),
+        "tasks": list(Task.objects.order_by("id").values()),
     }
 
 
@@ -83,6 +91,17 @@ def test_seed_demo_activity_covers_the_typical_cases() -> None:
     assert {"WDH", "WEN", "WVB", "JNB", "DUR"} <= points
     assert Message.objects.count() >= 5
     assert set(Incident.objects.values_list("status", flat=True)) >= {"active", "resolved"}
+    assert set(ChecklistTemplate.objects.values_list("code", flat=True)) == {
+        "tip-screening",
+        "vessel-interdiction",
+        "document-fraud-check",
+        "mass-arrival-land",
+    }
+    assert Alert.objects.filter(is_exercise=True).exists()
+    assert AlertTarget.objects.filter(acknowledged_at__isnull=False).exists()
+    operation = Operation.objects.get()
+    assert operation.incident is not None
+    assert operation.tasks.filter(status="done").exists()
 
 
 @pytest.mark.django_db
