@@ -41,12 +41,23 @@ class HubRenderer(JSONRenderer):
 
 
 class NulCharacter(ValueError):
-    """Text with a NUL character: PostgreSQL cannot store it, and no officer types one."""
+    """Text with a NUL character or a lone surrogate: PostgreSQL cannot store
+    either, and no officer types one."""
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _has_nul(value: object) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _unstorable(value)
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     if isinstance(value, dict):
@@ -60,7 +71,7 @@ class HubParser(Parser):
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         data = super().parse_body(request)
         if _has_nul(data):
-            raise NulCharacter("Text must not contain NUL characters.")
+            raise NulCharacter("Text must not contain NUL characters or lone surrogates.")
         return data
 
 

@@ -139,7 +139,7 @@ def _locked_alert(access: Access, alert_id: int, *, action: str) -> Alert:
     if isinstance(alert_id, bool) or not isinstance(alert_id, int) or not 0 < alert_id < 2**62:
         raise NotFound("Not found.")
     alert = (
-        Alert.objects.select_for_update()
+        Alert.objects.select_for_update(of=("self",))
         .select_related("crossing_point", "incident", "issuing_agency")
         .filter(pk=alert_id)
         .first()
@@ -473,7 +473,7 @@ def alert_acknowledge(
         )
         _live(alert, now)
         target = (
-            AlertTarget.objects.select_for_update()
+            AlertTarget.objects.select_for_update(of=("self",))
             .select_related("acknowledged_by")
             .get(alert=alert, agency_id=acting.pk)
         )

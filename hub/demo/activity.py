@@ -40,51 +40,145 @@ def _task(ctx: Context, key: str, position: int) -> int:
 def _incident_ref(crossing_point: str) -> str:
     from hub.incidents.models import Incident
 
-    return Incident.objects.filter(crossing_point__code=crossing_point).order_by("id").values_list("ref", flat=True)[0]
+    return (
+        Incident.objects.filter(crossing_point__code=crossing_point)
+        .order_by("id")
+        .values_list("ref", flat=True)[0]
+    )
 
 
 STEPS: tuple[Step, ...] = (
-    Step("alert-visas", "na-imm.coord", lambda u, c: str(alerts.alert_issue(
-        actor=u, crossing_point="WDH", category="document_fraud", severity="high",
-        title="Counterfeit visas on connecting flights from the north",
-        body="Three counterfeit visa foils found this week; all on passengers connecting via "
-             "the same hub. Second-line check every visa on these arrivals.",
-        expires_at=timezone.now() + timedelta(days=7), client_msg_id=demo_id("alert-visas"),
-    ).alert.pk)),
-    Step("alert-visas-ack", "na-pol.duty", lambda u, c: (alerts.alert_acknowledge(
-        actor=u, alert_id=int(c["alert-visas"]), client_msg_id=demo_id("alert-visas-ack")), None)[1]),
-    Step("alert-drill", "za-cgd.coord", lambda u, c: str(alerts.alert_issue(
-        actor=u, crossing_point="DUR", category="vessel_of_interest", severity="critical",
-        title="Vessel of interest approaching outer anchorage",
-        body="Drill: a bulk carrier reported with stowaways. All agencies run the vessel "
-             "interdiction checklist.",
-        is_exercise=True, expires_at=timezone.now() + timedelta(hours=12),
-        client_msg_id=demo_id("alert-drill"),
-    ).alert.pk)),
-    Step("alert-osbp", "zm-imm.coord", lambda u, c: str(alerts.alert_issue(
-        actor=u, crossing_point="WEN", category="trafficking_risk", severity="medium",
-        title="Recruiters offering 'hotel jobs' to young women crossing to Namibia",
-        body="Community reports of recruiters on the Zambian side. Watch for groups of young "
-             "women with identical job letters.",
-        client_msg_id=demo_id("alert-osbp"),
-    ).alert.pk)),
-    Step("op-tip", "na-imm.coord", lambda u, c: str(ops.operation_start(
-        actor=u, crossing_point="WDH", template="tip-screening", incident=_incident_ref("WDH"),
-        client_msg_id=demo_id("op-tip"),
-    ).operation.pk)),
-    Step("op-tip-1", "na-imm.duty", lambda u, c: (ops.task_update(
-        actor=u, ref=_operation(c, "op-tip").ref, task_id=_task(c, "op-tip", 1), status="in_progress",
-        client_msg_id=demo_id("op-tip-1")), None)[1]),
-    Step("op-tip-2", "na-imm.duty", lambda u, c: (ops.task_update(
-        actor=u, ref=_operation(c, "op-tip").ref, task_id=_task(c, "op-tip", 1), status="done",
-        client_msg_id=demo_id("op-tip-2")), None)[1]),
-    Step("op-tip-3", "na-imm.duty", lambda u, c: (ops.task_update(
-        actor=u, ref=_operation(c, "op-tip").ref, task_id=_task(c, "op-tip", 2), status="in_progress",
-        note="Indicators: documents held by escort; claims debt for travel; avoids eye contact.",
-        client_msg_id=demo_id("op-tip-3")), None)[1]),
-    Step("op-tip-4", "na-pol.duty", lambda u, c: (ops.task_update(
-        actor=u, ref=_operation(c, "op-tip").ref, task_id=_task(c, "op-tip", 4), status="in_progress",
-        client_msg_id=demo_id("op-tip-4")), None)[1]),
+    Step(
+        "alert-visas",
+        "na-imm.coord",
+        lambda u, c: str(
+            alerts.alert_issue(
+                actor=u,
+                crossing_point="WDH",
+                category="document_fraud",
+                severity="high",
+                title="Counterfeit visas on connecting flights from the north",
+                body="Three counterfeit visa foils found this week; all on passengers connecting via "
+                "the same hub. Second-line check every visa on these arrivals.",
+                expires_at=timezone.now() + timedelta(days=7),
+                client_msg_id=demo_id("alert-visas"),
+            ).alert.pk
+        ),
+    ),
+    Step(
+        "alert-visas-ack",
+        "na-pol.duty",
+        lambda u, c: (
+            alerts.alert_acknowledge(
+                actor=u, alert_id=int(c["alert-visas"]), client_msg_id=demo_id("alert-visas-ack")
+            ),
+            None,
+        )[1],
+    ),
+    Step(
+        "alert-drill",
+        "za-cgd.coord",
+        lambda u, c: str(
+            alerts.alert_issue(
+                actor=u,
+                crossing_point="DUR",
+                category="vessel_of_interest",
+                severity="critical",
+                title="Vessel of interest approaching outer anchorage",
+                body="Drill: a bulk carrier reported with stowaways. All agencies run the vessel "
+                "interdiction checklist.",
+                is_exercise=True,
+                expires_at=timezone.now() + timedelta(hours=12),
+                client_msg_id=demo_id("alert-drill"),
+            ).alert.pk
+        ),
+    ),
+    Step(
+        "alert-osbp",
+        "zm-imm.coord",
+        lambda u, c: str(
+            alerts.alert_issue(
+                actor=u,
+                crossing_point="WEN",
+                category="trafficking_risk",
+                severity="medium",
+                title="Recruiters offering 'hotel jobs' to young women crossing to Namibia",
+                body="Community reports of recruiters on the Zambian side. Watch for groups of young "
+                "women with identical job letters.",
+                client_msg_id=demo_id("alert-osbp"),
+            ).alert.pk
+        ),
+    ),
+    Step(
+        "op-tip",
+        "na-imm.coord",
+        lambda u, c: str(
+            ops.operation_start(
+                actor=u,
+                crossing_point="WDH",
+                template="tip-screening",
+                incident=_incident_ref("WDH"),
+                client_msg_id=demo_id("op-tip"),
+            ).operation.pk
+        ),
+    ),
+    Step(
+        "op-tip-1",
+        "na-imm.duty",
+        lambda u, c: (
+            ops.task_update(
+                actor=u,
+                ref=_operation(c, "op-tip").ref,
+                task_id=_task(c, "op-tip", 1),
+                status="in_progress",
+                client_msg_id=demo_id("op-tip-1"),
+            ),
+            None,
+        )[1],
+    ),
+    Step(
+        "op-tip-2",
+        "na-imm.duty",
+        lambda u, c: (
+            ops.task_update(
+                actor=u,
+                ref=_operation(c, "op-tip").ref,
+                task_id=_task(c, "op-tip", 1),
+                status="done",
+                client_msg_id=demo_id("op-tip-2"),
+            ),
+            None,
+        )[1],
+    ),
+    Step(
+        "op-tip-3",
+        "na-imm.duty",
+        lambda u, c: (
+            ops.task_update(
+                actor=u,
+                ref=_operation(c, "op-tip").ref,
+                task_id=_task(c, "op-tip", 2),
+                status="in_progress",
+                note="Indicators: documents held by escort; claims debt for travel; avoids eye contact.",
+                client_msg_id=demo_id("op-tip-3"),
+            ),
+            None,
+        )[1],
+    ),
+    Step(
+        "op-tip-4",
+        "na-pol.duty",
+        lambda u, c: (
+            ops.task_update(
+                actor=u,
+                ref=_operation(c, "op-tip").ref,
+                task_id=_task(c, "op-tip", 4),
+                status="in_progress",
+                client_msg_id=demo_id("op-tip-4"),
+            ),
+            None,
+        )[1],
+    ),
 )
 
 

@@ -148,7 +148,7 @@ def _locked_incident(access: Access, ref: str, *, action: str) -> tuple[Incident
     if not isinstance(ref, str) or len(ref) > 32:
         raise NotFound("Not found.")
     incident = (
-        Incident.objects.select_for_update()
+        Incident.objects.select_for_update(of=("self",))
         .select_related("crossing_point", "lead_agency", "reporting_agency")
         .filter(ref=ref)
         .first()
@@ -601,7 +601,7 @@ def _locked_message(incident: Incident, message_id: int) -> Message:
     if not isinstance(message_id, int) or isinstance(message_id, bool):
         raise NotFound("Not found.")
     message = (
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(of=("self",))
         .select_related("author", "agency")
         .filter(pk=message_id, incident=incident)
         .first()

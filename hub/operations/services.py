@@ -112,7 +112,7 @@ def _locked_operation(access: Access, ref: str, *, action: str) -> Operation:
     if not isinstance(ref, str) or len(ref) > 40:
         raise NotFound("Not found.")
     operation = (
-        Operation.objects.select_for_update()
+        Operation.objects.select_for_update(of=("self",))
         .select_related("crossing_point", "incident", "lead_agency")
         .filter(ref=ref)
         .first()
@@ -133,7 +133,7 @@ def _task(operation: Operation, task_id: int) -> Task:
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise NotFound("Not found.")
     task = (
-        Task.objects.select_for_update()
+        Task.objects.select_for_update(of=("self",))
         .select_related("assigned_agency")
         .filter(pk=task_id, operation=operation, removed_at__isnull=True)
         .first()

@@ -27,30 +27,62 @@ SOPS = (
         "For any traveller showing indicators of trafficking in persons. The person is treated "
         "as a possible victim, never as an offender, until screening says otherwise.",
         (
-            ItemSpec("Separate the person from any escort and move them to a private room",
-                     "immigration", 15,
-                     "Do not confront the escort. Offer water and a same-gender officer where possible."),
-            ItemSpec("Screening interview with the indicators checklist, with an interpreter",
-                     "immigration", 60,
-                     "Record which indicators were observed (control of documents, debt, deception, "
-                     "restricted movement, signs of abuse). Use open questions.",
-                     requires_note=True),
-            ItemSpec("Examine travel documents and check SLTD and national watchlists",
-                     "immigration", 45, "Record document numbers and any hits.", requires_note=True),
-            ItemSpec("Notify the police anti-trafficking / child protection unit",
-                     "police", 30, "For a minor, notify child protection immediately."),
-            ItemSpec("Secure evidence from the escort: phones, tickets, documents",
-                     "police", 90,
-                     "Seal and label each item; chain of custody is co-signed by a second agency.",
-                     requires_note=True, requires_cosign=True),
-            ItemSpec("Search baggage and any consignment linked to the case",
-                     "customs", 60, "Note anything pointing to recruiters or exploiters."),
-            ItemSpec("Refer the person to protection services (shelter, medical, psychosocial)",
-                     "immigration", 120,
-                     "Record the receiving organisation and its reference number. Co-signed by police.",
-                     requires_note=True, requires_cosign=True),
-            ItemSpec("Joint incident report to the coordination committee",
-                     "police", 240, "Summarise indicators, actions and referrals.", requires_note=True),
+            ItemSpec(
+                "Separate the person from any escort and move them to a private room",
+                "immigration",
+                15,
+                "Do not confront the escort. Offer water and a same-gender officer where possible.",
+            ),
+            ItemSpec(
+                "Screening interview with the indicators checklist, with an interpreter",
+                "immigration",
+                60,
+                "Record which indicators were observed (control of documents, debt, deception, "
+                "restricted movement, signs of abuse). Use open questions.",
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Examine travel documents and check SLTD and national watchlists",
+                "immigration",
+                45,
+                "Record document numbers and any hits.",
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Notify the police anti-trafficking / child protection unit",
+                "police",
+                30,
+                "For a minor, notify child protection immediately.",
+            ),
+            ItemSpec(
+                "Secure evidence from the escort: phones, tickets, documents",
+                "police",
+                90,
+                "Seal and label each item; chain of custody is co-signed by a second agency.",
+                requires_note=True,
+                requires_cosign=True,
+            ),
+            ItemSpec(
+                "Search baggage and any consignment linked to the case",
+                "customs",
+                60,
+                "Note anything pointing to recruiters or exploiters.",
+            ),
+            ItemSpec(
+                "Refer the person to protection services (shelter, medical, psychosocial)",
+                "immigration",
+                120,
+                "Record the receiving organisation and its reference number. Co-signed by police.",
+                requires_note=True,
+                requires_cosign=True,
+            ),
+            ItemSpec(
+                "Joint incident report to the coordination committee",
+                "police",
+                240,
+                "Summarise indicators, actions and referrals.",
+                requires_note=True,
+            ),
         ),
     ),
     Sop(
@@ -59,23 +91,54 @@ SOPS = (
         "A vessel suspected of carrying undeclared persons or goods is stopped, boarded and "
         "examined jointly by coastguard, port authority, customs, immigration and port health.",
         (
-            ItemSpec("Establish the vessel's position, IMO/MMSI, flag and last port of call",
-                     "coastguard", 15, requires_note=True),
-            ItemSpec("Direct the vessel to anchorage or to the berth the port authority assigns",
-                     "port_authority", 45),
-            ItemSpec("Board the vessel and carry out a safety sweep", "coastguard", 60,
-                     "Record crew count and any immediate risks.", requires_note=True),
-            ItemSpec("Check the crew and passenger manifest against persons aboard",
-                     "immigration", 90, "Co-signed by the boarding coastguard officer.",
-                     requires_note=True, requires_cosign=True),
+            ItemSpec(
+                "Establish the vessel's position, IMO/MMSI, flag and last port of call",
+                "coastguard",
+                15,
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Direct the vessel to anchorage or to the berth the port authority assigns",
+                "port_authority",
+                45,
+            ),
+            ItemSpec(
+                "Board the vessel and carry out a safety sweep",
+                "coastguard",
+                60,
+                "Record crew count and any immediate risks.",
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Check the crew and passenger manifest against persons aboard",
+                "immigration",
+                90,
+                "Co-signed by the boarding coastguard officer.",
+                requires_note=True,
+                requires_cosign=True,
+            ),
             ItemSpec("Port health inspection and maritime declaration of health", "health", 90),
-            ItemSpec("Search cargo and holds; seal containers under suspicion", "customs", 180,
-                     "Seal numbers in the note; co-signed by a second agency.",
-                     requires_note=True, requires_cosign=True),
-            ItemSpec("Interview undocumented persons; refer protection cases", "immigration", 240,
-                     requires_note=True),
-            ItemSpec("Decide on detention or release of the vessel, with the legal basis",
-                     "coastguard", 480, requires_note=True, requires_cosign=True),
+            ItemSpec(
+                "Search cargo and holds; seal containers under suspicion",
+                "customs",
+                180,
+                "Seal numbers in the note; co-signed by a second agency.",
+                requires_note=True,
+                requires_cosign=True,
+            ),
+            ItemSpec(
+                "Interview undocumented persons; refer protection cases",
+                "immigration",
+                240,
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Decide on detention or release of the vessel, with the legal basis",
+                "coastguard",
+                480,
+                requires_note=True,
+                requires_cosign=True,
+            ),
         ),
     ),
     Sop(
@@ -84,17 +147,40 @@ SOPS = (
         "A travel or identity document suspected to be altered, counterfeit or fraudulently "
         "obtained is examined at the second line and confirmed with the issuing authority.",
         (
-            ItemSpec("Second-line examination: UV, microprint, laminate, data page", "immigration", 20,
-                     "Describe the anomalies found.", requires_note=True),
-            ItemSpec("Compare the holder with the document's photograph and biometrics",
-                     "immigration", 30),
+            ItemSpec(
+                "Second-line examination: UV, microprint, laminate, data page",
+                "immigration",
+                20,
+                "Describe the anomalies found.",
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Compare the holder with the document's photograph and biometrics",
+                "immigration",
+                30,
+            ),
             ItemSpec("Check SLTD and national databases", "police", 45, requires_note=True),
-            ItemSpec("Ask the issuing / civil registration authority to confirm issuance",
-                     "other", 120, "Record the authority's reply and reference.", requires_note=True),
-            ItemSpec("Decide: admit, refuse entry or arrest; record the legal basis", "immigration", 180,
-                     "Co-signed by police.", requires_note=True, requires_cosign=True),
-            ItemSpec("Seize the document as evidence and issue a receipt", "police", 240,
-                     requires_note=True),
+            ItemSpec(
+                "Ask the issuing / civil registration authority to confirm issuance",
+                "other",
+                120,
+                "Record the authority's reply and reference.",
+                requires_note=True,
+            ),
+            ItemSpec(
+                "Decide: admit, refuse entry or arrest; record the legal basis",
+                "immigration",
+                180,
+                "Co-signed by police.",
+                requires_note=True,
+                requires_cosign=True,
+            ),
+            ItemSpec(
+                "Seize the document as evidence and issue a receipt",
+                "police",
+                240,
+                requires_note=True,
+            ),
         ),
     ),
     Sop(
@@ -104,15 +190,27 @@ SOPS = (
         "At a One Stop Border Post, both countries' agencies act together.",
         (
             ItemSpec("Secure the area and set up a safe reception point", "police", 30),
-            ItemSpec("Count arrivals; identify children, injured, elderly and other vulnerable people",
-                     "immigration", 60, requires_note=True),
+            ItemSpec(
+                "Count arrivals; identify children, injured, elderly and other vulnerable people",
+                "immigration",
+                60,
+                requires_note=True,
+            ),
             ItemSpec("Health screening and first aid", "health", 90),
-            ItemSpec("Register arrivals and capture biometrics", "immigration", 240, requires_note=True),
+            ItemSpec(
+                "Register arrivals and capture biometrics", "immigration", 240, requires_note=True
+            ),
             ItemSpec("Search belongings", "customs", 240),
-            ItemSpec("Inform the counterpart agencies of the neighbouring country", "immigration", 60,
-                     "Co-signed by the neighbouring country's officer.", requires_cosign=True),
-            ItemSpec("Refer asylum seekers and protection cases", "immigration", 480,
-                     requires_note=True),
+            ItemSpec(
+                "Inform the counterpart agencies of the neighbouring country",
+                "immigration",
+                60,
+                "Co-signed by the neighbouring country's officer.",
+                requires_cosign=True,
+            ),
+            ItemSpec(
+                "Refer asylum seekers and protection cases", "immigration", 480, requires_note=True
+            ),
         ),
     ),
 )
@@ -125,8 +223,22 @@ def _same(template: ChecklistTemplate, sop: Sop) -> bool:
         and template.description == sop.description
         and len(items) == len(sop.items)
         and all(
-            (i.title, i.guidance, i.agency_kind, i.due_offset_minutes, i.requires_note, i.requires_cosign)
-            == (s.title, s.guidance, s.agency_kind, s.due_offset_minutes, s.requires_note, s.requires_cosign)
+            (
+                i.title,
+                i.guidance,
+                i.agency_kind,
+                i.due_offset_minutes,
+                i.requires_note,
+                i.requires_cosign,
+            )
+            == (
+                s.title,
+                s.guidance,
+                s.agency_kind,
+                s.due_offset_minutes,
+                s.requires_note,
+                s.requires_cosign,
+            )
             for i, s in zip(items, sop.items, strict=True)
         )
     )
@@ -140,6 +252,8 @@ def seed_templates() -> list[ChecklistTemplate]:
             published.append(current)
             continue
         published.append(
-            template_publish(code=sop.code, title=sop.title, description=sop.description, items=list(sop.items))
+            template_publish(
+                code=sop.code, title=sop.title, description=sop.description, items=list(sop.items)
+            )
         )
     return published

@@ -199,7 +199,25 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return
-        size = len(text_data.encode("utf-8")) if text_data is not None else len(bytes_data or b"")
+        try:
+            await self._receive(text_data, bytes_data)
+        except Exception:
+            # Nothing a client sends may take the consumer down: log, answer, carry on.
+            logger.exception("frame from %s failed", self.conn_id)
+            try:
+                await self.send_error(
+                    p.ErrorCode.INTERNAL_ERROR,
+                    "The server failed on this frame; it has been logged.",
+                )
+            except Exception:
+                await self.close_with(1011, "internal error")
+
+    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
+        size = (
+            len(text_data.encode("utf-8", "surrogatepass"))
+            if text_data is not None
+            else len(bytes_data or b"")
+        )
         if size > p.MAX_FRAME_BYTES:
             await self.close_with(p.CloseCode.MESSAGE_TOO_BIG, "frame too big")
             return
@@ -214,27 +232,29 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         try:
             raw = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self.send_error(p.ErrorCode.INVALID_JSON, "The frame is not valid JSON.")
             return
         ref = _ref_of(raw)
-        if not isinstance(raw, dict) or raw.get("type") not in p.CLIENT_TYPES:
-            kind = raw.get("type") if isinstance(raw, dict) else None
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(kind, str) or kind not in p.CLIENT_TYPES:
             await self.send_error(
                 p.ErrorCode.UNKNOWN_TYPE,
-                f"Unknown frame type {str(kind)[:40]!r}; expected one of "
+                f"Unknown frame type {_safe(str(kind))[:40]!r}; expected one of "
                 f"{', '.join(sorted(p.CLIENT_TYPES))}.",
                 ref,
             )
             return
         try:
-            frame = p.CLIENT_FRAME.validate_python(raw)
+            # Strict, from the JSON text: "1" is not a number, true is not an id,
+            # and text must be valid Unicode (no lone surrogates).
+            frame = p.CLIENT_FRAME.validate_json(text_data, strict=True)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(x) for x in e['loc'][1:]) or 'frame'}: {e['msg']}"
-                for e in exc.errors()[:5]
+                for e in exc.errors(include_input=False)[:5]
             )
-            await self.send_error(p.ErrorCode.INVALID_FRAME, problems, ref)
+            await self.send_error(p.ErrorCode.INVALID_FRAME, _safe(problems), ref)
             return
         try:
             await self.dispatch_frame(frame)
@@ -242,13 +262,6 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_error(exc.code, exc.detail, ref)
         except LiveFeedUnavailable:
             await self.close_with(p.CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
-        except Exception:
-            logger.exception("frame %s from %s failed", raw.get("type"), self.conn_id)
-            await self.send_error(
-                p.ErrorCode.INTERNAL_ERROR,
-                "The server failed on this frame; it has been logged.",
-                ref,
-            )
 
     async def dispatch_frame(self, frame: Any) -> None:
         match frame:
@@ -369,13 +382,19 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.send_frame(p.ErrorFrame(type="error", code=code, detail=detail, ref=ref))
 
 
+def _safe(text: str) -> str:
+    """Text that can be sent back: lone surrogates a client sent become U+FFFD."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _ref_of(raw: object) -> str | None:
+    """What an error echoes: the frame's client_msg_id, else its stream, else its alert_id."""
     if not isinstance(raw, dict):
         return None
     for key in ("client_msg_id", "stream", "alert_id"):
         value = raw.get(key)
         if isinstance(value, str | int) and not isinstance(value, bool):
-            return str(value)[:120]
+            return _safe(str(value)[:120])
     return None
 
 
