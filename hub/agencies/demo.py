@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
@@ -290,12 +291,156 @@ def _reference_admin_group() -> Group:
     return group
 
 
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    first_name: str
+    last_name: str
+    agency: str
+    role: str
+
+
+def demo_users() -> list[DemoUser]:
+    """One officer per agency and role, with deterministic names."""
+    users: list[DemoUser] = []
+    name_index = {code: 0 for code in COUNTRIES}
+    for spec in AGENCIES:
+        for role in ROLE_SUFFIX:
+            i = name_index[spec.country]
+            name_index[spec.country] += 1
+            users.append(
+                DemoUser(
+                    username=demo_username(spec.code, role),
+                    first_name=FIRST_NAMES[spec.country][i % len(FIRST_NAMES[spec.country])],
+                    last_name=LAST_NAMES[spec.country][i % len(LAST_NAMES[spec.country])],
+                    agency=spec.code,
+                    role=role,
+                )
+            )
+    return users
+
+
+def _points_of_agency() -> dict[str, list[str]]:
+    points: dict[str, list[str]] = {spec.code: [] for spec in AGENCIES}
+    for pspec in CROSSING_POINTS:
+        for agency_code in pspec.agencies:
+            points[agency_code].append(pspec.code)
+    return points
+
+
+def _logins() -> list[DemoLogin]:
+    points = _points_of_agency()
+    return [
+        DemoLogin(
+            username=u.username,
+            name=f"{u.first_name} {u.last_name}",
+            agency=u.agency,
+            role=u.role,
+            crossing_points=tuple(points[u.agency]),
+        )
+        for u in demo_users()
+    ]
+
+
 @transaction.atomic
 def seed_reference_data() -> list[DemoLogin]:
     """Converge countries, agencies, crossing points, deployments and demo users.
 
-    Returns the demo logins, in a stable order, for printing.
+    An empty database is filled with bulk inserts (a few dozen queries, one
+    password hash); otherwise every row is converged one by one. Both give the
+    same rows. Returns the demo logins, in a stable order, for printing.
     """
+    if not Country.objects.exists() and not Agency.objects.exists() and not User.objects.exists():
+        _bulk_seed()
+    else:
+        _converge()
+    return _logins()
+
+
+def _bulk_seed() -> None:
+    countries = Country.objects.bulk_create(
+        [Country(code=code, name=name) for code, name in COUNTRIES.items()]
+    )
+    by_country = {c.code: c for c in countries}
+    agencies = {
+        a.code: a
+        for a in Agency.objects.bulk_create(
+            [
+                Agency(code=s.code, name=s.name, kind=s.kind, country=by_country[s.country])
+                for s in AGENCIES
+            ]
+        )
+    }
+    points = {
+        p.code: p
+        for p in CrossingPoint.objects.bulk_create(
+            [
+                CrossingPoint(
+                    code=s.code,
+                    name=s.name,
+                    kind=s.kind,
+                    timezone=s.timezone,
+                    latitude=Decimal(s.latitude),
+                    longitude=Decimal(s.longitude),
+                )
+                for s in CROSSING_POINTS
+            ]
+        )
+    }
+    CrossingPoint.countries.through.objects.bulk_create(
+        [
+            CrossingPoint.countries.through(crossingpoint=points[s.code], country=by_country[c])
+            for s in CROSSING_POINTS
+            for c in s.countries
+        ]
+    )
+    Deployment.objects.bulk_create(
+        [
+            Deployment(agency=agencies[a], crossing_point=points[s.code])
+            for s in CROSSING_POINTS
+            for a in s.agencies
+        ]
+    )
+    password = make_password(DEMO_PASSWORD)
+    specs = demo_users()
+    users = User.objects.bulk_create(
+        [
+            User(
+                username=u.username,
+                first_name=u.first_name,
+                last_name=u.last_name,
+                email=f"{u.username}@demo.border-hub.example",
+                is_staff=u.role == Role.ADMIN,
+                password=password,
+            )
+            for u in specs
+        ]
+    )
+    admin_group = _reference_admin_group()
+    User.groups.through.objects.bulk_create(
+        [
+            User.groups.through(user=user, group=admin_group)
+            for user, spec in zip(users, specs, strict=True)
+            if spec.role == Role.ADMIN
+        ]
+    )
+    memberships = Membership.objects.bulk_create(
+        [
+            Membership(user=user, agency=agencies[spec.agency], role=spec.role)
+            for user, spec in zip(users, specs, strict=True)
+        ]
+    )
+    served = _points_of_agency()
+    Membership.crossing_points.through.objects.bulk_create(
+        [
+            Membership.crossing_points.through(membership=m, crossingpoint=points[code])
+            for m, spec in zip(memberships, specs, strict=True)
+            for code in served[spec.agency]
+        ]
+    )
+
+
+def _converge() -> None:
     countries = {
         code: Country.objects.update_or_create(code=code, defaults={"name": name})[0]
         for code, name in COUNTRIES.items()
@@ -332,41 +477,27 @@ def seed_reference_data() -> list[DemoLogin]:
             points_of_agency[agency_code].append(point)
 
     admin_group = _reference_admin_group()
-    logins: list[DemoLogin] = []
-    name_index = {code: 0 for code in COUNTRIES}
-    for spec in AGENCIES:
-        for role in ROLE_SUFFIX:
-            i = name_index[spec.country]
-            name_index[spec.country] += 1
-            first = FIRST_NAMES[spec.country][i % len(FIRST_NAMES[spec.country])]
-            last = LAST_NAMES[spec.country][i % len(LAST_NAMES[spec.country])]
-            username = demo_username(spec.code, role)
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "email": f"{username}@demo.border-hub.example",
-                    "is_staff": role == Role.ADMIN,
-                },
-            )
-            if created:
-                user.set_password(DEMO_PASSWORD)
-                user.save(update_fields=["password"])
-            if role == Role.ADMIN:
-                user.groups.add(admin_group)
-            membership, _ = Membership.objects.update_or_create(
-                user=user, agency=agencies[spec.code], role=role, defaults={"is_active": True}
-            )
-            points = points_of_agency[spec.code]
-            membership.crossing_points.set(points)
-            logins.append(
-                DemoLogin(
-                    username=username,
-                    name=user.display_name,
-                    agency=spec.code,
-                    role=role,
-                    crossing_points=tuple(p.code for p in points),
-                )
-            )
-    return logins
+    password: str | None = None
+    for officer in demo_users():
+        user, created = User.objects.get_or_create(
+            username=officer.username,
+            defaults={
+                "first_name": officer.first_name,
+                "last_name": officer.last_name,
+                "email": f"{officer.username}@demo.border-hub.example",
+                "is_staff": officer.role == Role.ADMIN,
+            },
+        )
+        if created:
+            password = password or make_password(DEMO_PASSWORD)
+            user.password = password
+            user.save(update_fields=["password"])
+        if officer.role == Role.ADMIN:
+            user.groups.add(admin_group)
+        membership, _ = Membership.objects.update_or_create(
+            user=user,
+            agency=agencies[officer.agency],
+            role=officer.role,
+            defaults={"is_active": True},
+        )
+        membership.crossing_points.set(points_of_agency[officer.agency])

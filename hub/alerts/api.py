@@ -65,6 +65,7 @@ class AlertOut(Schema):
         now = timezone.now()
         rows = list(alert.target_rows.all())
         status = "expired" if alert.status == "active" and is_expired(alert, now) else alert.status
+        live = status == "active"
         return AlertOut(
             id=alert.pk,
             crossing_point=alert.crossing_point.code,
@@ -103,7 +104,8 @@ class AlertOut(Schema):
                     if t.acknowledged_by
                     else None,
                     overdue=bool(
-                        alert.ack_required
+                        live
+                        and alert.ack_required
                         and t.acknowledged_at is None
                         and t.due_at is not None
                         and t.due_at <= now

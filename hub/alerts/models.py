@@ -85,7 +85,9 @@ class Alert(models.Model):
     version = models.PositiveIntegerField(default=1)
     cancel_reason = models.CharField(max_length=500, blank=True)
     source_identifier = models.CharField(
-        max_length=300, blank=True, help_text="CAP identifier of an imported alert."
+        max_length=300,
+        blank=True,
+        help_text="'sender,identifier' of the CAP document an imported alert came from.",
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -96,6 +98,14 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["crossing_point", "status"], name="alert_point_status")]
+        constraints = [
+            # A CAP document is imported once per crossing point, whoever imports it.
+            models.UniqueConstraint(
+                fields=["crossing_point", "source_identifier"],
+                condition=~models.Q(source_identifier=""),
+                name="alert_unique_cap_source",
+            )
+        ]
 
     def __str__(self) -> str:
         prefix = "[EXERCISE] " if self.is_exercise else ""

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hub.accounts.models import User
@@ -40,7 +40,7 @@ from hub.alerts.notify import notify_officers
 from hub.alerts.selectors import alert_facts, is_expired
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
-from hub.events.models import WriteReceipt
+from hub.events.models import Event, WriteReceipt
 from hub.events.pipeline import emit, lock_streams
 from hub.events.types import (
     AlertAcknowledged,
@@ -55,6 +55,7 @@ from hub.incidents.models import Incident
 from hub.incidents.permissions import can_read_incident
 from hub.incidents.selectors import incident_facts
 from hub.security import refuse
+from hub.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +89,7 @@ def ack_window(severity: str) -> timedelta:
 
 
 def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{field} must not be empty.")
-    if len(value) > max_length:
-        raise InvalidInput(f"{field} is longer than {max_length} characters.")
-    if "\x00" in value:
-        raise InvalidInput(f"{field} must not contain NUL characters.")
-    return value
+    return clean_text(value, field=field, max_length=max_length, required=required)
 
 
 def _choice(value: Any, *, field: str, choices: type[Any]) -> str:
@@ -485,10 +477,14 @@ def alert_acknowledge(
             )
         target.acknowledged_at = now
         target.acknowledged_by = actor
-        pending = sorted(
-            AlertTarget.objects.filter(alert=alert, acknowledged_at__isnull=True)
-            .exclude(pk=target.pk)
-            .values_list("agency__code", flat=True)
+        pending = (
+            sorted(
+                AlertTarget.objects.filter(alert=alert, acknowledged_at__isnull=True)
+                .exclude(pk=target.pk)
+                .values_list("agency__code", flat=True)
+            )
+            if alert.ack_required
+            else []
         )
         payload = AlertAcknowledged(
             alert_id=alert.pk, exercise=alert.is_exercise, agency=acting.code, pending=pending
@@ -528,28 +524,27 @@ def officers_to_notify(agency_id: int, crossing_point_id: int) -> list[User]:
     )
 
 
+def _escalation_due(now: datetime) -> Any:
+    """Targets overdue at ``now``: listed, then claimed, by the same conditions
+    (an alert cancelled or acknowledged in between is not escalated)."""
+    return AlertTarget.objects.filter(
+        acknowledged_at__isnull=True,
+        escalated_at__isnull=True,
+        due_at__lte=now,
+        alert__ack_required=True,
+        alert__status=AlertStatus.ACTIVE,
+    ).exclude(alert__expires_at__lte=now)
+
+
 def alerts_escalate_due(*, now: datetime | None = None) -> list[tuple[int, str]]:
     """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency)."""
     now = now or timezone.now()
-    due = list(
-        AlertTarget.objects.filter(
-            acknowledged_at__isnull=True,
-            escalated_at__isnull=True,
-            due_at__lte=now,
-            alert__ack_required=True,
-            alert__status=AlertStatus.ACTIVE,
-        )
-        .exclude(alert__expires_at__lte=now)
-        .values_list("pk", flat=True)
-        .order_by("due_at", "pk")
-    )
+    due = list(_escalation_due(now).values_list("pk", flat=True).order_by("due_at", "pk"))
     done: list[tuple[int, str]] = []
     for target_id in due:
         with transaction.atomic():
             # The claim: only one runner, once, ever updates this row.
-            claimed = AlertTarget.objects.filter(
-                pk=target_id, escalated_at__isnull=True, acknowledged_at__isnull=True
-            ).update(escalated_at=now)
+            claimed = _escalation_due(now).filter(pk=target_id).update(escalated_at=now)
             if not claimed:
                 continue
             target = AlertTarget.objects.select_related(
@@ -598,9 +593,9 @@ def alerts_expire_due(*, now: datetime | None = None) -> list[int]:
     expired: list[int] = []
     for alert_id in ids:
         with transaction.atomic():
-            claimed = Alert.objects.filter(pk=alert_id, status=AlertStatus.ACTIVE).update(
-                status=AlertStatus.EXPIRED, expired_at=now, updated_at=now
-            )
+            claimed = Alert.objects.filter(
+                pk=alert_id, status=AlertStatus.ACTIVE, expires_at__lte=now
+            ).update(status=AlertStatus.EXPIRED, expired_at=now, updated_at=now)
             if not claimed:
                 continue
             alert = Alert.objects.select_related("crossing_point", "incident").get(pk=alert_id)
@@ -616,26 +611,95 @@ def alerts_expire_due(*, now: datetime | None = None) -> list[int]:
 
 
 def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> AlertResult:
-    """Issue an alert from a CAP 1.2 document (idempotent per sender and identifier)."""
+    """Issue an alert from a CAP 1.2 document, once per document and crossing point.
+
+    The same document imported again (by anyone) returns the alert it made.
+    """
     cap = parse_cap(document)
     if cap.crossing_point is not None and cap.crossing_point != crossing_point:
         raise InvalidInput(
             f"The CAP area is crossing point {cap.crossing_point}, not {crossing_point}.",
             code="wrong_crossing_point",
         )
-    return alert_issue(
-        actor=actor,
-        crossing_point=crossing_point,
-        category=cap.category,
-        severity=cap.severity,
-        urgency=cap.urgency,
-        certainty=cap.certainty,
-        title=cap.title,
-        body=cap.body,
-        expires_at=cap.expires_at,
-        targets=cap.targets,
-        ack_required=cap.ack_required,
-        is_exercise=cap.is_exercise,
-        client_msg_id=cap.client_msg_id,
-        source_identifier=cap.identifier,
-    )
+    source = f"{cap.sender},{cap.identifier}"[:300]
+
+    def existing() -> AlertResult | None:
+        alert = (
+            Alert.objects.select_related("crossing_point")
+            .filter(crossing_point__code=crossing_point, source_identifier=source)
+            .first()
+        )
+        if alert is None:
+            return None
+        same = (
+            alert.title,
+            alert.body,
+            alert.category,
+            alert.severity,
+            alert.urgency,
+            alert.certainty,
+            alert.expires_at,
+            alert.is_exercise,
+            alert.ack_required,
+        ) == (
+            clean_text(cap.title, field="title", max_length=MAX_TITLE),
+            clean_text(cap.body, field="body", max_length=MAX_BODY, required=False),
+            cap.category,
+            cap.severity,
+            cap.urgency,
+            cap.certainty,
+            cap.expires_at.replace(microsecond=0) if cap.expires_at else None,
+            cap.is_exercise,
+            cap.ack_required,
+        )
+        if not same:
+            raise Conflict(
+                f"CAP document {cap.identifier} from {cap.sender} was already imported "
+                "with different content.",
+                code="cap_identifier_reused",
+            )
+        access = access_for(actor)
+        if not perms.can_read_crossing(access, alert.crossing_point_id):
+            refuse(
+                access,
+                action="alert.import",
+                target=crossing_point[:20],
+                reason="does not serve this crossing point",
+                hide=True,
+            )
+        seq = (
+            Event.objects.filter(
+                stream__name=alert.stream_name, kind="alert.issued", payload__alert_id=alert.pk
+            )
+            .values_list("seq", flat=True)
+            .first()
+            or 0
+        )
+        return AlertResult(alert=alert, stream=alert.stream_name, seq=seq, duplicate=True)
+
+    found = existing()
+    if found is not None:
+        return found
+    try:
+        return alert_issue(
+            actor=actor,
+            crossing_point=crossing_point,
+            category=cap.category,
+            severity=cap.severity,
+            urgency=cap.urgency,
+            certainty=cap.certainty,
+            title=cap.title,
+            body=cap.body,
+            expires_at=cap.expires_at,
+            targets=cap.targets,
+            ack_required=cap.ack_required,
+            is_exercise=cap.is_exercise,
+            client_msg_id=cap.client_msg_id,
+            source_identifier=source,
+        )
+    except IntegrityError:
+        # Two officers imported it at the same moment: the other one won.
+        found = existing()
+        if found is None:
+            raise
+        return found

@@ -56,6 +56,7 @@ from hub.incidents.models import (
 from hub.incidents.permissions import Decision, IncidentFacts
 from hub.incidents.selectors import incident_facts
 from hub.security import refuse
+from hub.text import clean_text
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
@@ -95,16 +96,7 @@ class MessageResult:
 
 
 def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{field} must not be empty.")
-    if len(value) > max_length:
-        raise InvalidInput(f"{field} is longer than {max_length} characters.")
-    if "\x00" in value:
-        raise InvalidInput(f"{field} must not contain NUL characters.")
-    return value
+    return clean_text(value, field=field, max_length=max_length, required=required)
 
 
 def _choice(value: Any, *, field: str, choices: type[Any]) -> str:

@@ -62,6 +62,7 @@ from hub.operations.selectors import (
     template_version,
 )
 from hub.security import log_denial, refuse
+from hub.text import clean_text
 
 MAX_TITLE = 200
 MAX_TEXT = 5_000
@@ -89,16 +90,7 @@ class ItemSpec:
 
 
 def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{field} must not be empty.")
-    if len(value) > max_length:
-        raise InvalidInput(f"{field} is longer than {max_length} characters.")
-    if "\x00" in value:
-        raise InvalidInput(f"{field} must not contain NUL characters.")
-    return value
+    return clean_text(value, field=field, max_length=max_length, required=required)
 
 
 def _acting(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
@@ -529,6 +521,7 @@ def task_add(
         if agency is not None:
             assigned = Agency.objects.filter(
                 code=agency,
+                is_active=True,
                 deployments__crossing_point_id=operation.crossing_point_id,
                 deployments__is_active=True,
             ).first()
@@ -799,26 +792,26 @@ def task_cosign(
 # --- escalation (run_escalations) ----------------------------------------------------------------
 
 
+def _overdue(now: datetime) -> Any:
+    """Tasks overdue at ``now``, listed and then claimed by the same conditions."""
+    return Task.objects.filter(
+        escalated_at__isnull=True,
+        removed_at__isnull=True,
+        due_at__lte=now,
+        status__in=["open", "in_progress", "blocked"],
+        operation__status=OperationStatus.ACTIVE,
+    )
+
+
 def tasks_escalate_due(*, now: datetime | None = None) -> list[int]:
     """Flag and escalate every task overdue at ``now``, each exactly once."""
     now = now or timezone.now()
-    due = list(
-        Task.objects.filter(
-            escalated_at__isnull=True,
-            removed_at__isnull=True,
-            due_at__lte=now,
-            status__in=["open", "in_progress", "blocked"],
-            operation__status=OperationStatus.ACTIVE,
-        )
-        .values_list("pk", flat=True)
-        .order_by("due_at", "pk")
-    )
+    due = list(_overdue(now).values_list("pk", flat=True).order_by("due_at", "pk"))
+
     escalated: list[int] = []
     for task_id in due:
         with transaction.atomic():
-            claimed = Task.objects.filter(pk=task_id, escalated_at__isnull=True).update(
-                escalated_at=now
-            )
+            claimed = _overdue(now).filter(pk=task_id).update(escalated_at=now)
             if not claimed:
                 continue
             task = Task.objects.select_related(
