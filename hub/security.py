@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import NoReturn
 
-from hub.agencies.access import Access
+from hub.agencies.access import Access, Decision
+from hub.agencies.models import Agency
 from hub.errors import Forbidden, NotFound
 
 logger = logging.getLogger("hub.security")
@@ -38,3 +39,15 @@ def refuse(
     if hide:
         raise NotFound("Not found.")
     raise Forbidden(reason[:1].upper() + reason[1:] + ".")
+
+
+def acting_agency(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
+    """The agency the caller acts for under ``decision``, or a logged refusal (403).
+
+    The agency is built from the grant, without a query: its id and code are all
+    that rows and events need. It is never saved.
+    """
+    if not decision.allowed or decision.grant is None:
+        refuse(access, action=action, target=target, reason=decision.reason)
+    grant = decision.grant
+    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)

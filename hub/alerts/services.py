@@ -54,7 +54,7 @@ from hub.events.types import (
 from hub.incidents.models import Incident
 from hub.incidents.permissions import can_read_incident
 from hub.incidents.selectors import incident_facts
-from hub.security import refuse
+from hub.security import acting_agency, refuse
 from hub.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -121,10 +121,7 @@ def _json(value: Any) -> str | int | None:
 
 
 def _acting(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
-    if not decision.allowed or decision.grant is None:
-        refuse(access, action=action, target=target, reason=decision.reason)
-    grant = decision.grant
-    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
+    return acting_agency(access, decision, action=action, target=target)
 
 
 def _locked_alert(access: Access, alert_id: int, *, action: str) -> Alert:

@@ -55,7 +55,7 @@ from hub.incidents.models import (
 )
 from hub.incidents.permissions import Decision, IncidentFacts
 from hub.incidents.selectors import incident_facts
-from hub.security import refuse
+from hub.security import acting_agency, refuse
 from hub.text import clean_text
 
 MAX_TITLE = 200
@@ -154,15 +154,7 @@ def _locked_incident(access: Access, ref: str, *, action: str) -> tuple[Incident
 
 
 def _require(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
-    """The agency the caller acts for, or a logged refusal.
-
-    The agency comes from the grant (no query): its id and code are all that
-    the rows and events need.
-    """
-    if not decision.allowed or decision.grant is None:
-        refuse(access, action=action, target=target, reason=decision.reason)
-    grant = decision.grant
-    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
+    return acting_agency(access, decision, action=action, target=target)
 
 
 def _not_closed(incident: Incident) -> None:

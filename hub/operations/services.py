@@ -61,7 +61,7 @@ from hub.operations.selectors import (
     task_snapshot,
     template_version,
 )
-from hub.security import log_denial, refuse
+from hub.security import acting_agency, log_denial, refuse
 from hub.text import clean_text
 
 MAX_TITLE = 200
@@ -94,10 +94,7 @@ def _text(value: Any, *, field: str, max_length: int, required: bool = True) -> 
 
 
 def _acting(access: Access, decision: Decision, *, action: str, target: str) -> Agency:
-    if not decision.allowed or decision.grant is None:
-        refuse(access, action=action, target=target, reason=decision.reason)
-    grant = decision.grant
-    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
+    return acting_agency(access, decision, action=action, target=target)
 
 
 def _locked_operation(access: Access, ref: str, *, action: str) -> Operation:
