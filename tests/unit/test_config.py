@@ -141,7 +141,10 @@ def test_debug_false_words(tmp_path: Path, word: str) -> None:
 
 def test_alert_ack_windows_default_and_override(tmp_path: Path) -> None:
     assert load_config({}, var_dir=tmp_path).alert_ack_windows == {
-        "critical": 300, "high": 900, "medium": 3600, "low": 14400
+        "critical": 300,
+        "high": 900,
+        "medium": 3600,
+        "low": 14400,
     }
     config = load_config({"HUB_ALERT_ACK_WINDOWS": "critical=60, low=600"}, var_dir=tmp_path)
     assert config.alert_ack_windows["critical"] == 60
