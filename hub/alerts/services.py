@@ -539,44 +539,72 @@ def alerts_escalate_due(*, now: datetime | None = None) -> list[tuple[int, str]]
     due = list(_escalation_due(now).values_list("pk", flat=True).order_by("due_at", "pk"))
     done: list[tuple[int, str]] = []
     for target_id in due:
-        with transaction.atomic():
-            # The claim: only one runner, once, ever updates this row.
-            claimed = _escalation_due(now).filter(pk=target_id).update(escalated_at=now)
-            if not claimed:
-                continue
-            target = AlertTarget.objects.select_related(
-                "agency", "alert", "alert__crossing_point", "alert__incident"
-            ).get(pk=target_id)
-            alert = target.alert
-            officers = officers_to_notify(target.agency_id, alert.crossing_point_id)
-            assert target.due_at is not None
-            payload = AlertEscalated(
-                alert_id=alert.pk,
-                exercise=alert.is_exercise,
-                agency=target.agency.code,
-                due_at=target.due_at,
-                notified=[u.username for u in officers],
-            )
-            _emit_all(alert, payload, None, None, now)
-            prefix = "[EXERCISE] " if alert.is_exercise else ""
-            transaction.on_commit(
-                partial(
-                    notify_officers,
-                    officers,
-                    subject=(
-                        f"{prefix}Unacknowledged alert at {alert.crossing_point.code}: "
-                        f"{alert.title}"
-                    ),
-                    body=(
-                        f"{target.agency.code} has not acknowledged alert {alert.pk} "
-                        f"({alert.severity}) at {alert.crossing_point.name}. "
-                        "Acknowledge it in the Border Coordination Hub."
-                    ),
-                ),
-                robust=True,
-            )
-            done.append((alert.pk, target.agency.code))
+        escalated = _escalate_one(target_id, now)
+        if escalated is not None:
+            done.append(escalated)
     return done
+
+
+def _escalate_one(target_id: int, now: datetime) -> tuple[int, str] | None:
+    """Claim one target and escalate it, in one transaction, at most once ever.
+
+    Locks are taken as the services take them — the alert row first, then the
+    target — so an escalation and an acknowledgement or cancellation queue
+    behind each other instead of deadlocking. Under the alert's lock each
+    runner sees the last committed state: a target already escalated or
+    acknowledged, or an alert cancelled or expired meanwhile, is left alone.
+    """
+    alert_id = AlertTarget.objects.filter(pk=target_id).values_list("alert_id", flat=True).first()
+    if alert_id is None:
+        return None
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_for_update(of=("self",))
+            .select_related("crossing_point", "incident")
+            .get(pk=alert_id)
+        )
+        if (
+            alert.status != AlertStatus.ACTIVE
+            or not alert.ack_required
+            or (alert.expires_at is not None and alert.expires_at <= now)
+        ):
+            return None
+        claimed = AlertTarget.objects.filter(
+            pk=target_id,
+            escalated_at__isnull=True,
+            acknowledged_at__isnull=True,
+            due_at__lte=now,
+        ).update(escalated_at=now)
+        if not claimed:
+            return None
+        target = AlertTarget.objects.select_related("agency").get(pk=target_id)
+        officers = officers_to_notify(target.agency_id, alert.crossing_point_id)
+        assert target.due_at is not None
+        payload = AlertEscalated(
+            alert_id=alert.pk,
+            exercise=alert.is_exercise,
+            agency=target.agency.code,
+            due_at=target.due_at,
+            notified=[u.username for u in officers],
+        )
+        _emit_all(alert, payload, None, None, now)
+        prefix = "[EXERCISE] " if alert.is_exercise else ""
+        transaction.on_commit(
+            partial(
+                notify_officers,
+                officers,
+                subject=(
+                    f"{prefix}Unacknowledged alert at {alert.crossing_point.code}: {alert.title}"
+                ),
+                body=(
+                    f"{target.agency.code} has not acknowledged alert {alert.pk} "
+                    f"({alert.severity}) at {alert.crossing_point.name}. "
+                    "Acknowledge it in the Border Coordination Hub."
+                ),
+            ),
+            robust=True,
+        )
+        return alert.pk, target.agency.code
 
 
 def alerts_expire_due(*, now: datetime | None = None) -> list[int]:

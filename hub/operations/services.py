@@ -807,8 +807,28 @@ def tasks_escalate_due(*, now: datetime | None = None) -> list[int]:
 
     escalated: list[int] = []
     for task_id in due:
+        operation_id = (
+            Task.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
+        )
+        if operation_id is None:
+            continue
         with transaction.atomic():
-            claimed = _overdue(now).filter(pk=task_id).update(escalated_at=now)
+            # Lock order as in the services: the operation, then the task. Under the
+            # operation's lock the task's last committed state is what is checked.
+            locked = (
+                Operation.objects.select_for_update(of=("self",))
+                .filter(pk=operation_id, status=OperationStatus.ACTIVE)
+                .first()
+            )
+            if locked is None:
+                continue
+            claimed = Task.objects.filter(
+                pk=task_id,
+                escalated_at__isnull=True,
+                removed_at__isnull=True,
+                due_at__lte=now,
+                status__in=["open", "in_progress", "blocked"],
+            ).update(escalated_at=now)
             if not claimed:
                 continue
             task = Task.objects.select_related(
