@@ -16,3 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so concurrent runs never share a test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-hub-{os.getpid()}.sqlite3")}
+
+# Connections opened by worker threads (the live layer's pool) close after each
+# call, so nothing holds the test database open when it is dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
 
 from hub.accounts.services import token_authenticate
+from hub.realtime.db import db
 
 
 class BearerTokenMiddleware(BaseMiddleware):
@@ -23,7 +23,7 @@ class BearerTokenMiddleware(BaseMiddleware):
                 text = value.decode("latin1")
                 scheme, _, token = text.partition(" ")
                 if scheme.lower() == "bearer":
-                    found = await database_sync_to_async(token_authenticate)(token.strip())
+                    found = await db(token_authenticate)(token.strip())
                     if found is None:
                         scope["user"] = AnonymousUser()
                     else:

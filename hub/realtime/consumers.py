@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any, Literal
 
-from channels.db import database_sync_to_async
+import redis
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -25,6 +25,7 @@ from hub.agencies.selectors import access_for
 from hub.errors import HubError, InvalidInput, NotFound
 from hub.events.streams import can_read_stream
 from hub.realtime import protocol as p
+from hub.realtime.db import db
 from hub.realtime.hub import RealtimeHub, Subscription, get_hub
 from hub.realtime.presence import Member
 from hub.realtime.selectors import (
@@ -98,12 +99,18 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.write_direct = direct_writer(self.scope.get("hub.server_send"))
         self.hub = await get_hub()
         self.conn_id = self.hub.new_conn_id()
-        self.access: Access = await database_sync_to_async(access_for)(user)
+        self.access: Access = await db(access_for)(user)
         await self.accept()
         if not self.hub.healthy:
             await self.close_with(p.CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
             return
-        if not await self.hub.register(self, limit=settings.HUB_WS_MAX_CONNECTIONS_PER_USER):
+        try:
+            admitted = await self.hub.register(self, limit=settings.HUB_WS_MAX_CONNECTIONS_PER_USER)
+        except (redis.RedisError, OSError):
+            logger.warning("cannot count %s's connections: Redis unavailable", user.username)
+            await self.close_with(p.CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
+            return
+        if not admitted:
             await self.close_with(p.CloseCode.TOO_MANY_CONNECTIONS, "too many connections")
             return
         self.registered = True
@@ -125,7 +132,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             )
         )
         # Unacknowledged alerts are re-delivered whenever an officer connects.
-        pending = await database_sync_to_async(pending_alerts_frame)(self.access)
+        pending = await db(pending_alerts_frame)(self.access)
         if pending.alerts:
             await self.send_frame(pending)
 
@@ -172,7 +179,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             logger.debug("close of %s failed", self.conn_id, exc_info=True)
 
     async def recheck_access(self) -> None:
-        ok, access, revoked = await database_sync_to_async(connection_recheck)(
+        ok, access, revoked = await db(connection_recheck)(
             user_id=self.user_id,
             session_key=self.session_key,
             token_id=self.token_id,
@@ -270,7 +277,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             case p.Unsubscribe():
                 await self.on_unsubscribe(frame)
             case p.MessageSend():
-                ack = await database_sync_to_async(message_send_from_socket)(
+                ack = await db(message_send_from_socket)(
                     actor=self.user,
                     stream=frame.stream,
                     body=frame.body,
@@ -278,7 +285,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 )
                 await self.send_frame(ack)
             case p.AlertAck():
-                ack = await database_sync_to_async(alert_ack_from_socket)(
+                ack = await db(alert_ack_from_socket)(
                     actor=self.user, alert_id=frame.alert_id, client_msg_id=frame.client_msg_id
                 )
                 await self.send_frame(ack)
@@ -294,8 +301,8 @@ class HubConsumer(AsyncWebsocketConsumer):
                 f"At most {p.MAX_SUBSCRIPTIONS} subscriptions per connection.",
                 code=p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
             )
-        self.access = await database_sync_to_async(access_for)(self.user)
-        head = await database_sync_to_async(subscription_head)(self.access, stream)
+        self.access = await db(access_for)(self.user)
+        head = await db(subscription_head)(self.access, stream)
         if frame.after > head or head - frame.after > p.RESYNC_THRESHOLD:
             reason = "ahead_of_stream" if frame.after > head else "too_far_behind"
             await self.send_frame(
@@ -314,7 +321,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.hub.subscribe(sub)  # join the live feed first...
             last = frame.after
             while sub.active:  # ...then replay from the record
-                page = await database_sync_to_async(replay_page)(self.access, stream, after=last)
+                page = await db(replay_page)(self.access, stream, after=last)
                 for seq, event_frame in page:
                     await self.send_raw(event_frame)
                     last = seq
@@ -331,9 +338,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.hub.join_presence(sub)
         if stream.startswith("crossing:"):
             # ...and whenever they resume a crossing point's feed.
-            pending = await database_sync_to_async(pending_alerts_frame)(
-                self.access, stream.split(":", 1)[1]
-            )
+            pending = await db(pending_alerts_frame)(self.access, stream.split(":", 1)[1])
             await self.send_frame(pending)
 
     async def on_unsubscribe(self, frame: p.Unsubscribe) -> None:
@@ -360,8 +365,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         if now - self.typing_at.get(frame.stream, 0.0) < TYPING_INTERVAL:
             return  # typing is ephemeral: the excess is dropped, nothing else ever is
         self.typing_at[frame.stream] = now
-        self.access = await database_sync_to_async(access_for)(self.user)
-        if not await database_sync_to_async(can_read_stream)(self.access, frame.stream):
+        self.access = await db(access_for)(self.user)
+        if not await db(can_read_stream)(self.access, frame.stream):
             await self._drop_subscription(frame.stream, "access_revoked")
             raise NotFound("No such stream.")
         out = p.TypingOut(

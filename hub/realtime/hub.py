@@ -33,7 +33,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from hub.events.bus import (
@@ -43,6 +42,7 @@ from hub.events.bus import (
     stream_from_channel,
 )
 from hub.events.selectors import stream_head, stream_heads
+from hub.realtime.db import close_pool_connections, db
 from hub.realtime.presence import HEARTBEAT, LocalPresence, Member, PresenceStore, RedisPresence
 from hub.realtime.protocol import CloseCode, Presence, encode
 from hub.realtime.selectors import frames_between
@@ -178,7 +178,7 @@ class Feed:
         # Subscribe first (confirmed by the bus), then read the head: every event
         # after the head is published after we listen, so none can be missed.
         await self.hub.transport.subscribe(self.channel)
-        head = await database_sync_to_async(stream_head)(self.stream)
+        head = await db(stream_head)(self.stream)
         async with self.lock:
             self.head = head
             early, self.early = self.early, []
@@ -229,9 +229,7 @@ class Feed:
             target = upto if upto is not None else (max(self.pending) if self.pending else None)
             if target is None or self.head < 0 or target <= self.head:
                 return
-            frames = await database_sync_to_async(frames_between)(
-                self.stream, after=self.head, upto=target
-            )
+            frames = await db(frames_between)(self.stream, after=self.head, upto=target)
             if not frames:
                 return
             async with self.lock:
@@ -509,7 +507,7 @@ class RealtimeHub:
         feeds = [f for f in self.feeds.values() if f.head >= 0]
         if not feeds:
             return
-        heads = await database_sync_to_async(stream_heads)([f.stream for f in feeds])
+        heads = await db(stream_heads)([f.stream for f in feeds])
         now = time.monotonic()
         for feed in feeds:
             if heads.get(feed.stream, 0) > feed.head:
@@ -577,3 +575,4 @@ async def reset_hub() -> None:
     hub, _hub = _hub, None
     if hub is not None and hub.loop is asyncio.get_running_loop():
         await hub.stop()
+    await asyncio.get_running_loop().run_in_executor(None, close_pool_connections)

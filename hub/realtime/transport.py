@@ -133,9 +133,12 @@ class RedisTransport(Transport):
         self._on_message = on_message
         self._on_state = on_state
         self._wanted.add(control_channel())
-        self._publisher = aioredis.Redis.from_url(
-            self.url, socket_connect_timeout=2, socket_timeout=2
+        # A reconnect storm asks for many connections at once: wait for a free
+        # one (up to a few seconds) rather than fail.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=2
         )
+        self._publisher = aioredis.Redis(connection_pool=pool)
         self._task = asyncio.create_task(self._run(), name="hub-redis-transport")
         # Give the first connection a moment so the first socket is not refused.
         try:
