@@ -101,6 +101,13 @@ class Cluster:
         return token_issue(user=officer(username)).raw
 
 
+@pytest.fixture(autouse=True)
+async def _close_thread_connections() -> AsyncIterator[None]:
+    """The sync_to_async thread's connection must not outlive the test (PostgreSQL teardown)."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
 @pytest.fixture
 def cluster(settings: Any, tmp_path: Path) -> Iterator[Cluster]:
     seed()
