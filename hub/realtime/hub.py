@@ -379,7 +379,9 @@ class RealtimeHub:
             return
         del self.feeds[stream]
         feed.close()
-        self.loop.create_task(self.transport.unsubscribe(feed.channel))
+        task = self.loop.create_task(self.transport.unsubscribe(feed.channel))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- presence and typing ----------------------------------------------------
 
