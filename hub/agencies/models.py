@@ -98,7 +98,9 @@ class CrossingPoint(models.Model):
         validators=[MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))],
     )
     is_active = models.BooleanField(default=True)
-    agencies = models.ManyToManyField(Agency, through="Deployment", related_name="crossing_points")
+    agencies: models.ManyToManyField[Agency, Deployment] = models.ManyToManyField(
+        Agency, through="Deployment", related_name="crossing_points"
+    )
 
     class Meta:
         ordering = ["code"]

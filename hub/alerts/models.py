@@ -93,7 +93,9 @@ class Alert(models.Model):
     updated_at = models.DateTimeField()
     cancelled_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
-    targets = models.ManyToManyField(Agency, through="AlertTarget", related_name="alerts")
+    targets: models.ManyToManyField[Agency, AlertTarget] = models.ManyToManyField(
+        Agency, through="AlertTarget", related_name="alerts"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

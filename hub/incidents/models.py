@@ -86,7 +86,7 @@ class Incident(models.Model):
     )
     reporting_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     lead_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
-    participating_agencies = models.ManyToManyField(
+    participating_agencies: models.ManyToManyField[Agency, Participation] = models.ManyToManyField(
         Agency, through="Participation", related_name="incidents"
     )
     reported_by = models.ForeignKey(
