@@ -5,6 +5,10 @@ answers 200 only when every readiness check passes (the database, the channel
 layer, and whatever other apps register, such as the realtime hub's Redis
 subscription), and 503 naming each failing check otherwise. Load balancers send
 traffic only to ready workers.
+
+The 503 body is public (anyone who can reach the port reads it), so it carries
+only a short reason per check: what failed and the exception class. Driver
+messages, which can name internal hosts and ports, go to the log only.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
 
-# A check returns None when healthy, or a short human-readable reason.
+# A check returns None when healthy, or a reason "<summary>: <detail>". Only the
+# summary (before the first ": ") is answered; the whole reason is logged.
 ReadinessCheck = Callable[[], "str | None"]
+REASON_SEPARATOR = ": "
 _extra_checks: dict[str, ReadinessCheck] = {}
 
 
@@ -31,13 +37,32 @@ def register_readiness_check(name: str, check: ReadinessCheck) -> None:
     _extra_checks[name] = check
 
 
+def failure(summary: str, exc: BaseException) -> str:
+    """``summary (ExceptionClass): message``: the part before ": " is what /readyz answers."""
+    return f"{summary} ({type(exc).__name__}){REASON_SEPARATOR}{exc}"
+
+
+def public_reason(reason: str) -> str:
+    """The summary of a check's reason, safe to answer to anyone."""
+    return reason.split(REASON_SEPARATOR, 1)[0].strip() or "failing"
+
+
+def run_check(name: str, check: ReadinessCheck) -> str | None:
+    """Run one check; a check that raises is failing (with its exception class), not a 500."""
+    try:
+        return check()
+    except Exception as exc:
+        logger.exception("readiness check %s raised", name)
+        return failure(f"{name} check raised", exc)
+
+
 def check_database() -> str | None:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # any driver error means "not ready"
-        return f"database unreachable: {type(exc).__name__}: {exc}".strip()
+        return failure("database unreachable", exc)
     return None
 
 
@@ -52,7 +77,7 @@ def check_channel_layer() -> str | None:
         finally:
             client.close()
     except redis.RedisError as exc:
-        return f"channel layer (Redis) unreachable: {exc}"
+        return failure("channel layer (Redis) unreachable", exc)
     return None
 
 
@@ -73,13 +98,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     results: dict[str, str] = {}
     failures: dict[str, str] = {}
     for name, check in checks.items():
-        reason = check()
+        reason = run_check(name, check)
         results[name] = "ok" if reason is None else "failing"
         if reason is not None:
             failures[name] = reason
     if failures:
         logger.warning("readiness failed: %s", failures)
+        reasons = {name: public_reason(reason) for name, reason in failures.items()}
         return JsonResponse(
-            {"status": "unavailable", "checks": results, "reasons": failures}, status=503
+            {"status": "unavailable", "checks": results, "reasons": reasons}, status=503
         )
     return JsonResponse({"status": "ok", "checks": results})
