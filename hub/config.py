@@ -141,6 +141,56 @@ def database_settings(url: str | None, *, var_dir: Path, conn_max_age: int) -> d
     return db
 
 
+DEFAULT_FROM_EMAIL = "Border Coordination Hub <no-reply@border-hub.example>"
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """SMTP for escalation notices to officers who are not connected.
+
+    Production (or any environment that names an ``EMAIL_HOST``) sends through
+    SMTP; development prints mails on the console.
+    """
+
+    smtp: bool
+    host: str
+    port: int
+    host_user: str
+    host_password: str
+    use_tls: bool
+    use_ssl: bool
+    default_from: str
+
+    @property
+    def backend(self) -> str:
+        if self.smtp:
+            return "django.core.mail.backends.smtp.EmailBackend"
+        return "django.core.mail.backends.console.EmailBackend"
+
+
+def email_settings(environ: Mapping[str, str], *, production: bool) -> EmailConfig:
+    """Read EMAIL_* and DEFAULT_FROM_EMAIL; an empty value means "not set"."""
+    host = environ.get("EMAIL_HOST", "").strip()
+    use_tls = parse_bool("EMAIL_USE_TLS", environ.get("EMAIL_USE_TLS"), default=False)
+    use_ssl = parse_bool("EMAIL_USE_SSL", environ.get("EMAIL_USE_SSL"), default=False)
+    if use_tls and use_ssl:
+        raise ImproperlyConfigured(
+            "EMAIL_USE_TLS (STARTTLS, usually port 587) and EMAIL_USE_SSL (implicit TLS, "
+            "usually port 465) are exclusive; set one"
+        )
+    default_port = 465 if use_ssl else (587 if use_tls else 25)
+    return EmailConfig(
+        smtp=production or bool(host),
+        host=host or "localhost",
+        port=parse_int("EMAIL_PORT", environ.get("EMAIL_PORT"), default_port, minimum=1),
+        host_user=environ.get("EMAIL_HOST_USER", "").strip(),
+        host_password=environ.get("EMAIL_HOST_PASSWORD", ""),
+        use_tls=use_tls,
+        use_ssl=use_ssl,
+        default_from=environ.get("DEFAULT_FROM_EMAIL", "").strip() or DEFAULT_FROM_EMAIL,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     env: str
@@ -157,6 +207,7 @@ class Config:
     log_level: str
     ws_max_connections_per_user: int
     alert_ack_windows: dict[str, int]
+    email: EmailConfig
 
     @property
     def is_production(self) -> bool:
@@ -229,4 +280,5 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
             20,
             minimum=1,
         ),
+        email=email_settings(environ, production=production),
     )

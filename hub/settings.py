@@ -105,12 +105,18 @@ HUB_ALERT_ACK_WINDOWS = CONFIG.alert_ack_windows
 HUB_ESCALATION_INTERVAL = 15  # seconds between escalation sweeps
 HUB_CAP_SENDER = "border-hub@" + (ALLOWED_HOSTS[0] if ALLOWED_HOSTS else "localhost")
 
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if CONFIG.is_production
-    else "django.core.mail.backends.console.EmailBackend"
-)
-DEFAULT_FROM_EMAIL = "Border Coordination Hub <no-reply@border-hub.example>"
+# E-mail (escalation notices): SMTP in production or when EMAIL_HOST is set,
+# the console otherwise.
+EMAIL_BACKEND = CONFIG.email.backend
+EMAIL_HOST = CONFIG.email.host
+EMAIL_PORT = CONFIG.email.port
+EMAIL_HOST_USER = CONFIG.email.host_user
+EMAIL_HOST_PASSWORD = CONFIG.email.host_password
+EMAIL_USE_TLS = CONFIG.email.use_tls
+EMAIL_USE_SSL = CONFIG.email.use_ssl
+EMAIL_TIMEOUT = 10  # seconds; the escalation loop must not hang on a dead relay
+DEFAULT_FROM_EMAIL = CONFIG.email.default_from
+SERVER_EMAIL = CONFIG.email.default_from
 
 # WebSocket limits (see docs/protocol.md).
 HUB_WS_RATE = 10.0  # frames per second per connection, on average

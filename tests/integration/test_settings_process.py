@@ -57,3 +57,27 @@ def test_check_deploy_is_clean_under_production_settings() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_settings_take_email_from_the_environment() -> None:
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, "
+        "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL, s.DEFAULT_FROM_EMAIL, sep='|')",
+        HUB_ENV="production",
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="hub.example.org",
+        EMAIL_HOST="smtp.example.org",
+        EMAIL_PORT="587",
+        EMAIL_HOST_USER="hub",
+        EMAIL_HOST_PASSWORD="pw",
+        EMAIL_USE_TLS="true",
+        DEFAULT_FROM_EMAIL="bcocc@example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "django.core.mail.backends.smtp.EmailBackend|smtp.example.org|587|hub|True|False|"
+        "bcocc@example.org"
+    )

@@ -156,3 +156,83 @@ def test_alert_ack_windows_default_and_override(tmp_path: Path) -> None:
 def test_alert_ack_windows_refuse_nonsense(tmp_path: Path, raw: str) -> None:
     with pytest.raises(ImproperlyConfigured, match="HUB_ALERT_ACK_WINDOWS"):
         load_config({"HUB_ALERT_ACK_WINDOWS": raw}, var_dir=tmp_path)
+
+
+def test_email_defaults_print_to_the_console_in_development(tmp_path: Path) -> None:
+    email = load_config({}, var_dir=tmp_path).email
+    assert email.backend == "django.core.mail.backends.console.EmailBackend"
+    assert (email.host, email.port, email.use_tls, email.use_ssl) == ("localhost", 25, False, False)
+    assert (email.host_user, email.host_password) == ("", "")
+    assert email.default_from == "Border Coordination Hub <no-reply@border-hub.example>"
+
+
+def test_email_is_smtp_in_production_even_without_a_host(tmp_path: Path) -> None:
+    email = load_config(production_env(), var_dir=tmp_path).email
+    assert email.backend == "django.core.mail.backends.smtp.EmailBackend"
+    assert email.host == "localhost"
+
+
+def test_email_settings_are_read_from_the_environment(tmp_path: Path) -> None:
+    env = production_env(
+        EMAIL_HOST="smtp.example.org",
+        EMAIL_PORT="2525",
+        EMAIL_HOST_USER="hub@example.org",
+        EMAIL_HOST_PASSWORD=" secret with spaces ",
+        EMAIL_USE_TLS="true",
+        DEFAULT_FROM_EMAIL="BCOCC <bcocc@example.org>",
+    )
+    email = load_config(env, var_dir=tmp_path).email
+    assert email.backend == "django.core.mail.backends.smtp.EmailBackend"
+    assert (email.host, email.port) == ("smtp.example.org", 2525)
+    assert email.host_user == "hub@example.org"
+    assert email.host_password == " secret with spaces "  # passwords are not trimmed
+    assert (email.use_tls, email.use_ssl) == (True, False)
+    assert email.default_from == "BCOCC <bcocc@example.org>"
+
+
+def test_email_host_switches_development_to_smtp(tmp_path: Path) -> None:
+    email = load_config({"EMAIL_HOST": "mail.internal"}, var_dir=tmp_path).email
+    assert email.backend == "django.core.mail.backends.smtp.EmailBackend"
+
+
+@pytest.mark.parametrize(
+    ("env", "port"),
+    [({}, 25), ({"EMAIL_USE_TLS": "1"}, 587), ({"EMAIL_USE_SSL": "yes"}, 465)],
+)
+def test_email_port_defaults_follow_the_tls_mode(
+    tmp_path: Path, env: dict[str, str], port: int
+) -> None:
+    assert load_config(env, var_dir=tmp_path).email.port == port
+
+
+def test_compose_style_empty_email_values_mean_unset(tmp_path: Path) -> None:
+    # docker-compose.yml passes ${EMAIL_HOST:-} etc.: empty strings, not absent keys.
+    empty = dict.fromkeys(
+        [
+            "EMAIL_HOST",
+            "EMAIL_PORT",
+            "EMAIL_HOST_USER",
+            "EMAIL_HOST_PASSWORD",
+            "EMAIL_USE_TLS",
+            "EMAIL_USE_SSL",
+            "DEFAULT_FROM_EMAIL",
+        ],
+        "",
+    )
+    assert load_config(empty, var_dir=tmp_path).email == load_config({}, var_dir=tmp_path).email
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EMAIL_PORT": "smtp"}, "EMAIL_PORT must be an integer"),
+        ({"EMAIL_PORT": "0"}, "EMAIL_PORT must be >= 1"),
+        ({"EMAIL_USE_TLS": "sometimes"}, "EMAIL_USE_TLS must be one of"),
+        ({"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "are exclusive"),
+    ],
+)
+def test_malformed_email_settings_are_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        load_config(env, var_dir=tmp_path)
