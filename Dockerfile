@@ -21,8 +21,10 @@ RUN SECRET_KEY=build-only-$(python -c "import secrets;print(secrets.token_urlsaf
     && mkdir -p var && chown -R hub:hub var
 USER hub
 EXPOSE 8000
+# hub.probe sends Host: <first ALLOWED_HOSTS name>; production settings answer 400
+# (DisallowedHost) to a bare "Host: 127.0.0.1" (see hub/probe.py).
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+  CMD ["python", "-m", "hub.probe", "http://127.0.0.1:8000/healthz"]
 CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", \
      "--websocket-max-message-size", "131072", "--websocket-max-frame-size", "131072", \
      "hub.asgi:application"]

@@ -2,17 +2,84 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from hub.config import load_config
+from tests.processes import free_port
 from tests.services import require_executable
 
 ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "x7G!k2pQ9z#Lm4Vb8Nc1Rt6Yw3Ue5Io0As-Df_Gh+Jk=Lz;Xc,Vb.Nm/Qw"
+HUB_IMAGE = "border-coordination-hub:latest"
+EMAIL_VARIABLES = {
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "DEFAULT_FROM_EMAIL",
+}
+
+
+def interpolate(value: str, environ: Mapping[str, str]) -> str:
+    """Compose's variable substitution: ${VAR}, ${VAR:-default}, ${VAR:?error}, $$."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg") or ""
+        current = environ.get(name, "")
+        if op == ":-":
+            return current or arg
+        if op == ":?" and not current:
+            raise ValueError(f"compose would refuse to start: {name}: {arg}")
+        return current
+
+    pattern = r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}"
+    return re.sub(pattern, substitute, value)
+
+
+def service_environment(
+    compose: dict[str, Any], name: str, environ: Mapping[str, str]
+) -> dict[str, str]:
+    return {
+        key: interpolate(str(value), environ)
+        for key, value in compose["services"][name]["environment"].items()
+    }
+
+
+def dockerfile_env() -> dict[str, str]:
+    """The final stage's ENV (KEY=value pairs)."""
+    text = (ROOT / "Dockerfile").read_text()
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.+)$", final_stage, re.M):
+        for pair in line.split():
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+def dockerfile_healthcheck() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    match = re.search(r"^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$", text, re.M)
+    assert match is not None, "the Dockerfile's HEALTHCHECK must use the exec form: CMD [...]"
+    command: list[str] = json.loads(match.group(1))
+    return command
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +129,170 @@ def test_two_daphne_replicas_share_postgres_and_redis(compose: dict[str, Any], n
     assert deps["migrate"]["condition"] == "service_completed_successfully"
     assert deps["postgres"]["condition"] == "service_healthy"
     assert deps["redis"]["condition"] == "service_healthy"
-    assert "readyz" in " ".join(hub["healthcheck"]["test"])
+    assert hub["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        "-m",
+        "hub.probe",
+        "http://127.0.0.1:8000/readyz",
+    ]
+
+
+def test_every_service_running_the_hub_builds_its_image(compose: dict[str, Any]) -> None:
+    # Each can start alone (`docker compose up escalations`) without another
+    # service having built the image first.
+    users = [name for name, svc in compose["services"].items() if svc.get("image") == HUB_IMAGE]
+    assert set(users) == {"migrate", "hub-a", "hub-b", "escalations"}
+    for name in users:
+        assert compose["services"][name]["build"] == ".", name
+
+
+@pytest.mark.parametrize("name", ["migrate", "escalations"])
+def test_services_without_http_disable_the_image_health_check(
+    compose: dict[str, Any], name: str
+) -> None:
+    assert compose["services"][name]["healthcheck"] == {"disable": True}
+
+
+def test_compose_passes_the_email_settings(compose: dict[str, Any]) -> None:
+    for name in ("hub-a", "hub-b", "escalations"):
+        assert set(compose["services"][name]["environment"]) >= EMAIL_VARIABLES, name
+    env = service_environment(
+        compose,
+        "escalations",
+        {
+            "SECRET_KEY": STRONG_KEY,
+            "EMAIL_HOST": "smtp.example.org",
+            "EMAIL_PORT": "587",
+            "EMAIL_HOST_USER": "hub",
+            "EMAIL_HOST_PASSWORD": "pw",
+            "EMAIL_USE_TLS": "true",
+            "DEFAULT_FROM_EMAIL": "BCOCC <bcocc@example.org>",
+        },
+    )
+    email = load_config(env).email
+    assert email.backend == "django.core.mail.backends.smtp.EmailBackend"
+    assert (email.host, email.port, email.host_user, email.host_password) == (
+        "smtp.example.org",
+        587,
+        "hub",
+        "pw",
+    )
+    assert email.use_tls is True
+    assert email.default_from == "BCOCC <bcocc@example.org>"
+    # Nothing set: the compose file's empty values still give a valid configuration.
+    assert load_config(service_environment(compose, "escalations", {"SECRET_KEY": STRONG_KEY}))
+
+
+def test_compose_requires_a_secret_key(compose: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        service_environment(compose, "hub-a", {})
+
+
+# --- the health checks, run for real against production settings ---------------------
+
+
+def as_run_here(command: list[str], port: int) -> list[str]:
+    """A healthcheck ``CMD`` as this machine runs it: our python, the server's port."""
+    if command[0] == "CMD":
+        command = command[1:]
+    assert command[0] == "python", command
+    return [sys.executable, *(arg.replace(":8000/", f":{port}/") for arg in command[1:])]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the server answers anything at all (even 400): the checks are asserted after."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback test URL
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise TimeoutError(f"daphne did not answer:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def production_replica(
+    compose: dict[str, Any], tmp_path: Path
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Daphne with a replica's compose environment, as the container runs it.
+
+    Only the backing-service addresses change: compose's ``postgres``/``redis``
+    host names do not resolve here, so the database is a fresh SQLite file and
+    the channel layer is in-memory. Host handling, SSL redirects and the rest of
+    the production settings are the real ones.
+    """
+    container_env = {
+        **dockerfile_env(),
+        **service_environment(
+            compose, "hub-a", {"SECRET_KEY": STRONG_KEY, "HUB_HOSTNAME": "bcocc.example.net"}
+        ),
+    }
+    container_env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'replica.sqlite3'}"
+    del container_env["REDIS_URL"]
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DJANGO_SETTINGS_MODULE": "hub.settings",
+        **container_env,
+    }
+    log = tmp_path / "daphne.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port)),
+                *("--proxy-headers", "hub.asgi:application"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", process, log)
+        yield port, env
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.mark.slow
+def test_container_health_checks_pass_under_production_settings(
+    compose: dict[str, Any], production_replica: tuple[int, dict[str, str]]
+) -> None:
+    port, env = production_replica
+    assert env["ALLOWED_HOSTS"] == "bcocc.example.net"
+    # What the checks used to do (urlopen with Host: 127.0.0.1) gets 400 here:
+    # production answers DisallowedHost. This is the failure the checks must avoid.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    assert refused.value.code == 400
+
+    checks = {
+        "docker-compose.yml hub-a": compose["services"]["hub-a"]["healthcheck"]["test"],
+        "docker-compose.yml hub-b": compose["services"]["hub-b"]["healthcheck"]["test"],
+        "Dockerfile HEALTHCHECK": dockerfile_healthcheck(),
+    }
+    for where, command in checks.items():
+        result = subprocess.run(
+            as_run_here(command, port),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, f"{where}: {command} -> {result.stderr}"
 
 
 def test_dockerfile_serves_with_daphne() -> None:
@@ -87,8 +317,71 @@ def test_proxy_mounts_the_repo_config_and_balances_both_replicas(compose: dict[s
     assert "proxy_http_version 1.1;" in ws.group(1)
 
 
+def test_proxy_health_check_asks_nginx_to_serve(compose: dict[str, Any]) -> None:
+    test = compose["services"]["proxy"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "curl"], "nginx -t only checks the syntax, not that nginx serves"
+    assert "-f" in " ".join(test[2:])  # curl -f: an HTTP error is a failed check
+    assert test[-1] == "http://127.0.0.1/proxy-healthz"
+
+
+def nginx_config_for_here(tmp_path: Path, port: int) -> Path:
+    """deploy/nginx.conf, runnable by this user on a free port."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    # Compose's service names do not resolve here: point the upstreams at closed ports.
+    conf = conf.replace("hub-a:8000", "127.0.0.1:1").replace("hub-b:8000", "127.0.0.1:2")
+    conf = conf.replace("pid /tmp/nginx.pid;", f"pid {tmp_path}/nginx.pid;")
+    assert "listen 80;" in conf
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    temp_paths = "".join(
+        f"    {kind}_temp_path {tmp_path}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = conf.replace("http {\n", "http {\n" + temp_paths, 1)
+    path = tmp_path / "nginx.conf"
+    path.write_text(conf)
+    return path
+
+
+def test_nginx_serves_the_proxy_health_check(compose: dict[str, Any], tmp_path: Path) -> None:
+    nginx = require_executable("nginx", "install Debian's nginx to check deploy/nginx.conf")
+    port = free_port()
+    conf = nginx_config_for_here(tmp_path, port)
+    url = compose["services"]["proxy"]["healthcheck"]["test"][-1].replace(
+        "127.0.0.1/", f"127.0.0.1:{port}/"
+    )
+    process = subprocess.Popen(
+        [
+            *(nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)),
+            *("-g", "daemon off;"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    assert response.status == 200
+                    assert response.read() == b"ok\n"
+                    break
+            except (urllib.error.URLError, OSError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        (tmp_path / "error.log").read_text(errors="replace")
+                    ) from None
+                time.sleep(0.1)
+        # The stub is no catch-all: the hub's paths go to the (absent) replicas.
+        with pytest.raises(urllib.error.HTTPError) as proxied:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert proxied.value.code == 502
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 def test_nginx_accepts_the_config(tmp_path: Path) -> None:
-    nginx = require_executable("nginx", "install Debian's nginx-light to check deploy/nginx.conf")
+    nginx = require_executable("nginx", "install Debian's nginx to check deploy/nginx.conf")
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     # Compose's service names do not resolve here; the syntax is what is checked.
     conf = conf.replace("hub-a:8000", "127.0.0.1:18001").replace("hub-b:8000", "127.0.0.1:18002")
@@ -108,7 +401,7 @@ def test_nginx_accepts_the_config(tmp_path: Path) -> None:
 
 def test_nginx_rejects_a_broken_config(tmp_path: Path) -> None:
     # Guards the test above against an nginx that accepts anything.
-    nginx = require_executable("nginx", "install Debian's nginx-light to check deploy/nginx.conf")
+    nginx = require_executable("nginx", "install Debian's nginx to check deploy/nginx.conf")
     path = tmp_path / "broken.conf"
     path.write_text("events {}\nhttp { upstream hub { server; } }\n")
     result = subprocess.run(
