@@ -1,39 +1,119 @@
-"""Django admin for the reference data: list filters and search on every model."""
+"""Django admin for the reference data: list filters and search on every model.
+
+Who may use these pages is ``hub.agencies.permissions.can_manage_reference_data``
+(superusers, and staff with an administrator membership), ANDed with Django's
+model permissions. Every save or delete that can change what someone may see
+calls the matching ``hub.agencies.services.*_changed`` function, which tells
+every worker to re-check the affected users' sockets after commit.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from hub.agencies.models import Agency, Country, CrossingPoint, Deployment, Membership
-from hub.agencies.services import deployment_changed, memberships_changed
+from hub.accounts.models import User
+from hub.agencies.models import (
+    Agency,
+    Country,
+    CrossingPoint,
+    Deployment,
+    Membership,
+    validate_membership_points,
+)
+from hub.agencies.permissions import can_manage_reference_data
+from hub.agencies.selectors import access_for
+from hub.agencies.services import (
+    agency_activation_changed,
+    crossing_point_activation_changed,
+    deployments_changed,
+    memberships_changed,
+)
+
+_ModelT = TypeVar("_ModelT", bound=Model)
+_ParentT = TypeVar("_ParentT", bound=Model)
+
+_DECISION_ATTRIBUTE = "_hub_manages_reference_data"
+
+
+def manages_reference_data(request: HttpRequest) -> bool:
+    """The reference-data rule for ``request.user`` (decided once per request)."""
+    cached: bool | None = getattr(request, _DECISION_ATTRIBUTE, None)
+    if cached is None:
+        user = request.user
+        cached = isinstance(user, User) and bool(can_manage_reference_data(user, access_for(user)))
+        setattr(request, _DECISION_ATTRIBUTE, cached)
+    return cached
+
+
+class ReferenceDataAdmin(admin.ModelAdmin[_ModelT]):
+    """A model admin for reference data: model permissions AND the reference-data rule."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return manages_reference_data(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return manages_reference_data(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return manages_reference_data(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return manages_reference_data(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return manages_reference_data(request) and super().has_delete_permission(request, obj)
+
+
+class ReferenceDataInline(admin.TabularInline[_ModelT, _ParentT]):
+    """An inline of reference data: model permissions AND the reference-data rule."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return manages_reference_data(request) and super().has_view_permission(request, obj)
+
+    # Inlines take the parent object here; the stubs type the ModelAdmin signature too.
+    def has_add_permission(self, request: HttpRequest, obj: Any) -> bool:  # type: ignore[override]
+        return manages_reference_data(request) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return manages_reference_data(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return manages_reference_data(request) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Country)
-class CountryAdmin(admin.ModelAdmin[Country]):
+class CountryAdmin(ReferenceDataAdmin[Country]):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
-class DeploymentInline(admin.TabularInline[Deployment, CrossingPoint]):
+class DeploymentInline(ReferenceDataInline[Deployment, CrossingPoint]):
     model = Deployment
     extra = 0
     autocomplete_fields = ["agency"]
 
 
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin[Agency]):
+class AgencyAdmin(ReferenceDataAdmin[Agency]):
     list_display = ["code", "name", "kind", "country", "is_active"]
     list_filter = ["kind", "country", "is_active"]
     search_fields = ["code", "name"]
 
+    def save_model(self, request: HttpRequest, obj: Agency, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            agency_activation_changed(agency=obj)
+
 
 @admin.register(CrossingPoint)
-class CrossingPointAdmin(admin.ModelAdmin[CrossingPoint]):
+class CrossingPointAdmin(ReferenceDataAdmin[CrossingPoint]):
     list_display = ["code", "name", "kind", "country_codes", "timezone", "is_active"]
     list_filter = ["kind", "countries", "is_active"]
     search_fields = ["code", "name"]
@@ -47,9 +127,31 @@ class CrossingPointAdmin(admin.ModelAdmin[CrossingPoint]):
     def country_codes(self, obj: CrossingPoint) -> str:
         return ", ".join(sorted(c.code for c in obj.countries.all()))
 
+    def save_model(self, request: HttpRequest, obj: CrossingPoint, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            crossing_point_activation_changed(crossing_point=obj)
+
+    def save_formset(
+        self,
+        request: HttpRequest,
+        form: Any,
+        formset: BaseInlineFormSet[Any, Any, Any],
+        change: bool,
+    ) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is Deployment:
+            touched = [
+                *formset.new_objects,
+                *(obj for obj, _fields in formset.changed_objects),
+                *formset.deleted_objects,
+            ]
+            if touched:
+                deployments_changed(deployments=touched)
+
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin[Deployment]):
+class DeploymentAdmin(ReferenceDataAdmin[Deployment]):
     list_display = ["crossing_point", "agency", "is_active"]
     list_filter = ["crossing_point", "agency__kind", "agency__country", "is_active"]
     search_fields = ["agency__code", "agency__name", "crossing_point__code", "crossing_point__name"]
@@ -58,10 +160,21 @@ class DeploymentAdmin(admin.ModelAdmin[Deployment]):
 
     def save_model(self, request: HttpRequest, obj: Deployment, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        deployment_changed(deployment=obj)
+        deployments_changed(deployments=[obj])
+
+    def delete_model(self, request: HttpRequest, obj: Deployment) -> None:
+        super().delete_model(request, obj)
+        deployments_changed(deployments=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
+        deleted = list(queryset)
+        super().delete_queryset(request, queryset)
+        deployments_changed(deployments=deleted)
 
 
 class MembershipForm(forms.ModelForm[Membership]):
+    """Used by the membership admin and by the inline on the user page."""
+
     class Meta:
         model = Membership
         fields = ["user", "agency", "role", "crossing_points", "is_active"]
@@ -71,21 +184,15 @@ class MembershipForm(forms.ModelForm[Membership]):
         agency = cleaned.get("agency")
         points = cleaned.get("crossing_points")
         if agency is not None and points is not None:
-            deployed = set(
-                Deployment.objects.filter(agency=agency, is_active=True).values_list(
-                    "crossing_point_id", flat=True
-                )
-            )
-            missing = [p.code for p in points if p.pk not in deployed]
-            if missing:
-                raise forms.ValidationError(
-                    f"{agency.code} is not deployed at: {', '.join(sorted(missing))}."
-                )
+            try:
+                validate_membership_points(agency=agency, crossing_points=points)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages, code="agency_not_deployed") from None
         return cleaned
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin[Membership]):
+class MembershipAdmin(ReferenceDataAdmin[Membership]):
     form = MembershipForm
     list_display = ["user", "agency", "role", "points", "is_active"]
     list_filter = ["role", "agency", "crossing_points", "is_active"]
@@ -104,7 +211,10 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
     # Any change to a membership re-checks that user's open sockets on every worker.
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        memberships_changed(user_ids=[form.instance.user_id])
+        user_ids = [form.instance.user_id]
+        if change and "user" in form.changed_data and form.initial.get("user"):
+            user_ids.append(form.initial["user"])  # moved to another user: the old one loses it
+        memberships_changed(user_ids=user_ids)
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         user_id = obj.user_id

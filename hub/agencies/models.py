@@ -2,14 +2,19 @@
 
 Invariants:
 - codes are upper-case and stable; other records (incident refs, streams) embed them;
-- a membership's crossing points are places where its agency is deployed
-  (``Membership.clean`` enforces it for the admin, services check it too);
+- a membership's crossing points are places where its agency is (actively)
+  deployed. ``validate_membership_points`` is the one check: the M2M points
+  exist only after the membership is saved, so forms call it with the submitted
+  points (``hub.agencies.admin.MembershipForm``, used by the membership admin and
+  the inline on the user page) and ``membership_set_points`` calls it before
+  writing;
 - nothing here is hard-deleted while referenced: foreign keys PROTECT.
 """
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -142,8 +147,29 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Administrator"
 
 
+def validate_membership_points(*, agency: Agency, crossing_points: Iterable[CrossingPoint]) -> None:
+    """Raise ValidationError naming each point where ``agency`` has no active deployment."""
+    points = list(crossing_points)
+    deployed = set(
+        Deployment.objects.filter(
+            agency=agency, is_active=True, crossing_point__in=points
+        ).values_list("crossing_point_id", flat=True)
+    )
+    missing = sorted(p.code for p in points if p.pk not in deployed)
+    if missing:
+        raise ValidationError(
+            f"{agency.code} is not deployed at: {', '.join(missing)}.",
+            code="agency_not_deployed",
+        )
+
+
 class Membership(models.Model):
-    """A user's role in one agency, at the crossing points they serve."""
+    """A user's role in one agency, at the crossing points they serve.
+
+    Its crossing points must be places where the agency is deployed: see
+    ``validate_membership_points`` (forms and services call it; the M2M rows
+    do not exist yet when ``clean()`` runs).
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
