@@ -1,4 +1,4 @@
-"""Fixtures shared by every test layer."""
+"""Fixtures shared by every test layer, and the CI=true rule for skips."""
 
 from __future__ import annotations
 
@@ -7,7 +7,53 @@ from typing import Any
 
 import pytest
 
+from tests import services
 from tests.services import require_redis
+
+# Under CI=true a skip is a failure unless its reason contains one of these.
+# Each entry names where the skipped test does run; keep the list short.
+CI_ALLOWED_SKIPS = (
+    # SQLite has no append-only trigger; the second pass of .ci/run runs the test.
+    "runs in the PostgreSQL pass",
+)
+
+
+def skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr
+    return str(reason).removeprefix("Skipped: ")
+
+
+def fail_disallowed_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """Under CI=true, turn a skip whose reason is not allowlisted into a failure.
+
+    (A skip in the setup phase, such as ``@pytest.mark.skip``, reports as an error.)
+    """
+    if not services.CI or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = skip_reason(report)
+    if any(allowed in reason for allowed in CI_ALLOWED_SKIPS):
+        return
+    report.outcome = "failed"
+    report.longrepr = (
+        f"CI=true: skipped tests fail in CI ({reason}). Make the service available, "
+        "or, if the test runs in another CI pass, say so in the reason and add it to "
+        "CI_ALLOWED_SKIPS in tests/conftest.py."
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    fail_disallowed_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    fail_disallowed_skip(report)
+    return report
 
 
 @pytest.fixture
