@@ -2,7 +2,7 @@
 
 A stream verifies when its events are exactly seq 1..last_seq, each event's
 ``prev_hash`` is the previous event's hash (``GENESIS_HASH`` for seq 1), each
-``hash`` recomputes from the row, and the stream row's head (last_seq,
+``hash`` recomputes from the row (salt included), and the stream row's head (last_seq,
 last_hash) matches the last event. A deleted event shows as a missing seq; a
 deleted tail as the first missing seq after the last event; an edited row as a
 hash that no longer recomputes.
@@ -48,11 +48,19 @@ def verify_stream(stream: Stream) -> tuple[int, BrokenLink | None]:
         Event.objects.filter(stream=stream)
         .order_by("seq")
         .values_list(
-            "seq", "kind", "actor_id", "actor_agency_id", "at", "payload", "prev_hash", "hash"
+            "seq",
+            "kind",
+            "actor_id",
+            "actor_agency_id",
+            "at",
+            "payload",
+            "prev_hash",
+            "hash",
+            "salt",
         )
         .iterator(chunk_size=2000)
     )
-    for seq, kind, actor_id, agency_id, at, payload, prev_hash, digest in rows:
+    for seq, kind, actor_id, agency_id, at, payload, prev_hash, digest, salt in rows:
         checked += 1
         if seq != expected_seq:
             return checked, BrokenLink(
@@ -70,6 +78,7 @@ def verify_stream(stream: Stream) -> tuple[int, BrokenLink | None]:
                 agency_id=agency_id,
                 at=at,
                 payload=payload,
+                salt=salt,
             ),
         )
         if recomputed != digest:

@@ -5,7 +5,10 @@ Invariants:
   allocated under the stream row's lock in the transaction that makes the change
   (``hub.events.pipeline.emit``);
 - ``Event.hash = sha256(prev_hash || canonical(event))`` chains every stream from
-  ``GENESIS_HASH``; ``hub.events.audit.verify`` recomputes it;
+  ``GENESIS_HASH``; ``hub.events.audit.verify`` recomputes it. The canonical form
+  includes the event's random ``salt``, which no API, export or frame ever shows:
+  without it, the exposed hashes of a redacted message cannot be used to confirm
+  a guess of its text offline;
 - events are never updated or deleted: the model and queryset refuse (``save``
   always INSERTs, so ``Event(pk=<existing>).save()`` fails instead of
   overwriting; ``bulk_create`` refuses ``update_conflicts``/``ignore_conflicts``),
@@ -98,6 +101,14 @@ class Event(models.Model):
     payload = models.JSONField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    salt = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Random hex hashed with the event and never shown; empty on events "
+        "recorded before salting (their canonical form has no salt).",
+    )
 
     objects = EventQuerySet.as_manager()
 

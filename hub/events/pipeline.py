@@ -23,7 +23,7 @@ from django.utils import timezone
 from hub.accounts.models import User
 from hub.agencies.models import Agency
 from hub.events.bus import get_bus, stream_channel, stream_message
-from hub.events.chain import canonical_bytes, chain_hash
+from hub.events.chain import canonical_bytes, chain_hash, new_salt
 from hub.events.models import Event, Stream
 from hub.events.streams import parse_stream_name
 from hub.events.types import ActorRef, EventEnvelope, EventPayload
@@ -98,6 +98,7 @@ def emit(
     seq = row.last_seq + 1
     at = at or timezone.now()
     data = payload.model_dump(mode="json")
+    salt = new_salt()
     digest = chain_hash(
         row.last_hash,
         canonical_bytes(
@@ -108,6 +109,7 @@ def emit(
             agency_id=agency.pk if agency else None,
             at=at,
             payload=data,
+            salt=salt,
         ),
     )
     event = Event.objects.create(
@@ -120,6 +122,7 @@ def emit(
         payload=data,
         prev_hash=row.last_hash,
         hash=digest,
+        salt=salt,
     )
     Stream.objects.filter(pk=row.pk).update(last_seq=seq, last_hash=digest)
     envelope = EventEnvelope(

@@ -65,6 +65,7 @@ def test_emit_allocates_gap_free_seqs_and_chains_hashes() -> None:
             agency_id=first.actor_agency_id,
             at=first.at,
             payload={"message_id": 1, "body": "message 0", "redacted": False},
+            salt=first.salt,
         ),
     )
 
@@ -187,6 +188,7 @@ def _forgery_of(event: Event, body: str) -> Event:
         payload={"message_id": 1, "body": body, "redacted": False},
         prev_hash=event.prev_hash,
         hash=event.hash,
+        salt=event.salt,
     )
 
 
