@@ -21,10 +21,11 @@ from hub.agencies.selectors import access_for
 from hub.errors import NotFound
 from hub.events.audit import verify_stream
 from hub.events.models import Stream
+from hub.events.permissions import can_see_export_verification
 from hub.events.selectors import envelopes_for, events_after
 from hub.incidents import permissions as perms
 from hub.incidents.models import Incident
-from hub.incidents.selectors import incident_for, incident_head
+from hub.incidents.selectors import incident_snapshot
 from hub.security import refuse
 
 PAGE = 500
@@ -86,12 +87,15 @@ def describe_event(kind: str, payload: dict[str, Any]) -> str:
     return kind
 
 
-def timeline_rows(incident: Incident, *, kind_prefix: str = "") -> list[TimelineRow]:
+def timeline_rows(
+    incident: Incident, *, kind_prefix: str = "", until: int | None = None
+) -> list[TimelineRow]:
+    """The timeline's rows, up to seq ``until`` (everything when None)."""
     rows: list[TimelineRow] = []
     after = 0
     while True:
         events = events_after(
-            incident.stream_name, after=after, limit=PAGE, kind_prefix=kind_prefix
+            incident.stream_name, after=after, limit=PAGE, until=until, kind_prefix=kind_prefix
         )
         if not events:
             break
@@ -122,21 +126,28 @@ def timeline_rows(incident: Incident, *, kind_prefix: str = "") -> list[Timeline
 def incident_export(*, actor: User, ref: str, fmt: str, kind_prefix: str = "") -> ExportFile:
     """Build the export; only senior officials in jurisdiction may export."""
     access = access_for(actor)
-    found = incident_for(access, ref, action="incident.export")
+    # The incident's fields and the head are one snapshot; the rows are the
+    # (immutable) events up to that head, so the header describes the rows.
+    found = incident_snapshot(access, ref, action="incident.export")
     if found is None:
         raise NotFound("Not found.")
-    incident, facts = found
+    incident, facts, head = found
     decision = perms.can_export_incident(access, facts)
     if not decision.allowed:
         refuse(access, action="incident.export", target=ref, reason=decision.reason)
-    rows = timeline_rows(incident, kind_prefix=kind_prefix)
-    stream = Stream.objects.filter(name=incident.stream_name).first()
-    checked, broken = verify_stream(stream) if stream else (0, None)
-    verification = {
-        "ok": broken is None,
-        "events_checked": checked,
-        "first_broken": None if broken is None else {"seq": broken.seq, "reason": broken.reason},
-    }
+    rows = timeline_rows(incident, kind_prefix=kind_prefix, until=head)
+    # Whoever may export the timeline sees its verification (hub.events.permissions).
+    verification: dict[str, Any] | None = None
+    if can_see_export_verification(may_export=decision.allowed):
+        stream = Stream.objects.filter(name=incident.stream_name).first()
+        checked, broken = verify_stream(stream) if stream else (0, None)
+        verification = {
+            "ok": broken is None,
+            "events_checked": checked,
+            "first_broken": None
+            if broken is None
+            else {"seq": broken.seq, "reason": broken.reason},
+        }
     exported_at = timezone.now()
     stem = f"{incident.ref}-timeline"
     meta = {
@@ -149,7 +160,7 @@ def incident_export(*, actor: User, ref: str, fmt: str, kind_prefix: str = "") -
         "status": incident.status,
         "lead_agency": incident.lead_agency.code,
         "participating_agencies": sorted(a.code for a in incident.participating_agencies.all()),
-        "head": incident_head(incident),
+        "head": head,
     }
     if fmt == "json":
         document = {
