@@ -13,7 +13,7 @@ from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
 from hub.incidents import services
-from hub.incidents.export import incident_export
+from hub.incidents.export import CSV_COLUMNS, incident_export
 from hub.incidents.schemas import (
     ExportQuery,
     IncidentCreate,
@@ -226,10 +226,69 @@ def message_redact(
     return _message_out(result)
 
 
+EXPORT_DOCUMENT_SCHEMA = {
+    "type": "object",
+    "required": [
+        "incident",
+        "exported_at",
+        "exported_by",
+        "filter",
+        "verification",
+        "events",
+    ],
+    "properties": {
+        "incident": {
+            "type": "object",
+            "description": "The incident's fields, and `head`: the seq the export runs to.",
+        },
+        "exported_at": {"type": "string", "format": "date-time"},
+        "exported_by": {"type": "string"},
+        "filter": {"type": ["object", "null"]},
+        "verification": {
+            "type": "object",
+            "description": "The stream's hash chain, verified at export time.",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "events_checked": {"type": "integer"},
+                "first_broken": {"type": ["object", "null"]},
+            },
+        },
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "integer" if name == "seq" else "string"}
+                    for name in [*CSV_COLUMNS, "prev_hash"]
+                }
+                | {"payload": {"type": "object"}},
+            },
+        },
+    },
+}
+EXPORT_RESPONSES = {
+    "responses": {
+        200: {
+            "description": "The timeline in the requested `format` (an attachment, or the "
+            "HTML report inline).",
+            "content": {
+                "application/json": {"schema": EXPORT_DOCUMENT_SCHEMA},
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": ",".join(CSV_COLUMNS),
+                },
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    }
+}
+
+
 @router.get(
     "/{ref}/export",
     response={200: None, 403: ERRORS_WRITE[403], **ERRORS_READ},
     summary="Export the timeline as JSON, CSV or a printable HTML report (senior officials)",
+    openapi_extra=EXPORT_RESPONSES,
 )
 def incident_export_view(request: HttpRequest, ref: str, query: Query[ExportQuery]) -> HttpResponse:
     exported = incident_export(

@@ -179,19 +179,21 @@ def incident_export(*, actor: User, ref: str, fmt: str, kind_prefix: str = "") -
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["seq", "at", "kind", "actor", "username", "agency", "summary", "hash"])
+        writer.writerow(CSV_COLUMNS)
         for row in rows:
             writer.writerow(
-                [
-                    row.seq,
-                    row.at,
-                    row.kind,
-                    row.actor,
-                    row.username,
-                    row.agency,
-                    _csv_safe(row.summary),
-                    row.hash,
-                ]
+                _csv_row(
+                    [
+                        row.seq,
+                        row.at,
+                        row.kind,
+                        row.actor,
+                        row.username,
+                        row.agency,
+                        row.summary,
+                        row.hash,
+                    ]
+                )
             )
         return ExportFile(buffer.getvalue().encode("utf-8-sig"), "text/csv", f"{stem}.csv")
     html = render_to_string(
@@ -208,6 +210,16 @@ def incident_export(*, actor: User, ref: str, fmt: str, kind_prefix: str = "") -
     return ExportFile(html.encode(), "text/html; charset=utf-8", f"{stem}.html")
 
 
+CSV_COLUMNS = ["seq", "at", "kind", "actor", "username", "agency", "summary", "hash"]
+FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
+
+
 def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formula injection (=, +, -, @ at the start of a cell)."""
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+    """Neutralise spreadsheet formula injection: a cell starting with = + - @ or a
+    tab or carriage return is prefixed with a quote, so it is shown as text."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
+def _csv_row(cells: list[object]) -> list[object]:
+    """Every text cell of a row, guarded (names and usernames are user-supplied too)."""
+    return [_csv_safe(cell) if isinstance(cell, str) else cell for cell in cells]

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from hub.agencies.models import Agency
 from hub.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
 from hub.events.models import Event, WriteReceipt
 from hub.events.types import validate_payload
@@ -274,6 +275,26 @@ def test_invite_refusals() -> None:
     with pytest.raises(Conflict, match="invite it first"):
         services.incident_set_lead(actor=coord, ref=incident.ref, agency="NA-CUS")
     assert len(events_of(incident)) == 1
+
+
+def test_an_inactive_agency_can_neither_be_invited_nor_take_the_lead() -> None:
+    incident = report()
+    coord = officer("na-imm.coord")
+    services.incident_invite_agency(actor=coord, ref=incident.ref, agency="NA-POL")
+    Agency.objects.filter(code__in=["NA-POL", "NA-CUS"]).update(is_active=False)
+    before = Incident.objects.values("lead_agency_id", "updated_at").get(pk=incident.pk)
+    with pytest.raises(Conflict, match="no longer active") as refused:
+        services.incident_set_lead(actor=coord, ref=incident.ref, agency="NA-POL")
+    assert refused.value.code == "agency_inactive"
+    with pytest.raises(InvalidInput, match="not an agency deployed") as not_invited:
+        services.incident_invite_agency(actor=coord, ref=incident.ref, agency="NA-CUS")
+    assert not_invited.value.code == "agency_not_deployed"
+    assert Incident.objects.values("lead_agency_id", "updated_at").get(pk=incident.pk) == before
+    assert [e.kind for e in events_of(incident)] == ["incident.reported", "incident.agency_invited"]
+    assert set(incident.participating_agencies.values_list("code", flat=True)) == {
+        "NA-IMM",
+        "NA-POL",
+    }
 
 
 # --- messages --------------------------------------------------------------------
