@@ -62,7 +62,7 @@ def active_incident() -> str:
     return incident.ref
 
 
-def in_thread(fn: Callable[[], None]) -> threading.Thread:
+def in_thread(fn: Callable[[], object]) -> threading.Thread:
     def run() -> None:
         try:
             fn()
@@ -88,7 +88,7 @@ class MidRead:
         self.threads: list[threading.Thread] = []
         self.me = threading.get_ident()
 
-    def arm(self, module: Any, name: str, change: Callable[[], None]) -> None:
+    def arm(self, module: Any, name: str, change: Callable[[], object]) -> None:
         real = getattr(module, name)
         fired: list[bool] = []
 
