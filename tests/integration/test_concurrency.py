@@ -21,8 +21,8 @@ from hub.events.models import Event
 from hub.events.pipeline import emit
 from hub.events.types import MessagePosted
 from hub.incidents import services
-from hub.incidents.models import Message
-from tests.factories import officer, report, seed
+from hub.incidents.models import Incident, IncidentCounter, Message
+from tests.factories import occurred, officer, report, seed
 
 N = 20
 T = TypeVar("T")
@@ -209,3 +209,33 @@ def test_verify_stays_ok_while_another_thread_keeps_emitting() -> None:
     assert not broken, broken[:3]
     assert all(r.streams_checked == 2 for r in reports)
     assert verify().events_checked == len(emitted) + 2
+
+
+# --- incident refs under concurrency --------------------------------------------------
+
+
+def test_concurrent_reports_at_one_crossing_point_get_distinct_consecutive_refs() -> None:
+    seed()
+    reporters = ["na-imm.duty", "na-imm.coord", "na-cus.duty", "na-pol.duty"]
+
+    def one(i: int) -> str:
+        return services.incident_report(
+            actor=officer(reporters[i % len(reporters)]),
+            crossing_point="WDH",
+            title=f"Concurrent report {i}",
+            category="other",
+            severity="low",
+            occurred_at=occurred(),
+        ).incident.ref
+
+    refs = run_concurrently(one, n=10)
+    year = Incident.objects.values_list("year", flat=True).first()
+    assert sorted(refs) == [f"WDH-{year}-{n:04d}" for n in range(1, 11)]
+    assert sorted(Incident.objects.values_list("number", flat=True)) == list(range(1, 11))
+    assert IncidentCounter.objects.get(crossing_point__code="WDH").last_number == 10
+    # Each incident's stream starts at seq 1 with its report.
+    for ref in refs:
+        assert list(
+            Event.objects.filter(stream__name=f"incident:{ref}").values_list("seq", "kind")
+        ) == [(1, "incident.reported")]
+    assert verify().ok
