@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -52,8 +52,132 @@ class ExportFile:
     filename: str
 
 
-def describe_event(kind: str, payload: dict[str, Any]) -> str:
-    """One line a senior official can read in a report."""
+EXERCISE = "[EXERCISE] "
+
+
+@dataclass
+class AlertsSeen:
+    """What the timeline has said so far about each linked alert (title, severity).
+
+    Only ``alert.issued`` carries the title; later alert events name the alert by
+    id. Folding the stream's own events (not the alerts table) keeps each line
+    true to the record as of that event, and keeps this app independent of alerts.
+    """
+
+    titles: dict[int, str] = field(default_factory=dict)
+    severities: dict[int, str] = field(default_factory=dict)
+
+    def observe(self, kind: str, payload: dict[str, Any]) -> None:
+        alert_id = payload.get("alert_id")
+        if not isinstance(alert_id, int):
+            return
+        if kind == "alert.issued":
+            self.titles[alert_id] = str(payload.get("title", ""))
+            self.severities[alert_id] = str(payload.get("severity", ""))
+        elif kind == "alert.updated":
+            changes = payload.get("changes", {})
+            if "title" in changes:
+                self.titles[alert_id] = str(changes["title"].get("new", ""))
+            if "severity" in changes:
+                self.severities[alert_id] = str(changes["severity"].get("new", ""))
+
+    def name(self, alert_id: object) -> str:
+        """``alert #12 "Forged visas" (high)``, as far as the timeline knows it."""
+        if not isinstance(alert_id, int):
+            return "alert"
+        title = self.titles.get(alert_id)
+        severity = self.severities.get(alert_id)
+        named = f'alert #{alert_id} "{title}"' if title else f"alert #{alert_id}"
+        return f"{named} ({severity})" if severity else named
+
+
+def _progress(payload: dict[str, Any]) -> str:
+    p = payload.get("progress") or {}
+    counted = f"{p.get('done', 0)}/{p.get('total', 0)} tasks done"
+    extra = [f"{p[k]} {k}" for k in ("overdue", "blocked") if p.get(k)]
+    return counted + (f", {', '.join(extra)}" if extra else "")
+
+
+def _note(text: object) -> str:
+    return f" — {text}" if text else ""
+
+
+def _describe_alert(kind: str, payload: dict[str, Any], alerts: AlertsSeen) -> str:
+    drill = EXERCISE if payload.get("exercise") else ""
+    name = alerts.name(payload.get("alert_id"))
+    if kind == "alert.issued":
+        targets = ", ".join(payload.get("targets", [])) or "no agency"
+        due = payload.get("due_at")
+        ack = f"; acknowledge by {due}" if payload.get("ack_required") and due else ""
+        return f"{drill}Alert issued: {name}, {payload.get('category', '')}, to {targets}{ack}"
+    if kind == "alert.updated":
+        parts = [
+            f"{field_name}: {change.get('old')!r} → {change.get('new')!r}"
+            for field_name, change in sorted(payload.get("changes", {}).items())
+        ]
+        return f"{drill}Alert updated to v{payload.get('version')}: {name}; " + "; ".join(parts)
+    if kind == "alert.cancelled":
+        return f"{drill}Alert cancelled: {name}{_note(payload.get('reason'))}"
+    if kind == "alert.acknowledged":
+        pending = payload.get("pending") or []
+        still = f"; still pending: {', '.join(pending)}" if pending else "; all acknowledged"
+        return f"{drill}Alert acknowledged by {payload.get('agency')}: {name}{still}"
+    if kind == "alert.escalated":
+        notified = len(payload.get("notified") or [])
+        return (
+            f"{drill}Alert escalated: {name} not acknowledged by {payload.get('agency')} "
+            f"by {payload.get('due_at')}; {notified} officer(s) notified again"
+        )
+    if kind == "alert.expired":
+        return f"{drill}Alert expired: {name}"
+    return f"{drill}{kind}: {name}"
+
+
+def _describe_operation(kind: str, payload: dict[str, Any]) -> str:
+    ref = payload.get("ref", "")
+    task = f"task #{payload.get('task_id')} of {ref}"
+    if kind == "operation.started":
+        return (
+            f"Operation {ref} started from {payload.get('template')} "
+            f"v{payload.get('template_version')}: {payload.get('title', '')} "
+            f"({len(payload.get('tasks') or [])} tasks)"
+        )
+    if kind == "operation.progress":
+        return f"Operation {ref} ({payload.get('title', '')}): {_progress(payload)}"
+    if kind == "operation.closed":
+        return f"Operation {ref} closed{_note(payload.get('note'))}; {_progress(payload)}"
+    if kind == "task.added":
+        added = payload.get("task") or {}
+        who = added.get("assigned_agency") or added.get("agency_kind") or "any agency"
+        return f"Task #{added.get('id')} added to {ref}: {added.get('title', '')} ({who})"
+    if kind == "task.removed":
+        return f"Removed {task}{_note(payload.get('reason'))}"
+    if kind == "task.assigned":
+        officers = payload.get("assignees") or []
+        to = payload.get("agency") or "no agency"
+        return f"Assigned {task} to {to}" + (f" ({', '.join(officers)})" if officers else "")
+    if kind == "task.status_changed":
+        note = payload.get("note") or payload.get("reason") or ""
+        return (
+            f"{task[0].upper()}{task[1:]}: {payload.get('from_status')} → "
+            f"{payload.get('to_status')}{_note(note)}"
+        )
+    if kind == "task.noted":
+        return f"Note on {task}: {payload.get('note', '')}"
+    if kind == "task.cosigned":
+        return f"Co-signed {task} for {payload.get('agency')}{_note(payload.get('note'))}"
+    if kind == "task.overdue":
+        notified = len(payload.get("notified") or [])
+        return f"Overdue: {task}, due {payload.get('due_at')}; {notified} officer(s) notified"
+    return kind
+
+
+def describe_event(kind: str, payload: dict[str, Any], alerts: AlertsSeen | None = None) -> str:
+    """One line a senior official can read in a report.
+
+    ``alerts`` is what the timeline has said about linked alerts up to this event
+    (``timeline_rows`` folds it); drills are marked ``[EXERCISE]``.
+    """
     if kind == "incident.reported":
         return (
             f"Reported {payload.get('category', '')} ({payload.get('severity', '')}) at "
@@ -84,24 +208,37 @@ def describe_event(kind: str, payload: dict[str, Any]) -> str:
         return f"{edit}: {payload.get('body', '')}"
     if kind == "message.redacted":
         return f"Redacted message #{payload.get('message_id')} — {payload.get('reason', '')}"
+    if kind.startswith("alert."):
+        seen = alerts if alerts is not None else AlertsSeen()
+        return _describe_alert(kind, payload, seen)
+    if kind.startswith(("operation.", "task.")):
+        return _describe_operation(kind, payload)
     return kind
 
 
 def timeline_rows(
     incident: Incident, *, kind_prefix: str = "", until: int | None = None
 ) -> list[TimelineRow]:
-    """The timeline's rows, up to seq ``until`` (everything when None)."""
+    """The timeline's rows (kinds starting with ``kind_prefix``), up to seq ``until``.
+
+    Every event is read, filter or not: alert events are described with what the
+    events before them said about the alert (its title, severity).
+    """
     rows: list[TimelineRow] = []
+    alerts = AlertsSeen()
     after = 0
     while True:
-        events = events_after(
-            incident.stream_name, after=after, limit=PAGE, until=until, kind_prefix=kind_prefix
-        )
+        events = events_after(incident.stream_name, after=after, limit=PAGE, until=until)
         if not events:
             break
-        for event, envelope in zip(
-            events, envelopes_for(events, present_stream=incident.stream_name), strict=True
-        ):
+        shown = [e for e in events if e.kind.startswith(kind_prefix)]
+        envelopes = envelopes_for(shown, present_stream=incident.stream_name)
+        presented = {e.seq: env for e, env in zip(shown, envelopes, strict=True)}
+        for event in events:
+            alerts.observe(event.kind, event.payload)
+            envelope = presented.get(event.seq)
+            if envelope is None:
+                continue
             actor = envelope.actor
             rows.append(
                 TimelineRow(
@@ -111,7 +248,7 @@ def timeline_rows(
                     actor=actor.name if actor else "system",
                     username=(actor.username or "") if actor else "",
                     agency=(actor.agency or "") if actor else "",
-                    summary=describe_event(event.kind, envelope.payload),
+                    summary=describe_event(event.kind, envelope.payload, alerts),
                     payload=envelope.payload,
                     prev_hash=event.prev_hash,
                     hash=event.hash,
