@@ -63,9 +63,8 @@ def _heads_held(names: Sequence[str]) -> dict[str, int]:
                 [wanted],
             )
             found = dict(cursor.fetchall())
-    else:
-        found = dict(Stream.objects.filter(name__in=wanted).values_list("name", "last_seq"))
-    return {name: found.get(name, 0) for name in names}
+        return {name: found.get(name, 0) for name in names}
+    return stream_heads(names)  # the IMMEDIATE transaction already keeps writers out
 
 
 @contextmanager
