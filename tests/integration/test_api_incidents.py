@@ -194,7 +194,7 @@ def test_every_text_cell_of_the_csv_export_is_guarded_against_formulas() -> None
     )
     User.objects.filter(username="na-imm.coord").update(first_name="@SUM(1+1)", last_name="")
     incident = report(title="+44 20 7946 0000 called")
-    post("na-imm.coord", incident.ref, "-2+3")
+    formula = post("na-imm.coord", incident.ref, "-2+3").message
     post("na-imm.coord", incident.ref, "\tTabbed")
     body = Api("na-imm.senior").get(f"/api/v1/incidents/{incident.ref}/export", {"format": "csv"})
     rows = list(csv.reader(io.StringIO(body.content.decode("utf-8-sig"))))
@@ -205,7 +205,7 @@ def test_every_text_cell_of_the_csv_export_is_guarded_against_formulas() -> None
             assert cell[:1] not in {"=", "+", "-", "@", "\t", "\r"}, (cell, row)
     assert rows[1][3] == "'=cmd|' /C calc'!A0"
     assert rows[2][3] == "'@SUM(1+1)"
-    assert rows[2][6] == "Message #1: -2+3"
+    assert rows[2][6] == f"Message #{formula.pk}: -2+3"
     assert rows[1][6].startswith("Reported document_fraud")
 
 
