@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 
 class StrictIn(Schema):
@@ -12,9 +12,18 @@ class StrictIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+class FieldErrorOut(Schema):
+    loc: list[str] = Field(description="Where in the request: body/query/path, then the field.")
+    msg: str
+    type: str
+
+
 class ErrorOut(Schema):
     code: str
     detail: str
+    errors: list[FieldErrorOut] | None = Field(
+        None, description="422 `invalid_request` from request validation: each problem."
+    )
 
 
 class UserRef(Schema):

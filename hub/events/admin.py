@@ -1,4 +1,7 @@
-"""Read-only admin views of the record: streams and events cannot be edited here."""
+"""Read-only admin views of the record: streams and events cannot be edited here.
+
+An event's salt is never shown (``hub.events.chain``).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +37,9 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["stream__name", "kind", "actor__username"]
     list_select_related = ["stream", "actor", "actor_agency"]
     date_hierarchy = "at"
+    # The salt is what keeps redacted text from being confirmed against the
+    # public hashes: it is never shown, not even here.
+    exclude = ["salt"]
 
 
 @admin.register(WriteReceipt)

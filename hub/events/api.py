@@ -9,12 +9,13 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from hub.agencies.models import Role
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
+from hub.errors import NotFound
 from hub.events.audit import verify
+from hub.events.permissions import VerifyScope, can_verify_record, can_verify_stream
 from hub.events.selectors import stream_events_for
-from hub.events.streams import require_readable_stream, visible_stream_names
+from hub.events.streams import can_read_stream, visible_stream_names
 from hub.events.types import ActorRef
 from hub.schemas import ERRORS_READ, ErrorOut
 from hub.security import refuse
@@ -93,20 +94,18 @@ class VerifyQuery(Schema):
 def audit_verify(request: HttpRequest, query: Query[VerifyQuery]) -> VerifyOut:
     user = request_user(request)
     access = access_for(user)
+    names: list[str] | None
     if query.stream is not None:
-        require_readable_stream(access, query.stream)
-        names: list[str] | None = [query.stream]
-    elif user.is_superuser:
-        names = None
-    elif access.has_role(Role.SENIOR_OFFICIAL):
-        names = visible_stream_names(access)
+        # Not the caller's (or no such stream) is a 404, logged by the stream's resolver.
+        decision = can_verify_stream(access, readable=can_read_stream(access, query.stream))
+        if not decision:
+            raise NotFound("No such stream.")
+        names = [query.stream]
     else:
-        refuse(
-            access,
-            action="audit.verify",
-            target="*",
-            reason="only senior officials verify the record",
-        )
+        decision = can_verify_record(access, is_superuser=user.is_superuser)
+        if not decision:
+            refuse(access, action="audit.verify", target="*", reason=decision.reason)
+        names = None if decision.scope == VerifyScope.ALL else visible_stream_names(access)
     report = verify(names)
     broken = [BrokenOut(stream=b.stream, seq=b.seq, reason=b.reason) for b in report.broken]
     return VerifyOut(

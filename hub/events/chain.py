@@ -4,18 +4,35 @@
 with sorted keys, no whitespace, UTF-8, and the time in UTC with microseconds.
 Identifiers (actor and agency ids, not names) are hashed so that renaming a
 user or an agency never breaks a chain.
+
+Every event carries a random ``salt`` (``new_salt``: 16 bytes as hex) that is
+part of its canonical form and is never shown outside the database. Hashes are
+public (the timeline API and exports carry them) and every other input is
+guessable, so without the salt anyone could confirm a guess of a redacted
+message's text (a phone number, a name) offline by recomputing the hash. Events
+recorded before salting have an empty salt, and their canonical form has no
+``salt`` key, so old chains still verify.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 
 def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+SALT_BYTES = 16
+
+
+def new_salt() -> str:
+    """A fresh per-event salt: 16 random bytes from the OS CSPRNG, as 32 hex digits."""
+    return secrets.token_hex(SALT_BYTES)
 
 
 def canonical_bytes(
@@ -27,8 +44,9 @@ def canonical_bytes(
     agency_id: int | None,
     at: datetime,
     payload: dict[str, Any],
+    salt: str,
 ) -> bytes:
-    document = {
+    document: dict[str, Any] = {
         "stream": stream,
         "seq": seq,
         "kind": kind,
@@ -37,6 +55,8 @@ def canonical_bytes(
         "at": canonical_time(at),
         "payload": payload,
     }
+    if salt:  # unsalted (legacy) events keep the canonical form they were hashed with
+        document["salt"] = salt
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

@@ -5,15 +5,21 @@ Invariants:
   allocated under the stream row's lock in the transaction that makes the change
   (``hub.events.pipeline.emit``);
 - ``Event.hash = sha256(prev_hash || canonical(event))`` chains every stream from
-  ``GENESIS_HASH``; ``hub.events.audit.verify`` recomputes it;
-- events are never updated or deleted: the model and queryset refuse, and on
-  PostgreSQL a trigger refuses too (migration 0002);
+  ``GENESIS_HASH``; ``hub.events.audit.verify`` recomputes it. The canonical form
+  includes the event's random ``salt``, which no API, export or frame ever shows:
+  without it, the exposed hashes of a redacted message cannot be used to confirm
+  a guess of its text offline;
+- events are never updated or deleted: the model and queryset refuse (``save``
+  always INSERTs, so ``Event(pk=<existing>).save()`` fails instead of
+  overwriting; ``bulk_create`` refuses ``update_conflicts``/``ignore_conflicts``),
+  and on PostgreSQL a trigger refuses too (migration 0002);
 - ``WriteReceipt(actor, client_msg_id)`` is unique: it makes client writes
   idempotent (``hub.events.idempotency``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -53,6 +59,29 @@ class EventQuerySet(models.QuerySet["Event"]):
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyViolation("events are append-only: bulk_update refused")
 
+    def bulk_create(
+        self,
+        objs: Iterable[Event],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[Event]:
+        # An "upsert" would overwrite an existing event (update_conflicts), and
+        # ignore_conflicts hides a clash with one: both are refused.
+        if ignore_conflicts or update_conflicts or update_fields or unique_fields:
+            raise AppendOnlyViolation(
+                "events are append-only: bulk_create with conflict handling refused"
+            )
+        return super().bulk_create(objs, batch_size=batch_size)
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events are append-only: update_or_create refused")
+
+    def _raw_delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events are append-only: delete refused")
+
 
 class Event(models.Model):
     stream = models.ForeignKey(Stream, on_delete=models.PROTECT, related_name="events")
@@ -72,6 +101,14 @@ class Event(models.Model):
     payload = models.JSONField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    salt = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Random hex hashed with the event and never shown; empty on events "
+        "recorded before salting (their canonical form has no salt).",
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -87,9 +124,18 @@ class Event(models.Model):
         return f"{self.stream_id}#{self.seq} {self.kind}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
+        """INSERT only. An instance built with an existing pk is refused, not saved over it."""
+        if (
+            args
+            or not self._state.adding
+            or kwargs.get("force_update")
+            or kwargs.get("update_fields") is not None
+        ):
             raise AppendOnlyViolation("events are append-only: save of an existing event refused")
-        super().save(*args, **kwargs)
+        if self.pk is not None and type(self)._default_manager.filter(pk=self.pk).exists():
+            raise AppendOnlyViolation("events are append-only: an event with this id exists")
+        kwargs["force_insert"] = True  # never fall back to an UPDATE
+        super().save(**kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyViolation("events are append-only: delete refused")

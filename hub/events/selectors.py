@@ -2,11 +2,33 @@
 
 Paging is keyset on ``(stream, seq)`` (``seq > after ORDER BY seq LIMIT n``):
 constant time at any depth, unlike OFFSET, and never a COUNT(*).
+
+Snapshots (``stream_snapshot``): an endpoint that returns some state together
+with "the seq this state reflects" must read both as of one moment. Read in
+separate statements, a change committed in between gives a seq that claims a
+change the state does not contain (or the reverse), and a client that resumes
+after that seq misses the change for good. ``stream_snapshot`` holds the named
+streams' heads still while the caller reads the state:
+
+- PostgreSQL: inside one transaction, ``SELECT ... FOR SHARE`` on the stream
+  rows. ``emit`` takes ``FOR UPDATE`` on its stream row and keeps it until its
+  transaction commits, so while the share lock is held no change to these
+  streams can commit, and one that was in flight has committed before the lock
+  was granted (READ COMMITTED: each later statement then sees it);
+- SQLite: the transaction is ``BEGIN IMMEDIATE`` (``hub.config``), which holds
+  the database's write lock, so no writer commits until the snapshot is read
+  (and WAL gives the transaction one read snapshot besides).
+
+Lock order: rows are share-locked in name order, the order ``lock_streams``
+uses, and the caller must take no other lock inside the block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 
 from hub.agencies.access import Access
 from hub.events.models import Event, Stream
@@ -25,6 +47,36 @@ def stream_head(name: str) -> int:
 def stream_heads(names: Sequence[str]) -> dict[str, int]:
     heads = dict(Stream.objects.filter(name__in=list(names)).values_list("name", "last_seq"))
     return {name: heads.get(name, 0) for name in names}
+
+
+def _heads_held(names: Sequence[str]) -> dict[str, int]:
+    """Heads of ``names``, share-locked until the transaction ends (PostgreSQL)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Stream._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT name, last_seq FROM {table} "  # noqa: S608 (the table name is ours)
+                "WHERE name = ANY(%s) ORDER BY name FOR SHARE",
+                [wanted],
+            )
+            found = dict(cursor.fetchall())
+        return {name: found.get(name, 0) for name in names}
+    return stream_heads(names)  # the IMMEDIATE transaction already keeps writers out
+
+
+@contextmanager
+def stream_snapshot(names: Sequence[str]) -> Iterator[dict[str, int]]:
+    """Hold the heads of ``names`` still while the block reads the state they describe.
+
+    Yields ``{name: last_seq}`` (0 for a stream with no events yet). Everything
+    the block reads about these streams' state is as of those seqs: no change to
+    them commits until the block ends. Keep the block to reads, and short.
+    """
+    with transaction.atomic():
+        yield _heads_held(names)
 
 
 def events_after(
@@ -70,5 +122,7 @@ def stream_events_for(
     """A readable page of a stream: (events, envelopes, head). NotFound if not the caller's."""
     require_readable_stream(access, name)
     head = stream_head(name)
-    events = events_after(name, after=after, limit=limit, kind_prefix=kind_prefix)
+    # Events are immutable and every seq <= head has committed: bounding the page
+    # by the head read first makes "head" true of the page it comes with.
+    events = events_after(name, after=after, limit=limit, until=head, kind_prefix=kind_prefix)
     return events, envelopes_for(events, present_stream=name), head

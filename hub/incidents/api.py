@@ -13,7 +13,7 @@ from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
 from hub.incidents import services
-from hub.incidents.export import incident_export
+from hub.incidents.export import CSV_COLUMNS, incident_export
 from hub.incidents.schemas import (
     ExportQuery,
     IncidentCreate,
@@ -34,10 +34,10 @@ from hub.incidents.schemas import (
 )
 from hub.incidents.selectors import (
     IncidentFilters,
-    incident_for,
-    incident_head,
-    incidents_visible_to,
-    messages_for,
+    incident_snapshot,
+    incident_state,
+    incidents_snapshot,
+    messages_snapshot,
 )
 from hub.schemas import ERRORS_READ, ERRORS_WRITE
 
@@ -45,19 +45,13 @@ router = Router(tags=["incidents"])
 
 
 def _out(result: services.IncidentResult) -> IncidentOut:
-    incident = (
-        type(result.incident)
-        .objects.select_related("crossing_point", "reporting_agency", "lead_agency", "reported_by")
-        .prefetch_related("participating_agencies")
-        .get(pk=result.incident.pk)
-    )
-    return IncidentOut.of(incident, incident_head(incident))
+    return IncidentOut.of(*incident_state(result.incident))
 
 
 @router.get("", response={200: IncidentPage, **ERRORS_READ}, summary="Incidents you may see")
 def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> IncidentPage:
     access = access_for(request_user(request))
-    items = incidents_visible_to(
+    items = incidents_snapshot(
         access,
         IncidentFilters(
             crossing_point=query.crossing_point,
@@ -70,10 +64,9 @@ def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> Inci
         before_id=query.cursor,
         limit=query.limit,
     )
-    heads = {i.pk: incident_head(i) for i in items}
     return IncidentPage(
-        items=[IncidentOut.of(i, heads[i.pk]) for i in items],
-        next_cursor=items[-1].pk if len(items) == query.limit else None,
+        items=[IncidentOut.of(incident, seq) for incident, seq in items],
+        next_cursor=items[-1][0].pk if len(items) == query.limit else None,
     )
 
 
@@ -91,10 +84,11 @@ def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[Inc
     summary="One incident (a snapshot with its seq)",
 )
 def incident_detail(request: HttpRequest, ref: str) -> IncidentOut:
-    found = incident_for(access_for(request_user(request)), ref)
+    found = incident_snapshot(access_for(request_user(request)), ref)
     if found is None:
         raise NotFound("Not found.")
-    return IncidentOut.of(found[0], incident_head(found[0]))
+    incident, _, seq = found
+    return IncidentOut.of(incident, seq)
 
 
 @router.patch(
@@ -157,12 +151,12 @@ def incident_lead(request: HttpRequest, ref: str, payload: LeadIn) -> IncidentOu
     summary="Messages on the incident channel",
 )
 def message_list(request: HttpRequest, ref: str, query: Query[MessageListQuery]) -> MessagePage:
-    found = incident_for(access_for(request_user(request)), ref)
+    found = messages_snapshot(
+        access_for(request_user(request)), ref, after_seq=query.after_seq, limit=query.limit
+    )
     if found is None:
         raise NotFound("Not found.")
-    incident = found[0]
-    head = incident_head(incident)
-    items = messages_for(incident, after_seq=query.after_seq, limit=query.limit)
+    items, head = found
     return MessagePage(items=[MessageOut.of(m) for m in items], head=head)
 
 
@@ -232,10 +226,69 @@ def message_redact(
     return _message_out(result)
 
 
+EXPORT_DOCUMENT_SCHEMA = {
+    "type": "object",
+    "required": [
+        "incident",
+        "exported_at",
+        "exported_by",
+        "filter",
+        "verification",
+        "events",
+    ],
+    "properties": {
+        "incident": {
+            "type": "object",
+            "description": "The incident's fields, and `head`: the seq the export runs to.",
+        },
+        "exported_at": {"type": "string", "format": "date-time"},
+        "exported_by": {"type": "string"},
+        "filter": {"type": ["object", "null"]},
+        "verification": {
+            "type": "object",
+            "description": "The stream's hash chain, verified at export time.",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "events_checked": {"type": "integer"},
+                "first_broken": {"type": ["object", "null"]},
+            },
+        },
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "integer" if name == "seq" else "string"}
+                    for name in [*CSV_COLUMNS, "prev_hash"]
+                }
+                | {"payload": {"type": "object"}},
+            },
+        },
+    },
+}
+EXPORT_RESPONSES = {
+    "responses": {
+        200: {
+            "description": "The timeline in the requested `format` (an attachment, or the "
+            "HTML report inline).",
+            "content": {
+                "application/json": {"schema": EXPORT_DOCUMENT_SCHEMA},
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": ",".join(CSV_COLUMNS),
+                },
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    }
+}
+
+
 @router.get(
     "/{ref}/export",
     response={200: None, 403: ERRORS_WRITE[403], **ERRORS_READ},
     summary="Export the timeline as JSON, CSV or a printable HTML report (senior officials)",
+    openapi_extra=EXPORT_RESPONSES,
 )
 def incident_export_view(request: HttpRequest, ref: str, query: Query[ExportQuery]) -> HttpResponse:
     exported = incident_export(

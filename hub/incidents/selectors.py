@@ -1,4 +1,11 @@
-"""Reads of incidents and their messages, always scoped to what the caller may see."""
+"""Reads of incidents and their messages, always scoped to what the caller may see.
+
+Snapshots (``incident_snapshot``, ``incidents_snapshot``, ``incident_state``,
+``messages_snapshot``) return state together with the incident stream's seq it
+reflects, read under ``hub.events.selectors.stream_snapshot``: a client that
+applies the events after that seq to that state gets the current state, with no
+change missed or applied twice.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from hub.agencies.access import OPERATIONAL_ROLES, Access
 from hub.agencies.models import Role
 from hub.events.models import Event
-from hub.events.selectors import stream_head
+from hub.events.selectors import stream_head, stream_snapshot
 from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.permissions import IncidentFacts, can_read_incident
 from hub.security import log_denial
@@ -123,7 +131,73 @@ def incident_for(
 
 
 def incident_head(incident: Incident) -> int:
+    """The stream's head now: not a snapshot of the incident (see ``incident_snapshot``)."""
     return stream_head(incident.stream_name)
+
+
+def _stream_name(ref: str) -> str:
+    return f"incident:{ref}"
+
+
+def incident_snapshot(
+    access: Access, ref: str, *, action: str = "incident.read"
+) -> tuple[Incident, IncidentFacts, int] | None:
+    """The incident, its facts and the seq they reflect, if the caller may read it
+    (a refusal is logged as ``action``, as ``incident_for`` does)."""
+    if not isinstance(ref, str) or len(ref) > 32:
+        return None
+    name = _stream_name(ref)
+    with stream_snapshot([name]) as heads:
+        found = incident_for(access, ref, action=action)
+        if found is None:
+            return None
+        return found[0], found[1], heads[name]
+
+
+def incident_state(incident: Incident) -> tuple[Incident, int]:
+    """A fresh read of ``incident`` and the seq it reflects (no access check: the
+    caller has just changed it through a service, which checked)."""
+    with stream_snapshot([incident.stream_name]) as heads:
+        return _base().get(pk=incident.pk), heads[incident.stream_name]
+
+
+def incidents_snapshot(
+    access: Access,
+    filters: IncidentFilters | None = None,
+    *,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[tuple[Incident, int]]:
+    """``incidents_visible_to``, each incident with the seq its state reflects.
+
+    The page is chosen first; then its streams' heads are held and the incidents
+    re-read, so each (state, seq) pair is consistent. One that stopped being
+    visible in between is left out.
+    """
+    with transaction.atomic():
+        page = incidents_visible_to(access, filters, before_id=before_id, limit=limit)
+        if not page:
+            return []
+        with stream_snapshot([i.stream_name for i in page]) as heads:
+            fresh = {
+                i.pk: i
+                for i in _base().filter(visibility_filter(access), pk__in=[i.pk for i in page])
+            }
+        return [(fresh[i.pk], heads[i.stream_name]) for i in page if i.pk in fresh]
+
+
+def messages_snapshot(
+    access: Access, ref: str, *, after_seq: int = 0, limit: int = 100
+) -> tuple[list[Message], int] | None:
+    """A page of the incident's messages and the seq it reflects, if the caller may read it."""
+    if not isinstance(ref, str) or len(ref) > 32:
+        return None
+    name = _stream_name(ref)
+    with stream_snapshot([name]) as heads:
+        found = incident_for(access, ref)
+        if found is None:
+            return None
+        return messages_for(found[0], after_seq=after_seq, limit=limit), heads[name]
 
 
 def messages_for(incident: Incident, *, after_seq: int = 0, limit: int = 100) -> list[Message]:

@@ -484,7 +484,7 @@ def incident_invite_agency(
 def incident_set_lead(
     *, actor: User, ref: str, agency: str, client_msg_id: uuid.UUID | None = None
 ) -> IncidentResult:
-    """Hand the lead to another participating agency."""
+    """Hand the lead to another participating agency that is still active."""
     access = access_for(actor)
 
     def write() -> tuple[IncidentResult, Written]:
@@ -499,6 +499,10 @@ def incident_set_lead(
                 f"{agency} does not participate in {ref}; invite it first.",
                 code="not_participating",
             )
+        if not new_lead.is_active:
+            # A deactivated agency keeps its participation (the record), but nobody
+            # acts for it any more: it cannot take the lead.
+            raise Conflict(f"{agency} is no longer active; it cannot lead.", code="agency_inactive")
         if new_lead.pk == incident.lead_agency_id:
             raise Conflict(f"{agency} already leads {ref}.", code="already_lead")
         old = incident.lead_agency.code

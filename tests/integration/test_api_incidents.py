@@ -185,6 +185,40 @@ def test_export_formats_for_senior_official() -> None:
     assert bad.status_code == 422
 
 
+def test_every_text_cell_of_the_csv_export_is_guarded_against_formulas() -> None:
+    """Names, usernames and summaries are user-supplied: none may start a formula."""
+    from hub.accounts.models import User
+
+    User.objects.filter(username="na-imm.duty").update(
+        first_name="=cmd|' /C calc'!A0", last_name=""
+    )
+    User.objects.filter(username="na-imm.coord").update(first_name="@SUM(1+1)", last_name="")
+    incident = report(title="+44 20 7946 0000 called")
+    formula = post("na-imm.coord", incident.ref, "-2+3").message
+    post("na-imm.coord", incident.ref, "\tTabbed")
+    body = Api("na-imm.senior").get(f"/api/v1/incidents/{incident.ref}/export", {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(body.content.decode("utf-8-sig"))))
+    assert rows[0] == ["seq", "at", "kind", "actor", "username", "agency", "summary", "hash"]
+    assert len(rows) == 4
+    for row in rows[1:]:
+        for cell in row:
+            assert cell[:1] not in {"=", "+", "-", "@", "\t", "\r"}, (cell, row)
+    assert rows[1][3] == "'=cmd|' /C calc'!A0"
+    assert rows[2][3] == "'@SUM(1+1)"
+    assert rows[2][6] == f"Message #{formula.pk}: -2+3"
+    assert rows[1][6].startswith("Reported document_fraud")
+
+
+def test_csv_guard_prefixes_each_formula_start() -> None:
+    from hub.incidents.export import _csv_row, _csv_safe
+
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert _csv_safe(f"{start}x") == f"'{start}x"
+    assert _csv_safe("plain") == "plain"
+    assert _csv_safe("") == ""
+    assert _csv_row([3, "-1", None, "ok"]) == [3, "'-1", None, "ok"]
+
+
 def test_export_refused_for_duty_officer() -> None:
     incident = report()
     response = Api("na-imm.duty").get(f"/api/v1/incidents/{incident.ref}/export")
@@ -222,6 +256,70 @@ def test_openapi_documents_every_endpoint_and_its_errors() -> None:
             assert codes & {"401", "404", "422"}, (method, path, codes)
     docs = Api().get("/api/v1/docs")
     assert docs.status_code == 200
+
+
+ERROR_REF = "#/components/schemas/ErrorOut"
+
+
+def test_openapi_documents_every_4xx_of_every_operation_as_error_out() -> None:
+    schema = Api().get("/api/v1/openapi.json").json()
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            responses = op["responses"]
+            errors = {code: r for code, r in responses.items() if code.startswith("4")}
+            for code, response in errors.items():
+                assert response["content"] == {
+                    "application/json": {"schema": {"$ref": ERROR_REF}}
+                }, (where, code)
+            if op.get("security"):  # signed-in only: may answer 401
+                assert "401" in errors, where
+            if op.get("parameters") or op.get("requestBody"):  # input: may be invalid
+                assert "422" in errors, where
+            if op.get("requestBody"):
+                assert op["requestBody"]["content"].keys() == {"application/json"}, where
+    error_out = schema["components"]["schemas"]["ErrorOut"]
+    assert error_out["required"] == ["code", "detail"]
+    assert set(error_out["properties"]) == {"code", "detail", "errors"}
+    field_error = schema["components"]["schemas"]["FieldErrorOut"]
+    assert set(field_error["required"]) == {"loc", "msg", "type"}
+
+
+def test_a_422_body_matches_the_documented_error_out() -> None:
+    incident = report()
+    response = Api("na-imm.duty").post(
+        f"/api/v1/incidents/{incident.ref}/messages", {"body": 3, "client_msg_id": "nope"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert set(body) == {"code", "detail", "errors"}
+    assert body["code"] == "invalid_request"
+    assert {tuple(e) for e in body["errors"]} == {("loc", "msg", "type")}
+    assert {e["loc"][-1] for e in body["errors"]} == {"body", "client_msg_id"}
+    from hub.schemas import ErrorOut
+
+    ErrorOut.model_validate(body)
+
+
+def test_openapi_documents_the_export_media_types() -> None:
+    schema = Api().get("/api/v1/openapi.json").json()
+    ok = schema["paths"]["/api/v1/incidents/{ref}/export"]["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"application/json", "text/csv", "text/html"}
+    document = ok["content"]["application/json"]["schema"]
+    assert set(document["required"]) == {
+        "incident",
+        "exported_at",
+        "exported_by",
+        "filter",
+        "verification",
+        "events",
+    }
+    incident = report()
+    exported = Api("na-imm.senior").get(f"/api/v1/incidents/{incident.ref}/export").json()
+    assert set(exported) == set(document["properties"])
+    assert set(exported["events"][0]) == set(
+        document["properties"]["events"]["items"]["properties"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,11 @@ each in the four roles (duty officer, coordinator, senior official, admin). NA-C
 is invited as a second participant, so there is always someone else's message
 (posted by ``na-cus.duty``) and a participant to hand the lead to.
 
+Besides the incident actions, the matrix covers the reference-data reads (``/me``,
+``/agencies``, ``/crossing-points``) and bearer tokens (issue with ``POST
+/auth/token``, revoke your own or, refused, someone else's): everyone signed in
+may read reference data and manage their own tokens, whatever the incident.
+
 Every action runs through the service layer (``hub.incidents.services``,
 ``hub.incidents.export.incident_export`` and, for reads, the access-checked
 selectors the API calls) and through the REST endpoints under ``/api/v1``, against
@@ -26,10 +31,18 @@ write, export or verification must be logged on ``hub.security``.
 The demo region and both incidents are built once per module inside a
 transaction that is rolled back at the end; each cell runs in a savepoint that
 is rolled back after it, so every cell starts from the same state.
+
+Each cell is its own parametrized test; ``test_the_matrix_is_complete`` checks,
+in any test order, that the cells are exactly every action x layer x visibility x
+relation x role and that every endpoint in the API's schema is one of them (or
+belongs to another matrix). The count of cells checked is reported in pytest's
+terminal summary ("authorization matrix: N cells checked", see
+``tests/integration/conftest.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import textwrap
@@ -40,9 +53,13 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 from pytest_django import DjangoDbBlocker
 
+from hub.accounts.models import ApiToken
+from hub.accounts.services import credentials_check, token_issue, token_revoke
+from hub.agencies.demo import DEMO_PASSWORD
 from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
 from hub.errors import Forbidden, HubError, NotFound
@@ -54,6 +71,7 @@ from hub.incidents.export import incident_export
 from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.selectors import incident_for, incidents_visible_to, messages_for
 from tests.factories import Api, occurred, officer, post, report, seed
+from tests.integration.conftest import MATRIX_PROPERTY
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +107,10 @@ REST = "rest"
 # - export: senior officials serving the point;
 # - /audit/verify?stream=: anyone who may read the stream;
 #   /audit/verify (everything): senior officials only (403 for anyone else),
-#   checking just the streams they may read.
+#   checking just the streams they may read (hub.events.permissions);
+# - /me, /agencies, /crossing-points, POST /auth/token and revoking one's own
+#   token: everyone signed in (reference data is not secret within the hub);
+#   revoking another user's token: 404 for everyone, as if it did not exist.
 TABLE: dict[str, str] = {
     "read_incident": """
         participants    own      OK   OK   OK   404
@@ -235,11 +256,63 @@ TABLE: dict[str, str] = {
         crossing_point  point    403  403  OK      403
         crossing_point  foreign  403  403  absent  403
     """,
+    "me": """
+        participants    own      OK   OK   OK   OK
+        participants    point    OK   OK   OK   OK
+        participants    foreign  OK   OK   OK   OK
+        crossing_point  own      OK   OK   OK   OK
+        crossing_point  point    OK   OK   OK   OK
+        crossing_point  foreign  OK   OK   OK   OK
+    """,
+    "agencies": """
+        participants    own      OK   OK   OK   OK
+        participants    point    OK   OK   OK   OK
+        participants    foreign  OK   OK   OK   OK
+        crossing_point  own      OK   OK   OK   OK
+        crossing_point  point    OK   OK   OK   OK
+        crossing_point  foreign  OK   OK   OK   OK
+    """,
+    "crossing_points": """
+        participants    own      OK   OK   OK   OK
+        participants    point    OK   OK   OK   OK
+        participants    foreign  OK   OK   OK   OK
+        crossing_point  own      OK   OK   OK   OK
+        crossing_point  point    OK   OK   OK   OK
+        crossing_point  foreign  OK   OK   OK   OK
+    """,
+    "auth_token": """
+        participants    own      OK   OK   OK   OK
+        participants    point    OK   OK   OK   OK
+        participants    foreign  OK   OK   OK   OK
+        crossing_point  own      OK   OK   OK   OK
+        crossing_point  point    OK   OK   OK   OK
+        crossing_point  foreign  OK   OK   OK   OK
+    """,
+    "revoke_own_token": """
+        participants    own      OK   OK   OK   OK
+        participants    point    OK   OK   OK   OK
+        participants    foreign  OK   OK   OK   OK
+        crossing_point  own      OK   OK   OK   OK
+        crossing_point  point    OK   OK   OK   OK
+        crossing_point  foreign  OK   OK   OK   OK
+    """,
+    "revoke_others_token": """
+        participants    own      404  404  404  404
+        participants    point    404  404  404  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      404  404  404  404
+        crossing_point  point    404  404  404  404
+        crossing_point  foreign  404  404  404  404
+    """,
 }
 
-# /audit/verify has no service function (the check lives in the view), so it is REST only.
+# /audit/verify and the reference-data reads have no service function of their own
+# (the view calls a permission function or a selector), so they are REST only.
+REST_ONLY = frozenset(
+    {"audit_verify_stream", "audit_verify_all", "me", "agencies", "crossing_points"}
+)
 LAYERS: dict[str, tuple[str, ...]] = {
-    action: (REST,) if action.startswith("audit_") else (SERVICE, REST) for action in TABLE
+    action: (REST,) if action in REST_ONLY else (SERVICE, REST) for action in TABLE
 }
 
 # The event an allowed write appends to the incident's stream (report: to a new stream).
@@ -319,9 +392,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 16 actions on both layers + 2 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (16 * 2 + 2) * 2 * 3 * 4
-CHECKED: set[str] = set()
+# 19 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (19 * 2 + 5) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -340,6 +412,7 @@ class World:
     others_message: dict[str, int]  # visibility -> id of na-cus.duty's message
     own_message: dict[tuple[str, str], int]  # (visibility, username) -> message id
     clients: dict[str, Api]  # username -> signed-in REST client
+    others_token: int  # id of a bearer token of na-cus.duty (not a caller)
 
 
 def build_world() -> World:
@@ -370,7 +443,14 @@ def build_world() -> World:
         refs[visibility] = incident.ref
     # Sessions are created here, outside the per-cell savepoints, so they survive.
     clients = {username: Api(username) for username in CALLERS}
-    return World(refs=refs, others_message=others, own_message=own, clients=clients)
+    others_token = token_issue(user=officer(OTHER_AUTHOR), name="not yours").token.pk
+    return World(
+        refs=refs,
+        others_message=others,
+        own_message=own,
+        clients=clients,
+        others_token=others_token,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -687,6 +767,110 @@ def rest_write(c: Call, _: pytest.MonkeyPatch) -> str:
     return from_response(response)
 
 
+# Reference data and tokens (the incident plays no part: same answer in every row).
+
+ROLE_NAMES = {
+    "duty": "duty_officer",
+    "coord": "coordinator",
+    "senior": "senior_official",
+    "admin": "admin",
+}
+_addresses = itertools.count(1)
+
+
+def fresh_address() -> str:
+    """A client address of its own, so the sign-in throttle (per address) never trips."""
+    n = next(_addresses)
+    return f"10.91.{n // 250}.{n % 250 + 1}"
+
+
+def rest_me(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/me")
+    if response.status_code == 200:
+        body = response.json()
+        assert body["username"] == c.username
+        agency, role = c.username.split(".")
+        assert {(g["agency"], g["role"]) for g in body["memberships"]} == {
+            (agency.upper(), ROLE_NAMES[role])
+        }
+    return from_response(response)
+
+
+def rest_agencies(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/agencies")
+    if response.status_code == 200:
+        codes = {a["code"] for a in response.json()}
+        assert {"NA-IMM", "NA-POL", "NA-CUS", "ZA-IMM"} <= codes
+    return from_response(response)
+
+
+def rest_crossing_points(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/crossing-points")
+    if response.status_code == 200:
+        points = {p["code"]: p for p in response.json()}
+        assert {"WDH", "JNB"} <= set(points)
+        assert "NA-IMM" in {d["agency"] for d in points["WDH"]["agencies"]}
+    return from_response(response)
+
+
+def check_issued(username: str, token_id: int, raw: str) -> None:
+    token = ApiToken.objects.get(pk=token_id)
+    assert token.user.username == username
+    assert token.revoked_at is None
+    assert raw not in (token.digest, token.prefix)
+    me = Api(bearer=raw).get("/api/v1/me")
+    assert (me.status_code, me.json()["username"]) == (200, username)
+
+
+def service_auth_token(c: Call, _: pytest.MonkeyPatch) -> str:
+    def issue() -> None:
+        user = credentials_check(request=None, username=c.username, password=DEMO_PASSWORD)
+        issued = token_issue(user=user, name="matrix")
+        check_issued(c.username, issued.token.pk, issued.raw)
+
+    return from_service(issue)
+
+
+def rest_auth_token(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = Client(REMOTE_ADDR=fresh_address()).post(
+        "/api/v1/auth/token",
+        json.dumps({"username": c.username, "password": DEMO_PASSWORD, "name": "matrix"}),
+        content_type="application/json",
+    )
+    if response.status_code == 201:
+        body = response.json()
+        check_issued(c.username, body["id"], body["token"])
+    return from_response(response)
+
+
+def service_revoke_token(c: Call, _: pytest.MonkeyPatch) -> str:
+    user = officer(c.username)
+    if c.action == "revoke_own_token":
+        token_id = token_issue(user=user, name="mine").token.pk
+    else:
+        token_id = c.world.others_token
+    outcome = from_service(lambda: token_revoke(user=user, token_id=token_id))
+    check_revocation(token_id, revoked=outcome == OK)
+    return outcome
+
+
+def rest_revoke_token(c: Call, _: pytest.MonkeyPatch) -> str:
+    if c.action == "revoke_own_token":
+        token_id = token_issue(user=officer(c.username), name="mine").token.pk
+    else:
+        token_id = c.world.others_token
+    response = c.api.post("/api/v1/auth/token/revoke", {"id": token_id})
+    outcome = from_response(response)
+    check_revocation(token_id, revoked=outcome == OK)
+    return outcome
+
+
+def check_revocation(token_id: int, *, revoked: bool) -> None:
+    assert (ApiToken.objects.get(pk=token_id).revoked_at is not None) is revoked
+    if not revoked:  # a refusal revokes nothing at all
+        assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
+
+
 Performer = Callable[[Call, pytest.MonkeyPatch], str]
 SERVICE_ACTIONS: dict[str, Performer] = {
     "read_incident": service_read_incident,
@@ -694,6 +878,9 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "read_events": service_read_events,
     "read_messages": service_read_messages,
     "export": service_export,
+    "auth_token": service_auth_token,
+    "revoke_own_token": service_revoke_token,
+    "revoke_others_token": service_revoke_token,
     **{action: service_write for action in WRITE_KINDS},
 }
 REST_ACTIONS: dict[str, Performer] = {
@@ -704,6 +891,12 @@ REST_ACTIONS: dict[str, Performer] = {
     "export": rest_export,
     "audit_verify_stream": rest_audit_verify_stream,
     "audit_verify_all": rest_audit_verify_all,
+    "me": rest_me,
+    "agencies": rest_agencies,
+    "crossing_points": rest_crossing_points,
+    "auth_token": rest_auth_token,
+    "revoke_own_token": rest_revoke_token,
+    "revoke_others_token": rest_revoke_token,
     **{action: rest_write for action in WRITE_KINDS},
 }
 
@@ -770,7 +963,10 @@ def test_authorization_cell(
     world: World,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    record_property: Callable[[str, object], None],
 ) -> None:
+    # Counted in the terminal summary (tests/integration/conftest.py) by outcome.
+    record_property(MATRIX_PROPERTY, "incidents")
     call = Call(world, cell.layer, cell.action, cell.visibility, cell.username)
     if cell.action == "update_triaged":
         services.incident_transition(
@@ -801,7 +997,6 @@ def test_authorization_cell(
             assert f"user={cell.username} " in record.getMessage()
         else:
             assert denials == [], [r.getMessage() for r in denials]
-    CHECKED.add(cell.id)
 
 
 # --- denials are logged with who, what and why ----------------------------------------
@@ -883,15 +1078,86 @@ def test_denial_is_logged_with_who_what_why(
     assert record.__dict__["denied_reason"] == case.reason
 
 
-# --- the count, last ------------------------------------------------------------------
+# --- the matrix is complete (independent of test order) -------------------------------
+
+# Every operation of the API: the actions that exercise it here, or why it is not
+# in this matrix.
+ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/api/v1/incidents"): ("list_incidents",),
+    ("POST", "/api/v1/incidents"): ("report",),
+    ("GET", "/api/v1/incidents/{ref}"): ("read_incident",),
+    ("PATCH", "/api/v1/incidents/{ref}"): ("update", "update_triaged"),
+    ("POST", "/api/v1/incidents/{ref}/transitions"): ("transition",),
+    ("POST", "/api/v1/incidents/{ref}/agencies"): ("invite_agency",),
+    ("PUT", "/api/v1/incidents/{ref}/lead"): ("set_lead",),
+    ("GET", "/api/v1/incidents/{ref}/messages"): ("read_messages",),
+    ("POST", "/api/v1/incidents/{ref}/messages"): ("post_message",),
+    ("PATCH", "/api/v1/incidents/{ref}/messages/{message_id}"): (
+        "edit_own_message",
+        "edit_others_message",
+    ),
+    ("POST", "/api/v1/incidents/{ref}/messages/{message_id}/redact"): (
+        "redact_own_message",
+        "redact_others_message",
+    ),
+    ("GET", "/api/v1/incidents/{ref}/export"): ("export",),
+    ("GET", "/api/v1/streams/{stream}/events"): ("read_events",),
+    ("GET", "/api/v1/audit/verify"): ("audit_verify_stream", "audit_verify_all"),
+    ("GET", "/api/v1/me"): ("me",),
+    ("GET", "/api/v1/agencies"): ("agencies",),
+    ("GET", "/api/v1/crossing-points"): ("crossing_points",),
+    ("POST", "/api/v1/auth/token"): ("auth_token",),
+    ("POST", "/api/v1/auth/token/revoke"): ("revoke_own_token", "revoke_others_token"),
+}
+ELSEWHERE = {
+    # Session plumbing with no authorization decision (tests/integration/test_api_auth.py).
+    "/api/v1/auth/csrf": "session plumbing",
+    "/api/v1/auth/login": "session plumbing",
+    "/api/v1/auth/logout": "session plumbing",
+}
+# Alerts, checklist templates and joint operations: test_authorization_matrix_ops.py.
+OTHER_MATRIX_PREFIXES = ("/api/v1/alerts", "/api/v1/operations", "/api/v1/checklist-templates")
 
 
-def test_every_cell_of_the_matrix_was_checked() -> None:
-    n = len(CHECKED)
-    print(f"authorization matrix: {n} cells checked")
-    assert len(CELLS) == EXPECTED_CELL_COUNT == len({cell.id for cell in CELLS})
-    missing = {cell.id for cell in CELLS} - CHECKED
-    assert not missing, (
-        f"{len(missing)} cells not checked (run the whole module): {sorted(missing)[:5]}"
+def _in_other_matrix(path: str) -> bool:
+    return path.startswith(OTHER_MATRIX_PREFIXES) or (
+        path.startswith("/api/v1/crossing-points/") and "/alerts" in path
     )
-    assert n == len(CELLS)
+
+
+def test_the_matrix_is_complete() -> None:
+    """The parametrized cells are exactly the full product, and cover every endpoint.
+
+    This holds whatever order the tests run in (or if only some of them run):
+    each cell is its own test, and this one checks what the cells are.
+    """
+    expected = {
+        (layer, action, visibility, relation, role)
+        for action in TABLE
+        for layer in LAYERS[action]
+        for visibility in VISIBILITIES
+        for relation in RELATIONS
+        for role in ROLES
+    }
+    cells = {(c.layer, c.action, c.visibility, c.relation, c.role) for c in CELLS}
+    assert cells == expected
+    assert len(CELLS) == len(expected) == EXPECTED_CELL_COUNT
+    assert len({cell.id for cell in CELLS}) == len(CELLS)
+    marks = getattr(test_authorization_cell, "pytestmark", [])
+    (marker,) = [m for m in marks if m.name == "parametrize"]
+    assert list(marker.args[1]) == CELLS  # one test per cell, nothing filtered out
+    for action in TABLE:
+        for layer in LAYERS[action]:
+            assert action in (SERVICE_ACTIONS if layer == SERVICE else REST_ACTIONS), (
+                action,
+                layer,
+            )
+    covered = {a for actions in ENDPOINT_ACTIONS.values() for a in actions}
+    assert covered == set(TABLE)
+    schema = Client().get("/api/v1/openapi.json").json()
+    operations = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
+    mine = {op for op in operations if op[1] not in ELSEWHERE and not _in_other_matrix(op[1])}
+    assert mine == set(ENDPOINT_ACTIONS), (
+        f"not in the matrix: {sorted(mine - set(ENDPOINT_ACTIONS))}; "
+        f"gone from the API: {sorted(set(ENDPOINT_ACTIONS) - mine)}"
+    )

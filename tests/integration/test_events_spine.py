@@ -65,6 +65,7 @@ def test_emit_allocates_gap_free_seqs_and_chains_hashes() -> None:
             agency_id=first.actor_agency_id,
             at=first.at,
             payload={"message_id": 1, "body": "message 0", "redacted": False},
+            salt=first.salt,
         ),
     )
 
@@ -172,6 +173,71 @@ def test_events_refuse_update_and_delete_through_the_orm() -> None:
     with pytest.raises(AppendOnlyViolation):
         Event.objects.filter(pk=event.pk).delete()
     assert Event.objects.get(pk=event.pk).payload["body"] == "immutable"
+
+
+def _forgery_of(event: Event, body: str) -> Event:
+    """A new instance carrying an existing event's id (and key), with other content."""
+    return Event(
+        pk=event.pk,
+        stream_id=event.stream_id,
+        seq=event.seq,
+        kind=event.kind,
+        actor_id=event.actor_id,
+        actor_agency_id=event.actor_agency_id,
+        at=event.at,
+        payload={"message_id": 1, "body": body, "redacted": False},
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+        salt=event.salt,
+    )
+
+
+@pytest.mark.usefixtures("demo")
+def test_saving_a_new_instance_over_an_existing_event_is_refused() -> None:
+    event = _emit("original")
+    forged = _forgery_of(event, "forged")
+    with pytest.raises(AppendOnlyViolation):
+        forged.save()
+    for kwargs in ({"force_update": True}, {"update_fields": ["payload"]}):
+        with pytest.raises(AppendOnlyViolation):
+            _forgery_of(event, "forged").save(**kwargs)
+    assert Event.objects.get(pk=event.pk).payload["body"] == "original"
+
+
+@pytest.mark.usefixtures("demo")
+def test_event_save_always_inserts_even_if_the_existence_check_is_raced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the pre-check the database still refuses: save never becomes an UPDATE."""
+    from django.db import IntegrityError
+
+    from hub.events.models import EventQuerySet
+
+    event = _emit("original")
+    monkeypatch.setattr(EventQuerySet, "exists", lambda self: False)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _forgery_of(event, "forged").save()
+    assert Event.objects.get(pk=event.pk).payload["body"] == "original"
+
+
+@pytest.mark.usefixtures("demo")
+def test_bulk_create_cannot_overwrite_or_skip_existing_events() -> None:
+    event = _emit("original")
+    with pytest.raises(AppendOnlyViolation):
+        Event.objects.bulk_create(
+            [_forgery_of(event, "forged")],
+            update_conflicts=True,
+            unique_fields=["stream", "seq"],
+            update_fields=["payload"],
+        )
+    with pytest.raises(AppendOnlyViolation):
+        Event.objects.bulk_create([_forgery_of(event, "forged")], ignore_conflicts=True)
+    with pytest.raises(AppendOnlyViolation):
+        Event.objects.update_or_create(pk=event.pk, defaults={"kind": "x"})
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.kind, stored.payload["body"]) == ("message.posted", "original")
+    assert Event.objects.count() == 1
+    assert verify().ok
 
 
 def _postgres_only() -> None:

@@ -6,16 +6,17 @@ Every emitted payload is validated against its pydantic model.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from hub.agencies.models import Agency
 from hub.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
 from hub.events.models import Event, WriteReceipt
 from hub.events.types import validate_payload
 from hub.incidents import services
-from hub.incidents.models import Incident, Message, Participation
+from hub.incidents.models import Incident, IncidentCounter, Message, Participation
 from tests.factories import occurred, officer, post, report
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -66,6 +67,34 @@ def test_refs_are_numbered_per_crossing_point_and_year() -> None:
     c = report(crossing_point="WVB")
     year = timezone.now().year
     assert [a.ref, b.ref, c.ref] == [f"WDH-{year}-0001", f"WDH-{year}-0002", f"WVB-{year}-0001"]
+
+
+def test_refs_restart_at_one_in_a_new_year_of_the_crossing_points_own_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The year in a ref is the crossing point's local year (Windhoek is UTC+2)."""
+    clock = [datetime(2026, 12, 31, 21, 30, tzinfo=UTC)]  # 23:30 in Windhoek
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+
+    def at(moment: datetime) -> str:
+        clock[0] = moment
+        return report(crossing_point="WDH", occurred_at=moment - timedelta(minutes=5)).ref
+
+    old_year = [at(datetime(2026, 12, 31, 21, 30, tzinfo=UTC)) for _ in range(3)]
+    # 22:10 UTC on 31 December is already 00:10 on 1 January in Windhoek.
+    new_year = [at(datetime(2026, 12, 31, 22, 10, tzinfo=UTC)) for _ in range(2)]
+    later = at(datetime(2027, 3, 1, 8, 0, tzinfo=UTC))
+    assert old_year == ["WDH-2026-0001", "WDH-2026-0002", "WDH-2026-0003"]
+    assert new_year == ["WDH-2027-0001", "WDH-2027-0002"]
+    assert later == "WDH-2027-0003"
+    assert list(
+        IncidentCounter.objects.filter(crossing_point__code="WDH")
+        .order_by("year")
+        .values_list("year", "last_number")
+    ) == [(2026, 3), (2027, 3)]
+    assert [
+        (i.year, i.number) for i in Incident.objects.filter(ref__in=new_year).order_by("number")
+    ] == [(2027, 1), (2027, 2)]
 
 
 def test_report_is_idempotent_on_client_msg_id() -> None:
@@ -274,6 +303,26 @@ def test_invite_refusals() -> None:
     with pytest.raises(Conflict, match="invite it first"):
         services.incident_set_lead(actor=coord, ref=incident.ref, agency="NA-CUS")
     assert len(events_of(incident)) == 1
+
+
+def test_an_inactive_agency_can_neither_be_invited_nor_take_the_lead() -> None:
+    incident = report()
+    coord = officer("na-imm.coord")
+    services.incident_invite_agency(actor=coord, ref=incident.ref, agency="NA-POL")
+    Agency.objects.filter(code__in=["NA-POL", "NA-CUS"]).update(is_active=False)
+    before = Incident.objects.values("lead_agency_id", "updated_at").get(pk=incident.pk)
+    with pytest.raises(Conflict, match="no longer active") as refused:
+        services.incident_set_lead(actor=coord, ref=incident.ref, agency="NA-POL")
+    assert refused.value.code == "agency_inactive"
+    with pytest.raises(InvalidInput, match="not an agency deployed") as not_invited:
+        services.incident_invite_agency(actor=coord, ref=incident.ref, agency="NA-CUS")
+    assert not_invited.value.code == "agency_not_deployed"
+    assert Incident.objects.values("lead_agency_id", "updated_at").get(pk=incident.pk) == before
+    assert [e.kind for e in events_of(incident)] == ["incident.reported", "incident.agency_invited"]
+    assert set(incident.participating_agencies.values_list("code", flat=True)) == {
+        "NA-IMM",
+        "NA-POL",
+    }
 
 
 # --- messages --------------------------------------------------------------------

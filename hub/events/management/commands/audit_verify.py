@@ -1,4 +1,9 @@
-"""``manage.py audit_verify``: recompute every hash chain; exit 1 on a broken link."""
+"""``manage.py audit_verify``: recompute every hash chain; exit 1 on a broken link.
+
+The command runs with the server's own rights and verifies every stream (or the
+named ones): ``hub.events.permissions.OPERATOR``. Safe to run while the hub is
+taking writes (``hub.events.audit``).
+"""
 
 from __future__ import annotations
 
