@@ -135,3 +135,36 @@ describe("HubSocket", () => {
     expect(statuses).toEqual(["connecting", "live", "signed-out"]);
   });
 });
+
+describe("HubSocket subscriptions", () => {
+  it("starts from scratch after unsubscribe, and ignores events of streams it left", () => {
+    const { hub, sockets } = harness();
+    const seen: number[] = [];
+    hub.start();
+    sockets[0]!.open();
+    hub.subscribe("incident:A", { event: (e) => seen.push(e.seq) });
+    sockets[0]!.deliver(event("incident:A", 1));
+    sockets[0]!.deliver(event("incident:A", 2));
+    hub.unsubscribe("incident:A");
+    sockets[0]!.deliver(event("incident:A", 3)); // in flight before the unsubscribe
+    expect(hub.lastSeq.has("incident:A")).toBe(false);
+    hub.subscribe("incident:A", { event: (e) => seen.push(e.seq) });
+    expect(sockets[0]!.sent.at(-1)).toEqual({ type: "subscribe", stream: "incident:A", after: 0 });
+    sockets[0]!.deliver(event("incident:A", 1));
+    expect(seen).toEqual([1, 2, 1]);
+  });
+
+  it("subscribes from a snapshot's head and resumes from a newer one on resync", () => {
+    const { hub, sockets } = harness();
+    const heads: number[] = [];
+    hub.start();
+    sockets[0]!.open();
+    hub.subscribe("crossing:WDH", { resync: (head) => heads.push(head) }, 40);
+    expect(sockets[0]!.sent.at(-1)).toEqual({ type: "subscribe", stream: "crossing:WDH", after: 40 });
+    sockets[0]!.deliver({ type: "resync_required", stream: "crossing:WDH", head: 9000, reason: "too_far_behind" });
+    expect(heads).toEqual([9000]);
+    hub.resume("crossing:WDH", 9000);
+    expect(sockets[0]!.sent.at(-1)).toEqual({ type: "subscribe", stream: "crossing:WDH", after: 9000 });
+    expect(hub.lastSeq.get("crossing:WDH")).toBe(9000);
+  });
+});

@@ -98,8 +98,22 @@ export class HubSocket {
     this.send({ type: "subscribe", stream, after: this.lastSeq.get(stream) ?? 0 });
   }
 
+  /**
+   * Start a subscription again from exactly `after` (e.g. the head of a fresh
+   * REST snapshot after `resync_required`), even if that is below the last seq.
+   */
+  resume(stream: string, after: number): void {
+    if (!this.handlers.has(stream)) {
+      return;
+    }
+    this.lastSeq.set(stream, after);
+    this.send({ type: "subscribe", stream, after });
+  }
+
+  /** Stop a stream; a later subscribe starts from scratch (the view was discarded). */
   unsubscribe(stream: string): void {
     this.handlers.delete(stream);
+    this.lastSeq.delete(stream);
     this.send({ type: "unsubscribe", stream });
   }
 
@@ -179,6 +193,9 @@ export class HubSocket {
         }
         break;
       case "event": {
+        if (!this.handlers.has(frame.stream)) {
+          return; // in flight before our unsubscribe: nobody shows it
+        }
         const last = this.lastSeq.get(frame.stream) ?? 0;
         if (frame.seq <= last) {
           return; // a duplicate: already shown

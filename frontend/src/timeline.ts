@@ -1,5 +1,6 @@
 // How the web app shows each event of a stream (pure, so it is tested).
 
+import { EXERCISE } from "./alerts";
 import type { EventFrame } from "./protocol";
 
 export interface TimelineLine {
@@ -17,6 +18,10 @@ function str(value: unknown): string {
   return value === null || value === undefined ? "" : String(value);
 }
 
+function list(value: unknown): string {
+  return Array.isArray(value) ? value.map(str).join(", ") : "";
+}
+
 export function describe(event: EventFrame): TimelineLine {
   const p = event.payload as Record<string, unknown>;
   const line: TimelineLine = {
@@ -29,7 +34,6 @@ export function describe(event: EventFrame): TimelineLine {
     redacted: Boolean(p.redacted),
     exercise: Boolean(p.exercise),
   };
-  const drill = line.exercise ? "EXERCISE — " : "";
   switch (event.kind) {
     case "incident.reported":
       line.text = `reported: ${str(p.title)} (${str(p.category)}, ${str(p.severity)})`;
@@ -57,16 +61,25 @@ export function describe(event: EventFrame): TimelineLine {
       line.text = `redacted a message — ${str(p.reason)}`;
       break;
     case "alert.issued":
-      line.text = `${drill}alert: ${str(p.title)} (${str(p.severity)}) to ${(p.targets as string[] | undefined)?.join(", ") ?? ""}`;
+      line.text = `alert: ${str(p.title)} (${str(p.severity)}) to ${list(p.targets)}`;
       break;
+    case "alert.updated": {
+      const changes = (p.changes ?? {}) as Record<string, { new?: unknown }>;
+      const title = changes.title?.new;
+      line.text = `updated alert ${str(p.alert_id)}${title ? ` (now "${str(title)}")` : ""}: ${Object.keys(changes).join(", ")}`;
+      break;
+    }
     case "alert.acknowledged":
-      line.text = `${drill}acknowledged alert ${str(p.alert_id)} for ${str(p.agency)}`;
+      line.text = `acknowledged alert ${str(p.alert_id)} for ${str(p.agency)}`;
       break;
     case "alert.escalated":
-      line.text = `${drill}alert ${str(p.alert_id)} overdue for ${str(p.agency)}; notified ${(p.notified as string[] | undefined)?.join(", ") ?? ""}`;
+      line.text = `alert ${str(p.alert_id)} overdue for ${str(p.agency)}; notified ${list(p.notified)}`;
       break;
     case "alert.cancelled":
-      line.text = `${drill}cancelled alert ${str(p.alert_id)} — ${str(p.reason)}`;
+      line.text = `cancelled alert ${str(p.alert_id)} — ${str(p.reason)}`;
+      break;
+    case "alert.expired":
+      line.text = `alert ${str(p.alert_id)} expired`;
       break;
     case "operation.started":
       line.text = `started joint operation ${str(p.ref)}: ${str(p.title)}`;
@@ -81,6 +94,10 @@ export function describe(event: EventFrame): TimelineLine {
       break;
     default:
       line.text = event.kind.replace(".", " ");
+  }
+  // Every line about a drill (every alert.* kind of an exercise alert) carries the marker.
+  if (line.exercise) {
+    line.text = `${EXERCISE} — ${line.text}`;
   }
   return line;
 }

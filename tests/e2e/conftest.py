@@ -49,8 +49,15 @@ def browser(chromium_path: str) -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def hub_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[DaphneWorker]:
+    """A fresh Daphne per test.
+
+    Each test empties and re-seeds the database, so seqs start again from 1; a
+    worker kept from an earlier test would still hold that test's stream heads
+    in its live feeds (they linger 30 s after the last subscriber) and take the
+    new events for ones it has already delivered.
+    """
     from django.db import connection
 
     with django_db_blocker.unblock():

@@ -8,32 +8,12 @@ from typing import Any
 
 import pytest
 
-from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
+from hub.agencies.demo import seed_reference_data
 from hub.alerts.models import AlertTarget
-from hub.demo.activity import seed_activity
-from hub.incidents.demo import seed_incidents
-from hub.operations.sops import seed_templates
+from tests.e2e.officers import seed, sign_in
 from tests.processes import DaphneWorker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def seed() -> None:
-    seed_reference_data()
-    seed_templates()
-    seed_incidents()
-    seed_activity()
-
-
-def sign_in(browser: Any, server: DaphneWorker, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 820})
-    page = context.new_page()
-    page.goto(server.base_url + "/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form.sign-in button[type=submit]")
-    page.wait_for_selector("[data-testid=connection][data-status=live]")
-    return page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -83,8 +63,11 @@ def test_officer_acknowledges_a_pending_alert(browser: Any, hub_server: DaphneWo
     customs = sign_in(browser, hub_server, "na-cus.duty")
     alert = customs.locator("li.alert", has_text="Counterfeit visas")
     alert.wait_for()
-    alert.locator("button").click()
-    customs.wait_for_selector("li.alert >> text=Counterfeit visas", state="detached")
+    assert "owed" in (alert.get_attribute("class") or "")
+    alert.get_by_test_id("ack").click()
+    # Acknowledged: it stays on the list (still current) but is no longer owed.
+    alert.get_by_test_id("ack").wait_for(state="detached")
+    customs.wait_for_selector("li.alert:not(.owed) >> text=Counterfeit visas")
     target = AlertTarget.objects.select_related("acknowledged_by").get(
         alert__title__startswith="Counterfeit visas", agency__code="NA-CUS"
     )
