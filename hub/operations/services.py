@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -27,6 +27,7 @@ from hub.agencies.selectors import access_for
 from hub.alerts.notify import notify_officers
 from hub.alerts.services import officers_to_notify
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
 from hub.events.models import WriteReceipt
 from hub.events.pipeline import emit, lock_streams
@@ -157,6 +158,26 @@ def _progress(operation: Operation, now: datetime) -> Any:
     return progress_of(list(Task.objects.filter(operation=operation)), now)
 
 
+def _task_assigned(
+    *, ref: str, task_id: int, agency: str | None, assignees: list[str], cosign_cleared: str | None
+) -> TaskAssigned:
+    """The task.assigned payload; says whose co-sign the reassignment cleared, if any.
+
+    ``cosign_cleared`` travels only once ``TaskAssigned`` declares the field
+    (hub.events.types is the single place event shapes are defined); until then
+    the rule "an agency change clears the co-sign" is what a client applies.
+    """
+    fields: dict[str, Any] = {
+        "ref": ref,
+        "task_id": task_id,
+        "agency": agency,
+        "assignees": assignees,
+    }
+    if cosign_cleared is not None and "cosign_cleared" in TaskAssigned.model_fields:
+        fields["cosign_cleared"] = cosign_cleared
+    return TaskAssigned(**fields)
+
+
 def _replay(receipt: WriteReceipt) -> OperationResult:
     operation = Operation.objects.get(pk=int(receipt.object_id))
     return OperationResult(operation=operation, seq=receipt.seq or 0, duplicate=True)
@@ -164,6 +185,18 @@ def _replay(receipt: WriteReceipt) -> OperationResult:
 
 def _written(operation: Operation, seq: int) -> tuple[OperationResult, Written]:
     return OperationResult(operation, seq), Written(operation.stream_name, seq, str(operation.pk))
+
+
+def _refuse_cosign(
+    access: Access, problem: perms.CosignProblem, *, target: str, action: str
+) -> NoReturn:
+    """Log and raise a co-sign that cannot count (403 self_cosign / same_agency_cosign)."""
+    log_denial(access, action=action, target=target, reason=problem.reason)
+    raise Forbidden(
+        f"{problem.reason[:1].upper()}{problem.reason[1:]}: the co-sign must come from another "
+        "officer, of an agency other than the task's and the completing officer's.",
+        code=problem.code,
+    )
 
 
 def _choose_agency(point: CrossingPoint, kind: str, lead: Agency) -> Agency | None:
@@ -418,6 +451,7 @@ def task_assign(
         )
         _active(operation)
         task = _task(operation, task_id)
+        cleared_cosign: str | None = None
         if agency is not None:
             deployment = (
                 Deployment.objects.filter(
@@ -434,8 +468,17 @@ def task_assign(
                     f"{agency} is not deployed at {operation.crossing_point.code}.",
                     code="agency_not_deployed",
                 )
+            if deployment.agency.pk != task.assigned_agency_id and task.cosigned_by_id is not None:
+                # A co-sign vouches for the work of the task's agency: another agency
+                # doing it needs a co-sign of its own (and may not keep its own).
+                cleared_cosign = task.cosigned_agency.code if task.cosigned_agency else ""
+                task.cosigned_by = None
+                task.cosigned_agency = None
+                task.cosigned_at = None
             task.assigned_agency = deployment.agency
-            task.save(update_fields=["assigned_agency"])
+            task.save(
+                update_fields=["assigned_agency", "cosigned_by", "cosigned_agency", "cosigned_at"]
+            )
         if assignees is not None:
             users = list(User.objects.filter(username__in=set(assignees), is_active=True))
             if len(users) != len(set(assignees)):
@@ -454,13 +497,18 @@ def task_assign(
             task.assignees.set(users)
         if agency is None and assignees is None:
             raise InvalidInput("Give an agency, assignees, or both.")
-        payload = TaskAssigned(
+        payload = _task_assigned(
             ref=operation.ref,
             task_id=task.pk,
             agency=task.assigned_agency.code if task.assigned_agency else None,
             assignees=sorted(u.username for u in task.assignees.all()),
+            cosign_cleared=cleared_cosign,
         )
-        return _written(operation, _emit(operation, payload, actor, acting, now))
+        written = _written(operation, _emit(operation, payload, actor, acting, now))
+        # Who may read the operation follows its tasks' agencies and assignees:
+        # open sockets on its stream are re-checked (after commit).
+        stream_access_changed(stream=operation.stream_name, reason="task.assigned")
+        return written
 
     return run_idempotent(
         actor=actor,
@@ -601,7 +649,10 @@ def task_remove(
         payload = TaskRemoved(
             ref=operation.ref, task_id=task.pk, reason=why, progress=_progress(operation, now)
         )
-        return _written(operation, _emit(operation, payload, actor, acting, now))
+        written = _written(operation, _emit(operation, payload, actor, acting, now))
+        # Its agency and assignees may lose sight of the operation: re-check sockets.
+        stream_access_changed(stream=operation.stream_name, reason="task.removed")
+        return written
 
     return run_idempotent(
         actor=actor,
@@ -691,6 +742,18 @@ def task_update(
                         "This task needs a co-sign by an officer of another agency first.",
                         code="cosign_required",
                     )
+                if task.requires_cosign:
+                    problem = perms.cosign_problem(
+                        completer_id=actor.pk,
+                        completer_agency_ids=frozenset({acting.pk}),
+                        task_agency_id=task.assigned_agency_id,
+                        cosigned_by_id=task.cosigned_by_id,
+                        cosigned_agency_id=task.cosigned_agency_id,
+                    )
+                    if problem is not None:
+                        _refuse_cosign(
+                            access, problem, target=f"{ref}/{task_id}", action="task.update"
+                        )
                 task.completed_by = actor
                 task.completed_at = now
             task.status = status
@@ -767,6 +830,21 @@ def task_cosign(
         _active(operation)
         if task.cosigned_by_id is not None:
             raise Conflict("The task is already co-signed.", code="already_cosigned")
+        if task.status == TaskStatus.DONE and task.completed_by_id is not None:
+            # Co-signing after the fact: the same four-eyes rule as at completion.
+            completer = User.objects.get(pk=task.completed_by_id)
+            problem = perms.cosign_problem(
+                completer_id=completer.pk,
+                completer_agency_ids=frozenset(
+                    g.agency_id
+                    for g in access_for(completer).grants_at(operation.crossing_point_id)
+                ),
+                task_agency_id=task.assigned_agency_id,
+                cosigned_by_id=actor.pk,
+                cosigned_agency_id=acting.pk,
+            )
+            if problem is not None:
+                _refuse_cosign(access, problem, target=f"{ref}/{task_id}", action="task.cosign")
         task.cosigned_by = actor
         task.cosigned_agency_id = acting.pk
         task.cosigned_at = now
