@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -533,19 +534,39 @@ def _escalation_due(now: datetime) -> Any:
     ).exclude(alert__expires_at__lte=now)
 
 
-def alerts_escalate_due(*, now: datetime | None = None) -> list[tuple[int, str]]:
-    """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency)."""
+ClaimHook = Callable[[str], None]
+
+
+def alerts_escalate_due(
+    *, now: datetime | None = None, on_claimed: ClaimHook | None = None
+) -> list[tuple[int, str]]:
+    """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency).
+
+    Each target is its own transaction: one that fails (logged with its id) is
+    rolled back and left for the next sweep, and the others still escalate.
+    ``on_claimed`` (instrumentation and tests) is called inside each claim's
+    transaction, after its event is written, with ``"alert-target:<id>"``;
+    raising from it rolls that claim back like any other failure.
+    """
     now = now or timezone.now()
     due = list(_escalation_due(now).values_list("pk", flat=True).order_by("due_at", "pk"))
     done: list[tuple[int, str]] = []
     for target_id in due:
-        escalated = _escalate_one(target_id, now)
+        try:
+            escalated = _escalate_one(target_id, now, on_claimed)
+        except Exception:
+            logger.exception(
+                "escalation of alert target %s failed; it is retried on the next sweep", target_id
+            )
+            continue
         if escalated is not None:
             done.append(escalated)
     return done
 
 
-def _escalate_one(target_id: int, now: datetime) -> tuple[int, str] | None:
+def _escalate_one(
+    target_id: int, now: datetime, on_claimed: ClaimHook | None = None
+) -> tuple[int, str] | None:
     """Claim one target and escalate it, in one transaction, at most once ever.
 
     Locks are taken as the services take them — the alert row first, then the
@@ -604,35 +625,54 @@ def _escalate_one(target_id: int, now: datetime) -> tuple[int, str] | None:
             ),
             robust=True,
         )
+        if on_claimed is not None:
+            on_claimed(f"alert-target:{target_id}")
         return alert.pk, target.agency.code
 
 
-def alerts_expire_due(*, now: datetime | None = None) -> list[int]:
-    """Mark alerts past their expiry as expired, each exactly once (with an event)."""
+def alerts_expire_due(
+    *, now: datetime | None = None, on_claimed: ClaimHook | None = None
+) -> list[int]:
+    """Mark alerts past their expiry as expired, each exactly once (with an event).
+
+    One transaction per alert; a failure is logged with the alert's id and the
+    alert is retried on the next sweep (``on_claimed`` as in alerts_escalate_due,
+    with ``"alert-expiry:<id>"``).
+    """
     now = now or timezone.now()
     ids = list(
-        Alert.objects.filter(status=AlertStatus.ACTIVE, expires_at__lte=now).values_list(
-            "pk", flat=True
-        )
+        Alert.objects.filter(status=AlertStatus.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", flat=True)
     )
     expired: list[int] = []
     for alert_id in ids:
-        with transaction.atomic():
-            claimed = Alert.objects.filter(
-                pk=alert_id, status=AlertStatus.ACTIVE, expires_at__lte=now
-            ).update(status=AlertStatus.EXPIRED, expired_at=now, updated_at=now)
-            if not claimed:
-                continue
-            alert = Alert.objects.select_related("crossing_point", "incident").get(pk=alert_id)
-            _emit_all(
-                alert,
-                AlertExpired(alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise),
-                None,
-                None,
-                now,
-            )
-            expired.append(alert_id)
+        try:
+            if _expire_one(alert_id, now, on_claimed):
+                expired.append(alert_id)
+        except Exception:
+            logger.exception("expiry of alert %s failed; it is retried on the next sweep", alert_id)
     return expired
+
+
+def _expire_one(alert_id: int, now: datetime, on_claimed: ClaimHook | None) -> bool:
+    with transaction.atomic():
+        claimed = Alert.objects.filter(
+            pk=alert_id, status=AlertStatus.ACTIVE, expires_at__lte=now
+        ).update(status=AlertStatus.EXPIRED, expired_at=now, updated_at=now)
+        if not claimed:
+            return False
+        alert = Alert.objects.select_related("crossing_point", "incident").get(pk=alert_id)
+        _emit_all(
+            alert,
+            AlertExpired(alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise),
+            None,
+            None,
+            now,
+        )
+        if on_claimed is not None:
+            on_claimed(f"alert-expiry:{alert_id}")
+        return True
 
 
 def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> AlertResult:

@@ -10,7 +10,9 @@ so tests can drive a clock.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -64,6 +66,8 @@ from hub.operations.selectors import (
 )
 from hub.security import acting_agency, log_denial, refuse
 from hub.text import clean_text
+
+logger = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_TEXT = 5_000
@@ -878,72 +882,109 @@ def _overdue(now: datetime) -> Any:
     )
 
 
-def tasks_escalate_due(*, now: datetime | None = None) -> list[int]:
-    """Flag and escalate every task overdue at ``now``, each exactly once."""
+def tasks_escalate_due(
+    *, now: datetime | None = None, on_claimed: Callable[[str], None] | None = None
+) -> list[int]:
+    """Flag and escalate every task overdue at ``now``, each exactly once.
+
+    Each task is its own transaction: one that fails is logged with its id,
+    rolled back and retried on the next sweep, and the others still escalate.
+    ``on_claimed`` (instrumentation and tests) is called inside each claim's
+    transaction, after its event is written, with ``"task:<id>"``.
+    """
     now = now or timezone.now()
     due = list(_overdue(now).values_list("pk", flat=True).order_by("due_at", "pk"))
 
     escalated: list[int] = []
     for task_id in due:
-        operation_id = (
-            Task.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
-        )
-        if operation_id is None:
-            continue
-        with transaction.atomic():
-            # Lock order as in the services: the operation, then the task. Under the
-            # operation's lock the task's last committed state is what is checked.
-            locked = (
-                Operation.objects.select_for_update(of=("self",))
-                .filter(pk=operation_id, status=OperationStatus.ACTIVE)
-                .first()
+        try:
+            if _escalate_task(task_id, now, on_claimed):
+                escalated.append(task_id)
+        except Exception:
+            logger.exception(
+                "escalation of task %s failed; it is retried on the next sweep", task_id
             )
-            if locked is None:
-                continue
-            claimed = Task.objects.filter(
-                pk=task_id,
-                escalated_at__isnull=True,
-                removed_at__isnull=True,
-                due_at__lte=now,
-                status__in=["open", "in_progress", "blocked"],
-            ).update(escalated_at=now)
-            if not claimed:
-                continue
-            task = Task.objects.select_related(
-                "assigned_agency",
-                "operation",
-                "operation__crossing_point",
-                "operation__incident",
-                "operation__lead_agency",
-            ).get(pk=task_id)
-            operation = task.operation
-            officers = (
-                officers_to_notify(task.assigned_agency_id, operation.crossing_point_id)
-                if task.assigned_agency_id
-                else []
-            )
-            officers = sorted({*officers, *task.assignees.all()}, key=lambda u: u.username)
-            assert task.due_at is not None
-            payload = TaskOverdue(
-                ref=operation.ref,
-                task_id=task.pk,
-                due_at=task.due_at,
-                agency=task.assigned_agency.code if task.assigned_agency else None,
-                notified=[u.username for u in officers],
-                progress=_progress(operation, now),
-            )
-            _emit(operation, payload, None, None, now)
-            transaction.on_commit(
-                partial(
-                    notify_officers,
-                    officers,
-                    subject=f"Overdue task in {operation.ref}: {task.title}",
-                    body=(
-                        f"The task '{task.title}' of {operation.title} was due at "
-                        f"{task.due_at:%Y-%m-%d %H:%M} UTC."
-                    ),
-                ),
-                robust=True,
-            )
-            escalated.append(task_id)
     return escalated
+
+
+def _overdue_recipients(task: Task) -> list[User]:
+    """Who hears about an overdue task: the agency's duty officers and coordinators at
+    the point and the assignees; when that is nobody (no agency, or nobody in it, and
+    no assignees), the coordinators of the operation's lead agency."""
+    operation = task.operation
+    officers = (
+        officers_to_notify(task.assigned_agency_id, operation.crossing_point_id)
+        if task.assigned_agency_id
+        else []
+    )
+    found = {*officers, *task.assignees.filter(is_active=True)}
+    if not found:
+        found = set(
+            User.objects.filter(
+                is_active=True,
+                memberships__agency_id=operation.lead_agency_id,
+                memberships__is_active=True,
+                memberships__role=Role.COORDINATOR,
+                memberships__crossing_points__id=operation.crossing_point_id,
+            ).distinct()
+        )
+    return sorted(found, key=lambda u: u.username)
+
+
+def _escalate_task(task_id: int, now: datetime, on_claimed: Callable[[str], None] | None) -> bool:
+    operation_id = Task.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
+    if operation_id is None:
+        return False
+    with transaction.atomic():
+        # Lock order as in the services: the operation, then the task. Under the
+        # operation's lock the task's last committed state is what is checked.
+        locked = (
+            Operation.objects.select_for_update(of=("self",))
+            .filter(pk=operation_id, status=OperationStatus.ACTIVE)
+            .first()
+        )
+        if locked is None:
+            return False
+        claimed = Task.objects.filter(
+            pk=task_id,
+            escalated_at__isnull=True,
+            removed_at__isnull=True,
+            due_at__lte=now,
+            status__in=["open", "in_progress", "blocked"],
+        ).update(escalated_at=now)
+        if not claimed:
+            return False
+        task = Task.objects.select_related(
+            "assigned_agency",
+            "operation",
+            "operation__crossing_point",
+            "operation__incident",
+            "operation__lead_agency",
+        ).get(pk=task_id)
+        operation = task.operation
+        officers = _overdue_recipients(task)
+        assert task.due_at is not None
+        payload = TaskOverdue(
+            ref=operation.ref,
+            task_id=task.pk,
+            due_at=task.due_at,
+            agency=task.assigned_agency.code if task.assigned_agency else None,
+            notified=[u.username for u in officers],
+            progress=_progress(operation, now),
+        )
+        _emit(operation, payload, None, None, now)
+        transaction.on_commit(
+            partial(
+                notify_officers,
+                officers,
+                subject=f"Overdue task in {operation.ref}: {task.title}",
+                body=(
+                    f"The task '{task.title}' of {operation.title} was due at "
+                    f"{task.due_at:%Y-%m-%d %H:%M} UTC."
+                ),
+            ),
+            robust=True,
+        )
+        if on_claimed is not None:
+            on_claimed(f"task:{task_id}")
+        return True
