@@ -334,7 +334,12 @@ def alert_update(
     client_msg_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> AlertResult:
-    """Change an active alert: a new version, with the old values in the record."""
+    """Change an active alert: a new version, with the old values in the record.
+
+    A severity change also moves the acknowledgement deadline of the targets
+    that still owe one (``_reschedule_acknowledgements``: the new severity's
+    window from the issue time); the event's ``changes`` then carry ``due_at``.
+    """
     now = now or timezone.now()
     access = access_for(actor)
     unknown = set(changes) - set(UPDATABLE)
@@ -371,6 +376,10 @@ def alert_update(
         alert.version += 1
         alert.updated_at = now
         alert.save(update_fields=[*diff, "version", "updated_at"])
+        if "severity" in diff and alert.ack_required:
+            moved = _reschedule_acknowledgements(alert)
+            if moved is not None:
+                diff["due_at"] = moved
         payload = AlertUpdated(
             alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise, changes=diff
         )
@@ -387,6 +396,28 @@ def alert_update(
         write=write,
         replay=_replay,
     )
+
+
+def _reschedule_acknowledgements(alert: Alert) -> FieldChange | None:
+    """After a severity change: the new window, counted from the alert's issue time.
+
+    Targets still owing an acknowledgement (neither acknowledged nor escalated)
+    are due at ``created_at + ack_window(new severity)``: raising the severity
+    shortens the deadline (possibly into the past, so the next sweep escalates
+    at once: an agency that has not acknowledged a critical alert within the
+    critical window is overdue), lowering it lengthens it. Acknowledged and
+    escalated targets keep theirs. Caller holds the alert's row lock.
+    """
+    pending = AlertTarget.objects.filter(
+        alert=alert, acknowledged_at__isnull=True, escalated_at__isnull=True
+    )
+    old = pending.exclude(due_at__isnull=True).order_by("due_at").values_list("due_at", flat=True)
+    previous = old.first()
+    new_due = alert.created_at + ack_window(alert.severity)
+    if previous is None or (previous == new_due and old.last() == new_due):
+        return None
+    pending.update(due_at=new_due)
+    return FieldChange(old=_json(previous), new=_json(new_due))
 
 
 def alert_cancel(

@@ -1096,8 +1096,17 @@ def check_alert_written(c: Call, event: Event, rows: Changes, before: dict[str, 
     assert event.payload["alert_id"] == alert.pk
     if c.action == "update":
         assert (alert.severity, alert.version, alert.status) == ("high", 2, "active")
-        assert event.payload["changes"] == {"severity": {"old": "medium", "new": "high"}}
-        assert rows == {"alerts": (frozenset({alert.pk}), 0)}
+        # Raising the severity moves the acknowledgement deadline of the targets.
+        targets = AlertTarget.objects.filter(alert=alert)
+        high_due = alert.created_at + timedelta(seconds=settings.HUB_ALERT_ACK_WINDOWS["high"])
+        assert {t.due_at for t in targets} == {high_due}
+        assert event.payload["changes"]["severity"] == {"old": "medium", "new": "high"}
+        assert event.payload["changes"]["due_at"]["new"] == high_due.isoformat()
+        assert set(event.payload["changes"]) == {"severity", "due_at"}
+        assert rows == {
+            "alerts": (frozenset({alert.pk}), 0),
+            "alert_targets": (frozenset(t.pk for t in targets), 0),
+        }
     elif c.action == "cancel":
         assert (alert.status, alert.version, alert.cancel_reason) == (
             "cancelled",
