@@ -27,7 +27,7 @@ from hub.agencies.access import Access, Decision
 from hub.agencies.models import Agency, CrossingPoint, Deployment, Role
 from hub.agencies.selectors import access_for
 from hub.alerts import permissions as perms
-from hub.alerts.cap import parse_cap
+from hub.alerts.cap import CapAlert, incident_note, parse_cap
 from hub.alerts.models import (
     Alert,
     AlertCategory,
@@ -706,28 +706,67 @@ def _expire_one(alert_id: int, now: datetime, on_claimed: ClaimHook | None) -> b
         return True
 
 
+def _cap_link(access: Access, cap: CapAlert, point: CrossingPoint) -> str | None:
+    """The first incident the document names that is at this point and readable here."""
+    for ref in cap.incidents:
+        incident = Incident.objects.filter(ref=ref, crossing_point=point).first()
+        if incident is not None and can_read_incident(access, incident_facts(incident)):
+            return ref
+    return None
+
+
+def _cap_body(cap: CapAlert, linked: str | None) -> str:
+    """The alert body: the document's description, then the incidents it names but
+    the alert is not linked to (see hub.alerts.cap)."""
+    note = incident_note([ref for ref in cap.incidents if ref != linked])
+    if not note:
+        return cap.body
+    return f"{cap.body}\n\n{note}" if cap.body.strip() else note
+
+
 def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> AlertResult:
     """Issue an alert from a CAP 1.2 document, once per document and crossing point.
 
-    The same document imported again (by anyone) returns the alert it made.
+    Access is checked first: an officer who does not serve the crossing point
+    gets 404, whatever the document (nothing is revealed about what was
+    imported there). The same document imported again (by anyone serving the
+    point) returns the alert it made; the same sender and identifier with other
+    content is 409 ``cap_identifier_reused``. ``<incidents>`` links the incident
+    when it is at this point and the importer may read it; otherwise the
+    reference is kept in the body (hub.alerts.cap).
     """
+    access = access_for(actor)
+    point = (
+        CrossingPoint.objects.filter(code=crossing_point, is_active=True).first()
+        if isinstance(crossing_point, str)
+        else None
+    )
+    if point is None or not perms.can_issue_alert(access, crossing_point_id=point.pk):
+        refuse(
+            access,
+            action="alert.issue",
+            target=str(crossing_point)[:20],
+            reason="does not serve this crossing point",
+            hide=True,
+        )
     cap = parse_cap(document)
-    if cap.crossing_point is not None and cap.crossing_point != crossing_point:
+    if cap.crossing_point is not None and cap.crossing_point != point.code:
         raise InvalidInput(
-            f"The CAP area is crossing point {cap.crossing_point}, not {crossing_point}.",
+            f"The CAP area is crossing point {cap.crossing_point}, not {point.code}.",
             code="wrong_crossing_point",
         )
     source = f"{cap.sender},{cap.identifier}"[:300]
 
     def existing() -> AlertResult | None:
         alert = (
-            Alert.objects.select_related("crossing_point")
-            .filter(crossing_point__code=crossing_point, source_identifier=source)
+            Alert.objects.select_related("crossing_point", "incident")
+            .filter(crossing_point=point, source_identifier=source)
             .first()
         )
         if alert is None:
             return None
-        same = (
+        linked = alert.incident.ref if alert.incident is not None else None
+        same = (linked is None or linked in cap.incidents) and (
             alert.title,
             alert.body,
             alert.category,
@@ -739,7 +778,7 @@ def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> Al
             alert.ack_required,
         ) == (
             clean_text(cap.title, field="title", max_length=MAX_TITLE),
-            clean_text(cap.body, field="body", max_length=MAX_BODY, required=False),
+            clean_text(_cap_body(cap, linked), field="body", max_length=MAX_BODY, required=False),
             cap.category,
             cap.severity,
             cap.urgency,
@@ -754,15 +793,6 @@ def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> Al
                 "with different content.",
                 code="cap_identifier_reused",
             )
-        access = access_for(actor)
-        if not perms.can_read_crossing(access, alert.crossing_point_id):
-            refuse(
-                access,
-                action="alert.import",
-                target=crossing_point[:20],
-                reason="does not serve this crossing point",
-                hide=True,
-            )
         seq = (
             Event.objects.filter(
                 stream__name=alert.stream_name, kind="alert.issued", payload__alert_id=alert.pk
@@ -776,19 +806,21 @@ def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> Al
     found = existing()
     if found is not None:
         return found
+    linked = _cap_link(access, cap, point)
     try:
         return alert_issue(
             actor=actor,
-            crossing_point=crossing_point,
+            crossing_point=point.code,
             category=cap.category,
             severity=cap.severity,
             urgency=cap.urgency,
             certainty=cap.certainty,
             title=cap.title,
-            body=cap.body,
+            body=_cap_body(cap, linked),
             expires_at=cap.expires_at,
             targets=cap.targets,
             ack_required=cap.ack_required,
+            incident=linked,
             is_exercise=cap.is_exercise,
             client_msg_id=cap.client_msg_id,
             source_identifier=source,

@@ -13,7 +13,13 @@ NA-AIR is deployed at WDH but not targeted. Relations to the alert under test:
 - ``colleague``: NA-IMM, the issuing agency, but another officer issued it (the
   alert of ``na-imm.duty``; for ``na-imm.duty`` itself, that of ``na-imm.coord``);
 - ``targeted``: NA-POL; ``untargeted``: NA-AIR; ``foreign``: ZA-IMM (serves JNB,
-  BBR and DUR only).
+  BBR and DUR only); ``elsewhere``: NA-CGD, of the same country but serving only
+  the port of Walvis Bay (WVB).
+
+Who reads alerts: every agency deployed at the crossing point reads all of its
+alerts (the ``crossing:<CODE>`` stream is the committee's shared board); the
+targets are who must acknowledge. Nobody outside the point, of another point or
+another country, reads any of it: list, one alert, CAP, Atom or the stream.
 
 Point-level actions (list, Atom, stream, issue, CAP import) do not depend on the
 alert, so their ``issuer`` and ``colleague`` rows are the same callers (the list
@@ -108,6 +114,7 @@ RELATIONS: dict[str, dict[str, str]] = {
         "targeted": "NA-POL",
         "untargeted": "NA-AIR",
         "foreign": "ZA-IMM",
+        "elsewhere": "NA-CGD",
     },
     OPERATIONS: {"lead": "NA-IMM", "tasked": "NA-POL", "untasked": "NA-AIR", "foreign": "ZA-IMM"},
 }
@@ -118,7 +125,8 @@ REST = "rest"
 # from the docstring of hub.alerts.permissions and the services, not computed:
 # - reading anything at WDH (list, one alert, its CAP document, the Atom feed, the
 #   crossing:WDH stream): duty officers, coordinators and senior officials of any
-#   agency serving WDH; admins never, and ZA officers do not serve WDH: 404;
+#   agency serving WDH, targeted or not; admins never; ZA officers (another country)
+#   and NA-CGD officers (another point) do not serve WDH: 404;
 # - issue, and CAP import (which issues): the same people (else 404, as the point
 #   is hidden); the alert targets every other agency here, or the CAP's list;
 # - update, cancel: the issuing officer, or a coordinator or senior official of the
@@ -133,6 +141,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "read": """
         issuer      OK   OK   OK   404
@@ -140,6 +149,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "cap_export": """
         issuer      OK   OK   OK   404
@@ -147,6 +157,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "atom_feed": """
         issuer      OK   OK   OK   404
@@ -154,6 +165,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "read_stream": """
         issuer      OK   OK   OK   404
@@ -161,6 +173,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "issue": """
         issuer      OK   OK   OK   404
@@ -168,6 +181,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "cap_import": """
         issuer      OK   OK   OK   404
@@ -175,6 +189,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "update": """
         issuer      OK   OK   OK   404
@@ -182,6 +197,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    403  403  403  404
         untargeted  403  403  403  404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "update_cancelled": """
         issuer      alert_cancelled  alert_cancelled  alert_cancelled  404
@@ -189,6 +205,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    403              403              403              404
         untargeted  403              403              403              404
         foreign     404              404              404              404
+        elsewhere   404              404              404              404
     """,
     "cancel": """
         issuer      OK   OK   OK   404
@@ -196,6 +213,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    403  403  403  404
         untargeted  403  403  403  404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "acknowledge": """
         issuer      403  403  403  404
@@ -203,6 +221,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  403  403  403  404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "acknowledge_again": """
         issuer      403                   403                   403                   404
@@ -210,6 +229,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    already_acknowledged  already_acknowledged  already_acknowledged  404
         untargeted  403                   403                   403                   404
         foreign     404                   404                   404                   404
+        elsewhere   404                   404                   404                   404
     """,
 }
 
@@ -425,9 +445,9 @@ def parse_tables(tables: dict[str, dict[str, str]]) -> list[Cell]:
 
 
 CELLS = parse_tables(TABLES)
-# Alerts: 12 actions x 2 layers x 5 relations x 4 roles; operations: 14 actions x 2
+# Alerts: 12 actions x 2 layers x 6 relations x 4 roles; operations: 14 actions x 2
 # layers + 1 REST-only (templates), x 4 relations x 4 roles.
-EXPECTED_CELL_COUNT = 12 * 2 * 5 * 4 + (14 * 2 + 1) * 4 * 4
+EXPECTED_CELL_COUNT = 12 * 2 * 6 * 4 + (14 * 2 + 1) * 4 * 4
 CHECKED: set[str] = set()
 
 # --- the world ------------------------------------------------------------------------
@@ -1097,15 +1117,15 @@ def check_alert_written(c: Call, event: Event, rows: Changes, before: dict[str, 
     if c.action == "update":
         assert (alert.severity, alert.version, alert.status) == ("high", 2, "active")
         # Raising the severity moves the acknowledgement deadline of the targets.
-        targets = AlertTarget.objects.filter(alert=alert)
+        moved = list(AlertTarget.objects.filter(alert=alert))
         high_due = alert.created_at + timedelta(seconds=settings.HUB_ALERT_ACK_WINDOWS["high"])
-        assert {t.due_at for t in targets} == {high_due}
+        assert {t.due_at for t in moved} == {high_due}
         assert event.payload["changes"]["severity"] == {"old": "medium", "new": "high"}
         assert event.payload["changes"]["due_at"]["new"] == high_due.isoformat()
         assert set(event.payload["changes"]) == {"severity", "due_at"}
         assert rows == {
             "alerts": (frozenset({alert.pk}), 0),
-            "alert_targets": (frozenset(t.pk for t in targets), 0),
+            "alert_targets": (frozenset(t.pk for t in moved), 0),
         }
     elif c.action == "cancel":
         assert (alert.status, alert.version, alert.cancel_reason) == (
