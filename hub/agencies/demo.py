@@ -73,6 +73,9 @@ AGENCIES = (
     AgencySpec("ZA-AIR", "South Africa Airports Authority", AgencyKind.AIRPORT_AUTHORITY, "ZA"),
     AgencySpec("ZA-PRT", "South Africa Ports Authority", AgencyKind.PORT_AUTHORITY, "ZA"),
     AgencySpec("ZA-HLT", "South Africa Port Health Services", AgencyKind.HEALTH, "ZA"),
+    # The civil registration authority confirms whether a document was really issued
+    # (the document fraud SOP); it is on call at the points where that check is run.
+    AgencySpec("ZA-DHA", "South Africa Home Affairs — Civil Registration", AgencyKind.OTHER, "ZA"),
 )
 
 CROSSING_POINTS = (
@@ -114,7 +117,7 @@ CROSSING_POINTS = (
         "Africa/Johannesburg",
         "-26.133700",
         "28.242000",
-        ("ZA-IMM", "ZA-CUS", "ZA-POL", "ZA-AIR", "ZA-HLT"),
+        ("ZA-IMM", "ZA-CUS", "ZA-POL", "ZA-AIR", "ZA-HLT", "ZA-DHA"),
     ),
     PointSpec(
         "BBR",
@@ -124,7 +127,7 @@ CROSSING_POINTS = (
         "Africa/Johannesburg",
         "-22.216600",
         "29.986000",
-        ("ZA-IMM", "ZA-CUS", "ZA-POL", "ZA-HLT"),
+        ("ZA-IMM", "ZA-CUS", "ZA-POL", "ZA-HLT", "ZA-DHA"),
     ),
     PointSpec(
         "DUR",
@@ -203,6 +206,10 @@ FIRST_NAMES = {
         "Nandi",
         "Hennie",
         "Busisiwe",
+        "Lindiwe",
+        "Mpho",
+        "Ruan",
+        "Yusuf",
     ],
 }
 LAST_NAMES = {
@@ -262,6 +269,10 @@ LAST_NAMES = {
         "Mkhize",
         "Coetzee",
         "Ntuli",
+        "Masilela",
+        "Govender",
+        "Du Plessis",
+        "Mokgadi",
     ],
 }
 

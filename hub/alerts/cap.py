@@ -10,7 +10,20 @@ Mapping (both ways):
 - urgency and certainty are CAP's own vocabularies;
 - ``status`` is Exercise for drills, Actual otherwise; the headline of a drill
   starts with "EXERCISE: ";
-- ``scope`` is Restricted; ``<restriction>`` names the targeted agencies;
+- ``scope`` is Restricted. ``<restriction>`` says who may read the alert (every
+  agency deployed at the crossing point: the point's alert stream is the
+  committee's shared board) and which agencies must acknowledge it (or, without
+  acknowledgement, are addressed); ``<addresses>`` lists those targeted agencies'
+  codes, and is what import reads as the targets (documents exported before
+  ``<addresses>`` carried ``Border agencies: <codes>`` in ``<restriction>``,
+  still understood);
+- ``<incidents>`` carries the linked incident's ref. On import it links the
+  alert to that incident when the incident exists at the same crossing point and
+  the importing officer may read it; any other reference (unknown, elsewhere, not
+  readable, or a partner system's own incident id) is kept as a last line of the
+  body, ``Incidents named in the CAP document (not linked): <refs>``, so nothing
+  in the document is lost and nothing about incidents the officer may not see
+  is revealed;
 - ``msgType`` is Alert (version 1), Update (later versions) or Cancel, and
   ``<references>`` lists the earlier versions;
 - the area is the crossing point, a circle of ``AREA_RADIUS_KM`` round its
@@ -21,6 +34,7 @@ Mapping (both ways):
 
 from __future__ import annotations
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -38,7 +52,9 @@ from hub.events.models import Event
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 AREA_RADIUS_KM = 5
 EXERCISE_PREFIX = "EXERCISE: "
-RESTRICTION_PREFIX = "Border agencies:"
+RESTRICTION_PREFIX = "Border agencies:"  # targets, in documents exported before <addresses>
+INCIDENT_NOTE = "Incidents named in the CAP document (not linked):"
+MAX_INCIDENTS_TEXT = 500
 CATEGORY_CODE = "border-hub:category"
 ACK_PARAMETER = "border-hub:ackRequired"
 POINT_GEOCODE = "border-hub:crossing-point"
@@ -104,6 +120,17 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     return element
 
 
+def restriction_text(alert: Alert, targets: list[str]) -> str:
+    """Who may read the alert, and who must act on it (CAP ``<restriction>``)."""
+    point = alert.crossing_point
+    readers = (
+        f"Border Coordination Hub: readable by the agencies deployed at {point.code} ({point.name})"
+    )
+    if alert.ack_required:
+        return f"{readers}; acknowledgement required from {', '.join(targets)}."
+    return f"{readers}; addressed to {', '.join(targets)} (no acknowledgement required)."
+
+
 def alert_to_cap(alert: Alert) -> bytes:
     """The alert's current version as a CAP 1.2 document."""
     sender = settings.HUB_CAP_SENDER
@@ -126,7 +153,8 @@ def alert_to_cap(alert: Alert) -> bytes:
     _sub(root, "msgType", msg_type)
     _sub(root, "source", alert.issuing_agency.name)
     _sub(root, "scope", "Restricted")
-    _sub(root, "restriction", f"{RESTRICTION_PREFIX} {' '.join(targets)}")
+    _sub(root, "restriction", restriction_text(alert, targets))
+    _sub(root, "addresses", " ".join(targets))
     if alert.status == AlertStatus.CANCELLED and alert.cancel_reason:
         _sub(root, "note", f"Cancelled: {alert.cancel_reason}")
     earlier = [
@@ -195,6 +223,7 @@ class CapAlert:
     targets: list[str] | None
     ack_required: bool
     crossing_point: str | None
+    incidents: tuple[str, ...] = ()
 
     @property
     def client_msg_id(self) -> uuid.UUID:
@@ -278,12 +307,16 @@ def parse_cap(document: bytes) -> CapAlert:
     if exercise and headline.startswith(EXERCISE_PREFIX):
         headline = headline[len(EXERCISE_PREFIX) :]
     expires = _text(info, "expires")
+    addresses = _text(root, "addresses")
     restriction = _text(root, "restriction") or ""
-    targets = (
-        restriction[len(RESTRICTION_PREFIX) :].split()
-        if restriction.startswith(RESTRICTION_PREFIX)
-        else None
-    )
+    targets: list[str] | None = None
+    if addresses:
+        targets = _addresses(addresses)
+    elif restriction.startswith(RESTRICTION_PREFIX):
+        targets = restriction[len(RESTRICTION_PREFIX) :].split()
+    incidents_text = _text(root, "incidents") or ""
+    if len(incidents_text) > MAX_INCIDENTS_TEXT:
+        raise NotCap(f"<incidents> is longer than {MAX_INCIDENTS_TEXT} characters.")
     parameters = _pairs(info, "parameter")
     point: str | None = None
     area = info.find(f"{{{NS}}}area")
@@ -303,7 +336,17 @@ def parse_cap(document: bytes) -> CapAlert:
         targets=targets,
         ack_required=parameters.get(ACK_PARAMETER, "true").lower() != "false",
         crossing_point=point,
+        incidents=tuple(dict.fromkeys(incidents_text.split())),
     )
+
+
+def _addresses(text: str) -> list[str]:
+    """CAP's space-delimited list, where an address with spaces is in double quotes."""
+    return [quoted or bare for quoted, bare in re.findall(r'"([^"]*)"|(\S+)', text)]
+
+
+def incident_note(incidents: list[str]) -> str:
+    return f"{INCIDENT_NOTE} {' '.join(incidents)}" if incidents else ""
 
 
 __all__ = ["CapAlert", "InvalidInput", "NotCap", "XmlRefused", "alert_to_cap", "parse_cap"]

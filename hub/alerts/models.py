@@ -6,7 +6,13 @@ Invariants:
   transaction; an update bumps ``version`` and the record keeps every version;
 - an ``AlertTarget`` is acknowledged at most once, for its agency, and escalated
   at most once (``escalated_at`` is set by a conditional UPDATE);
-- alerts are never deleted: they are cancelled, or they expire.
+- alerts are never deleted: they are cancelled, or they expire;
+- every agency deployed at the crossing point reads all of its alerts (the
+  point's shared board); ``AlertTarget`` rows are the agencies that must
+  acknowledge, not the only readers (see ``hub.alerts.permissions``);
+- an ``AlertTarget`` that still owes an acknowledgement is due at the alert's
+  issue time plus the window of its *current* severity (an update that changes
+  the severity moves it).
 """
 
 from __future__ import annotations

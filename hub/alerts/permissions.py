@@ -1,5 +1,16 @@
 """Who may do what with alerts: pure functions of ``Access`` and ``AlertFacts``.
 
+Reading and targeting are separate on purpose. A crossing point's alerts are the
+coordination committee's shared board: every agency deployed there reads every
+alert of the point, whether targeted or not. The targets are the agencies that
+must acknowledge (and are escalated when they do not). Filtering the sequenced
+``crossing:<CODE>`` stream per reader would break its gap-free ``seq`` (a reader
+would see holes it could not tell from lost events), so an alert that only some
+agencies may read does not belong on a crossing point's board. Nobody outside
+the point (another point, another country, an admin) reads any of it: not the
+list, an alert, its CAP document, the Atom feed or the stream. CAP exports say
+the same in ``<restriction>`` and list the targets in ``<addresses>``.
+
 - read a crossing point's alerts (and its ``crossing:<CODE>`` stream): duty
   officers, coordinators and senior officials of any agency serving the point;
 - issue: the same people — any agency at a crossing point can alert the others;

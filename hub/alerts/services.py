@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -26,7 +27,7 @@ from hub.agencies.access import Access, Decision
 from hub.agencies.models import Agency, CrossingPoint, Deployment, Role
 from hub.agencies.selectors import access_for
 from hub.alerts import permissions as perms
-from hub.alerts.cap import parse_cap
+from hub.alerts.cap import CapAlert, incident_note, parse_cap
 from hub.alerts.models import (
     Alert,
     AlertCategory,
@@ -333,7 +334,12 @@ def alert_update(
     client_msg_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> AlertResult:
-    """Change an active alert: a new version, with the old values in the record."""
+    """Change an active alert: a new version, with the old values in the record.
+
+    A severity change also moves the acknowledgement deadline of the targets
+    that still owe one (``_reschedule_acknowledgements``: the new severity's
+    window from the issue time); the event's ``changes`` then carry ``due_at``.
+    """
     now = now or timezone.now()
     access = access_for(actor)
     unknown = set(changes) - set(UPDATABLE)
@@ -370,6 +376,10 @@ def alert_update(
         alert.version += 1
         alert.updated_at = now
         alert.save(update_fields=[*diff, "version", "updated_at"])
+        if "severity" in diff and alert.ack_required:
+            moved = _reschedule_acknowledgements(alert)
+            if moved is not None:
+                diff["due_at"] = moved
         payload = AlertUpdated(
             alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise, changes=diff
         )
@@ -386,6 +396,28 @@ def alert_update(
         write=write,
         replay=_replay,
     )
+
+
+def _reschedule_acknowledgements(alert: Alert) -> FieldChange | None:
+    """After a severity change: the new window, counted from the alert's issue time.
+
+    Targets still owing an acknowledgement (neither acknowledged nor escalated)
+    are due at ``created_at + ack_window(new severity)``: raising the severity
+    shortens the deadline (possibly into the past, so the next sweep escalates
+    at once: an agency that has not acknowledged a critical alert within the
+    critical window is overdue), lowering it lengthens it. Acknowledged and
+    escalated targets keep theirs. Caller holds the alert's row lock.
+    """
+    pending = AlertTarget.objects.filter(
+        alert=alert, acknowledged_at__isnull=True, escalated_at__isnull=True
+    )
+    old = pending.exclude(due_at__isnull=True).order_by("due_at").values_list("due_at", flat=True)
+    previous = old.first()
+    new_due = alert.created_at + ack_window(alert.severity)
+    if previous is None or (previous == new_due and old.last() == new_due):
+        return None
+    pending.update(due_at=new_due)
+    return FieldChange(old=_json(previous), new=_json(new_due))
 
 
 def alert_cancel(
@@ -533,19 +565,39 @@ def _escalation_due(now: datetime) -> Any:
     ).exclude(alert__expires_at__lte=now)
 
 
-def alerts_escalate_due(*, now: datetime | None = None) -> list[tuple[int, str]]:
-    """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency)."""
+ClaimHook = Callable[[str], None]
+
+
+def alerts_escalate_due(
+    *, now: datetime | None = None, on_claimed: ClaimHook | None = None
+) -> list[tuple[int, str]]:
+    """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency).
+
+    Each target is its own transaction: one that fails (logged with its id) is
+    rolled back and left for the next sweep, and the others still escalate.
+    ``on_claimed`` (instrumentation and tests) is called inside each claim's
+    transaction, after its event is written, with ``"alert-target:<id>"``;
+    raising from it rolls that claim back like any other failure.
+    """
     now = now or timezone.now()
     due = list(_escalation_due(now).values_list("pk", flat=True).order_by("due_at", "pk"))
     done: list[tuple[int, str]] = []
     for target_id in due:
-        escalated = _escalate_one(target_id, now)
+        try:
+            escalated = _escalate_one(target_id, now, on_claimed)
+        except Exception:
+            logger.exception(
+                "escalation of alert target %s failed; it is retried on the next sweep", target_id
+            )
+            continue
         if escalated is not None:
             done.append(escalated)
     return done
 
 
-def _escalate_one(target_id: int, now: datetime) -> tuple[int, str] | None:
+def _escalate_one(
+    target_id: int, now: datetime, on_claimed: ClaimHook | None = None
+) -> tuple[int, str] | None:
     """Claim one target and escalate it, in one transaction, at most once ever.
 
     Locks are taken as the services take them — the alert row first, then the
@@ -604,59 +656,117 @@ def _escalate_one(target_id: int, now: datetime) -> tuple[int, str] | None:
             ),
             robust=True,
         )
+        if on_claimed is not None:
+            on_claimed(f"alert-target:{target_id}")
         return alert.pk, target.agency.code
 
 
-def alerts_expire_due(*, now: datetime | None = None) -> list[int]:
-    """Mark alerts past their expiry as expired, each exactly once (with an event)."""
+def alerts_expire_due(
+    *, now: datetime | None = None, on_claimed: ClaimHook | None = None
+) -> list[int]:
+    """Mark alerts past their expiry as expired, each exactly once (with an event).
+
+    One transaction per alert; a failure is logged with the alert's id and the
+    alert is retried on the next sweep (``on_claimed`` as in alerts_escalate_due,
+    with ``"alert-expiry:<id>"``).
+    """
     now = now or timezone.now()
     ids = list(
-        Alert.objects.filter(status=AlertStatus.ACTIVE, expires_at__lte=now).values_list(
-            "pk", flat=True
-        )
+        Alert.objects.filter(status=AlertStatus.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", flat=True)
     )
     expired: list[int] = []
     for alert_id in ids:
-        with transaction.atomic():
-            claimed = Alert.objects.filter(
-                pk=alert_id, status=AlertStatus.ACTIVE, expires_at__lte=now
-            ).update(status=AlertStatus.EXPIRED, expired_at=now, updated_at=now)
-            if not claimed:
-                continue
-            alert = Alert.objects.select_related("crossing_point", "incident").get(pk=alert_id)
-            _emit_all(
-                alert,
-                AlertExpired(alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise),
-                None,
-                None,
-                now,
-            )
-            expired.append(alert_id)
+        try:
+            if _expire_one(alert_id, now, on_claimed):
+                expired.append(alert_id)
+        except Exception:
+            logger.exception("expiry of alert %s failed; it is retried on the next sweep", alert_id)
     return expired
+
+
+def _expire_one(alert_id: int, now: datetime, on_claimed: ClaimHook | None) -> bool:
+    with transaction.atomic():
+        claimed = Alert.objects.filter(
+            pk=alert_id, status=AlertStatus.ACTIVE, expires_at__lte=now
+        ).update(status=AlertStatus.EXPIRED, expired_at=now, updated_at=now)
+        if not claimed:
+            return False
+        alert = Alert.objects.select_related("crossing_point", "incident").get(pk=alert_id)
+        _emit_all(
+            alert,
+            AlertExpired(alert_id=alert.pk, version=alert.version, exercise=alert.is_exercise),
+            None,
+            None,
+            now,
+        )
+        if on_claimed is not None:
+            on_claimed(f"alert-expiry:{alert_id}")
+        return True
+
+
+def _cap_link(access: Access, cap: CapAlert, point: CrossingPoint) -> str | None:
+    """The first incident the document names that is at this point and readable here."""
+    for ref in cap.incidents:
+        incident = Incident.objects.filter(ref=ref, crossing_point=point).first()
+        if incident is not None and can_read_incident(access, incident_facts(incident)):
+            return ref
+    return None
+
+
+def _cap_body(cap: CapAlert, linked: str | None) -> str:
+    """The alert body: the document's description, then the incidents it names but
+    the alert is not linked to (see hub.alerts.cap)."""
+    note = incident_note([ref for ref in cap.incidents if ref != linked])
+    if not note:
+        return cap.body
+    return f"{cap.body}\n\n{note}" if cap.body.strip() else note
 
 
 def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> AlertResult:
     """Issue an alert from a CAP 1.2 document, once per document and crossing point.
 
-    The same document imported again (by anyone) returns the alert it made.
+    Access is checked first: an officer who does not serve the crossing point
+    gets 404, whatever the document (nothing is revealed about what was
+    imported there). The same document imported again (by anyone serving the
+    point) returns the alert it made; the same sender and identifier with other
+    content is 409 ``cap_identifier_reused``. ``<incidents>`` links the incident
+    when it is at this point and the importer may read it; otherwise the
+    reference is kept in the body (hub.alerts.cap).
     """
+    access = access_for(actor)
+    point = (
+        CrossingPoint.objects.filter(code=crossing_point, is_active=True).first()
+        if isinstance(crossing_point, str)
+        else None
+    )
+    if point is None or not perms.can_issue_alert(access, crossing_point_id=point.pk):
+        refuse(
+            access,
+            action="alert.issue",
+            target=str(crossing_point)[:20],
+            reason="does not serve this crossing point",
+            hide=True,
+        )
     cap = parse_cap(document)
-    if cap.crossing_point is not None and cap.crossing_point != crossing_point:
+    if cap.crossing_point is not None and cap.crossing_point != point.code:
         raise InvalidInput(
-            f"The CAP area is crossing point {cap.crossing_point}, not {crossing_point}.",
+            f"The CAP area is crossing point {cap.crossing_point}, not {point.code}.",
             code="wrong_crossing_point",
         )
     source = f"{cap.sender},{cap.identifier}"[:300]
 
     def existing() -> AlertResult | None:
         alert = (
-            Alert.objects.select_related("crossing_point")
-            .filter(crossing_point__code=crossing_point, source_identifier=source)
+            Alert.objects.select_related("crossing_point", "incident")
+            .filter(crossing_point=point, source_identifier=source)
             .first()
         )
         if alert is None:
             return None
-        same = (
+        linked = alert.incident.ref if alert.incident is not None else None
+        same = (linked is None or linked in cap.incidents) and (
             alert.title,
             alert.body,
             alert.category,
@@ -668,7 +778,7 @@ def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> Al
             alert.ack_required,
         ) == (
             clean_text(cap.title, field="title", max_length=MAX_TITLE),
-            clean_text(cap.body, field="body", max_length=MAX_BODY, required=False),
+            clean_text(_cap_body(cap, linked), field="body", max_length=MAX_BODY, required=False),
             cap.category,
             cap.severity,
             cap.urgency,
@@ -683,15 +793,6 @@ def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> Al
                 "with different content.",
                 code="cap_identifier_reused",
             )
-        access = access_for(actor)
-        if not perms.can_read_crossing(access, alert.crossing_point_id):
-            refuse(
-                access,
-                action="alert.import",
-                target=crossing_point[:20],
-                reason="does not serve this crossing point",
-                hide=True,
-            )
         seq = (
             Event.objects.filter(
                 stream__name=alert.stream_name, kind="alert.issued", payload__alert_id=alert.pk
@@ -705,19 +806,21 @@ def alert_import_cap(*, actor: User, crossing_point: str, document: bytes) -> Al
     found = existing()
     if found is not None:
         return found
+    linked = _cap_link(access, cap, point)
     try:
         return alert_issue(
             actor=actor,
-            crossing_point=crossing_point,
+            crossing_point=point.code,
             category=cap.category,
             severity=cap.severity,
             urgency=cap.urgency,
             certainty=cap.certainty,
             title=cap.title,
-            body=cap.body,
+            body=_cap_body(cap, linked),
             expires_at=cap.expires_at,
             targets=cap.targets,
             ack_required=cap.ack_required,
+            incident=linked,
             is_exercise=cap.is_exercise,
             client_msg_id=cap.client_msg_id,
             source_identifier=source,

@@ -342,12 +342,12 @@ def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch)
 
 @router.post(
     "/operations/{ref}/tasks",
-    response={201: OperationOut, **ERRORS_WRITE},
-    summary="Add an ad-hoc task",
+    response={201: OperationOut, 200: OperationOut, **ERRORS_WRITE},
+    summary="Add an ad-hoc task (a repeat of a client_msg_id answers 200 with no new task)",
 )
 def task_create(request: HttpRequest, ref: str, payload: TaskIn) -> Status[OperationOut]:
-    services.task_add(actor=request_user(request), ref=ref, **payload.model_dump())
-    return Status(201, _out(ref))
+    result = services.task_add(actor=request_user(request), ref=ref, **payload.model_dump())
+    return Status(200 if result.duplicate else 201, _out(ref))
 
 
 @router.post(

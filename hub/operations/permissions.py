@@ -8,7 +8,13 @@
   agency or of an agency with a task in it, serving the point;
 - work a task (status, note, evidence): officers of the task's agency, its
   assignees, or a managing coordinator;
-- co-sign: an officer serving the point whose agency is *not* the task's agency.
+- co-sign: an officer serving the point whose agency is *not* the task's agency;
+- complete a task with a co-sign (four eyes, two agencies besides the one doing
+  it): the co-sign counts only if it came from another officer than the one
+  completing, of an agency other than the completing officer's acting agency and
+  other than the task's. This holds whether or not the task has an agency (then
+  only the completer's agency is excluded). Reassigning a task to another agency
+  clears its co-sign, so a co-sign always vouches for the task's current agency.
 """
 
 from __future__ import annotations
@@ -109,6 +115,42 @@ def can_cosign_task(
     if not others:
         return Decision(False, "a co-sign must come from an officer of another agency")
     return allow(_pick(others, facts))
+
+
+@dataclass(frozen=True)
+class CosignProblem:
+    code: str  # same_agency_cosign or self_cosign (both 403)
+    reason: str
+
+
+def cosign_problem(
+    *,
+    completer_id: int,
+    completer_agency_ids: frozenset[int],
+    task_agency_id: int | None,
+    cosigned_by_id: int | None,
+    cosigned_agency_id: int | None,
+) -> CosignProblem | None:
+    """Why a co-sign cannot count for this completer, or None when it can (or there is none).
+
+    Checked when a task is completed (``completer_agency_ids``: the agency the
+    completer acts for) and when a task that is already done is co-signed (the
+    completer's agencies at the point). Pure: the caller loads the facts.
+    """
+    if cosigned_by_id is None:
+        return None
+    if cosigned_by_id == completer_id:
+        return CosignProblem("self_cosign", "one officer may not both co-sign and complete a task")
+    if cosigned_agency_id in completer_agency_ids:
+        return CosignProblem(
+            "same_agency_cosign",
+            "a co-sign must come from an agency other than the completing officer's",
+        )
+    if task_agency_id is not None and cosigned_agency_id == task_agency_id:
+        return CosignProblem(
+            "same_agency_cosign", "a co-sign must come from an officer of another agency"
+        )
+    return None
 
 
 def task_transition_allowed(from_status: str, to_status: str) -> bool:

@@ -10,11 +10,13 @@ so tests can drive a clock.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -27,6 +29,7 @@ from hub.agencies.selectors import access_for
 from hub.alerts.notify import notify_officers
 from hub.alerts.services import officers_to_notify
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
 from hub.events.models import WriteReceipt
 from hub.events.pipeline import emit, lock_streams
@@ -63,6 +66,8 @@ from hub.operations.selectors import (
 )
 from hub.security import acting_agency, log_denial, refuse
 from hub.text import clean_text
+
+logger = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_TEXT = 5_000
@@ -157,6 +162,26 @@ def _progress(operation: Operation, now: datetime) -> Any:
     return progress_of(list(Task.objects.filter(operation=operation)), now)
 
 
+def _task_assigned(
+    *, ref: str, task_id: int, agency: str | None, assignees: list[str], cosign_cleared: str | None
+) -> TaskAssigned:
+    """The task.assigned payload; says whose co-sign the reassignment cleared, if any.
+
+    ``cosign_cleared`` travels only once ``TaskAssigned`` declares the field
+    (hub.events.types is the single place event shapes are defined); until then
+    the rule "an agency change clears the co-sign" is what a client applies.
+    """
+    fields: dict[str, Any] = {
+        "ref": ref,
+        "task_id": task_id,
+        "agency": agency,
+        "assignees": assignees,
+    }
+    if cosign_cleared is not None and "cosign_cleared" in TaskAssigned.model_fields:
+        fields["cosign_cleared"] = cosign_cleared
+    return TaskAssigned(**fields)
+
+
 def _replay(receipt: WriteReceipt) -> OperationResult:
     operation = Operation.objects.get(pk=int(receipt.object_id))
     return OperationResult(operation=operation, seq=receipt.seq or 0, duplicate=True)
@@ -164,6 +189,18 @@ def _replay(receipt: WriteReceipt) -> OperationResult:
 
 def _written(operation: Operation, seq: int) -> tuple[OperationResult, Written]:
     return OperationResult(operation, seq), Written(operation.stream_name, seq, str(operation.pk))
+
+
+def _refuse_cosign(
+    access: Access, problem: perms.CosignProblem, *, target: str, action: str
+) -> NoReturn:
+    """Log and raise a co-sign that cannot count (403 self_cosign / same_agency_cosign)."""
+    log_denial(access, action=action, target=target, reason=problem.reason)
+    raise Forbidden(
+        f"{problem.reason[:1].upper()}{problem.reason[1:]}: the co-sign must come from another "
+        "officer, of an agency other than the task's and the completing officer's.",
+        code=problem.code,
+    )
 
 
 def _choose_agency(point: CrossingPoint, kind: str, lead: Agency) -> Agency | None:
@@ -418,6 +455,7 @@ def task_assign(
         )
         _active(operation)
         task = _task(operation, task_id)
+        cleared_cosign: str | None = None
         if agency is not None:
             deployment = (
                 Deployment.objects.filter(
@@ -434,8 +472,17 @@ def task_assign(
                     f"{agency} is not deployed at {operation.crossing_point.code}.",
                     code="agency_not_deployed",
                 )
+            if deployment.agency.pk != task.assigned_agency_id and task.cosigned_by_id is not None:
+                # A co-sign vouches for the work of the task's agency: another agency
+                # doing it needs a co-sign of its own (and may not keep its own).
+                cleared_cosign = task.cosigned_agency.code if task.cosigned_agency else ""
+                task.cosigned_by = None
+                task.cosigned_agency = None
+                task.cosigned_at = None
             task.assigned_agency = deployment.agency
-            task.save(update_fields=["assigned_agency"])
+            task.save(
+                update_fields=["assigned_agency", "cosigned_by", "cosigned_agency", "cosigned_at"]
+            )
         if assignees is not None:
             users = list(User.objects.filter(username__in=set(assignees), is_active=True))
             if len(users) != len(set(assignees)):
@@ -454,13 +501,18 @@ def task_assign(
             task.assignees.set(users)
         if agency is None and assignees is None:
             raise InvalidInput("Give an agency, assignees, or both.")
-        payload = TaskAssigned(
+        payload = _task_assigned(
             ref=operation.ref,
             task_id=task.pk,
             agency=task.assigned_agency.code if task.assigned_agency else None,
             assignees=sorted(u.username for u in task.assignees.all()),
+            cosign_cleared=cleared_cosign,
         )
-        return _written(operation, _emit(operation, payload, actor, acting, now))
+        written = _written(operation, _emit(operation, payload, actor, acting, now))
+        # Who may read the operation follows its tasks' agencies and assignees:
+        # open sockets on its stream are re-checked (after commit).
+        stream_access_changed(stream=operation.stream_name, reason="task.assigned")
+        return written
 
     return run_idempotent(
         actor=actor,
@@ -601,7 +653,10 @@ def task_remove(
         payload = TaskRemoved(
             ref=operation.ref, task_id=task.pk, reason=why, progress=_progress(operation, now)
         )
-        return _written(operation, _emit(operation, payload, actor, acting, now))
+        written = _written(operation, _emit(operation, payload, actor, acting, now))
+        # Its agency and assignees may lose sight of the operation: re-check sockets.
+        stream_access_changed(stream=operation.stream_name, reason="task.removed")
+        return written
 
     return run_idempotent(
         actor=actor,
@@ -691,6 +746,18 @@ def task_update(
                         "This task needs a co-sign by an officer of another agency first.",
                         code="cosign_required",
                     )
+                if task.requires_cosign:
+                    problem = perms.cosign_problem(
+                        completer_id=actor.pk,
+                        completer_agency_ids=frozenset({acting.pk}),
+                        task_agency_id=task.assigned_agency_id,
+                        cosigned_by_id=task.cosigned_by_id,
+                        cosigned_agency_id=task.cosigned_agency_id,
+                    )
+                    if problem is not None:
+                        _refuse_cosign(
+                            access, problem, target=f"{ref}/{task_id}", action="task.update"
+                        )
                 task.completed_by = actor
                 task.completed_at = now
             task.status = status
@@ -767,6 +834,21 @@ def task_cosign(
         _active(operation)
         if task.cosigned_by_id is not None:
             raise Conflict("The task is already co-signed.", code="already_cosigned")
+        if task.status == TaskStatus.DONE and task.completed_by_id is not None:
+            # Co-signing after the fact: the same four-eyes rule as at completion.
+            completer = User.objects.get(pk=task.completed_by_id)
+            problem = perms.cosign_problem(
+                completer_id=completer.pk,
+                completer_agency_ids=frozenset(
+                    g.agency_id
+                    for g in access_for(completer).grants_at(operation.crossing_point_id)
+                ),
+                task_agency_id=task.assigned_agency_id,
+                cosigned_by_id=actor.pk,
+                cosigned_agency_id=acting.pk,
+            )
+            if problem is not None:
+                _refuse_cosign(access, problem, target=f"{ref}/{task_id}", action="task.cosign")
         task.cosigned_by = actor
         task.cosigned_agency_id = acting.pk
         task.cosigned_at = now
@@ -800,72 +882,109 @@ def _overdue(now: datetime) -> Any:
     )
 
 
-def tasks_escalate_due(*, now: datetime | None = None) -> list[int]:
-    """Flag and escalate every task overdue at ``now``, each exactly once."""
+def tasks_escalate_due(
+    *, now: datetime | None = None, on_claimed: Callable[[str], None] | None = None
+) -> list[int]:
+    """Flag and escalate every task overdue at ``now``, each exactly once.
+
+    Each task is its own transaction: one that fails is logged with its id,
+    rolled back and retried on the next sweep, and the others still escalate.
+    ``on_claimed`` (instrumentation and tests) is called inside each claim's
+    transaction, after its event is written, with ``"task:<id>"``.
+    """
     now = now or timezone.now()
     due = list(_overdue(now).values_list("pk", flat=True).order_by("due_at", "pk"))
 
     escalated: list[int] = []
     for task_id in due:
-        operation_id = (
-            Task.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
-        )
-        if operation_id is None:
-            continue
-        with transaction.atomic():
-            # Lock order as in the services: the operation, then the task. Under the
-            # operation's lock the task's last committed state is what is checked.
-            locked = (
-                Operation.objects.select_for_update(of=("self",))
-                .filter(pk=operation_id, status=OperationStatus.ACTIVE)
-                .first()
+        try:
+            if _escalate_task(task_id, now, on_claimed):
+                escalated.append(task_id)
+        except Exception:
+            logger.exception(
+                "escalation of task %s failed; it is retried on the next sweep", task_id
             )
-            if locked is None:
-                continue
-            claimed = Task.objects.filter(
-                pk=task_id,
-                escalated_at__isnull=True,
-                removed_at__isnull=True,
-                due_at__lte=now,
-                status__in=["open", "in_progress", "blocked"],
-            ).update(escalated_at=now)
-            if not claimed:
-                continue
-            task = Task.objects.select_related(
-                "assigned_agency",
-                "operation",
-                "operation__crossing_point",
-                "operation__incident",
-                "operation__lead_agency",
-            ).get(pk=task_id)
-            operation = task.operation
-            officers = (
-                officers_to_notify(task.assigned_agency_id, operation.crossing_point_id)
-                if task.assigned_agency_id
-                else []
-            )
-            officers = sorted({*officers, *task.assignees.all()}, key=lambda u: u.username)
-            assert task.due_at is not None
-            payload = TaskOverdue(
-                ref=operation.ref,
-                task_id=task.pk,
-                due_at=task.due_at,
-                agency=task.assigned_agency.code if task.assigned_agency else None,
-                notified=[u.username for u in officers],
-                progress=_progress(operation, now),
-            )
-            _emit(operation, payload, None, None, now)
-            transaction.on_commit(
-                partial(
-                    notify_officers,
-                    officers,
-                    subject=f"Overdue task in {operation.ref}: {task.title}",
-                    body=(
-                        f"The task '{task.title}' of {operation.title} was due at "
-                        f"{task.due_at:%Y-%m-%d %H:%M} UTC."
-                    ),
-                ),
-                robust=True,
-            )
-            escalated.append(task_id)
     return escalated
+
+
+def _overdue_recipients(task: Task) -> list[User]:
+    """Who hears about an overdue task: the agency's duty officers and coordinators at
+    the point and the assignees; when that is nobody (no agency, or nobody in it, and
+    no assignees), the coordinators of the operation's lead agency."""
+    operation = task.operation
+    officers = (
+        officers_to_notify(task.assigned_agency_id, operation.crossing_point_id)
+        if task.assigned_agency_id
+        else []
+    )
+    found = {*officers, *task.assignees.filter(is_active=True)}
+    if not found:
+        found = set(
+            User.objects.filter(
+                is_active=True,
+                memberships__agency_id=operation.lead_agency_id,
+                memberships__is_active=True,
+                memberships__role=Role.COORDINATOR,
+                memberships__crossing_points__id=operation.crossing_point_id,
+            ).distinct()
+        )
+    return sorted(found, key=lambda u: u.username)
+
+
+def _escalate_task(task_id: int, now: datetime, on_claimed: Callable[[str], None] | None) -> bool:
+    operation_id = Task.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
+    if operation_id is None:
+        return False
+    with transaction.atomic():
+        # Lock order as in the services: the operation, then the task. Under the
+        # operation's lock the task's last committed state is what is checked.
+        locked = (
+            Operation.objects.select_for_update(of=("self",))
+            .filter(pk=operation_id, status=OperationStatus.ACTIVE)
+            .first()
+        )
+        if locked is None:
+            return False
+        claimed = Task.objects.filter(
+            pk=task_id,
+            escalated_at__isnull=True,
+            removed_at__isnull=True,
+            due_at__lte=now,
+            status__in=["open", "in_progress", "blocked"],
+        ).update(escalated_at=now)
+        if not claimed:
+            return False
+        task = Task.objects.select_related(
+            "assigned_agency",
+            "operation",
+            "operation__crossing_point",
+            "operation__incident",
+            "operation__lead_agency",
+        ).get(pk=task_id)
+        operation = task.operation
+        officers = _overdue_recipients(task)
+        assert task.due_at is not None
+        payload = TaskOverdue(
+            ref=operation.ref,
+            task_id=task.pk,
+            due_at=task.due_at,
+            agency=task.assigned_agency.code if task.assigned_agency else None,
+            notified=[u.username for u in officers],
+            progress=_progress(operation, now),
+        )
+        _emit(operation, payload, None, None, now)
+        transaction.on_commit(
+            partial(
+                notify_officers,
+                officers,
+                subject=f"Overdue task in {operation.ref}: {task.title}",
+                body=(
+                    f"The task '{task.title}' of {operation.title} was due at "
+                    f"{task.due_at:%Y-%m-%d %H:%M} UTC."
+                ),
+            ),
+            robust=True,
+        )
+        if on_claimed is not None:
+            on_claimed(f"task:{task_id}")
+        return True

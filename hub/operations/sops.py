@@ -1,15 +1,24 @@
 """The standard operating procedures the hub ships with, written as a committee would.
 
-``seed_templates`` publishes each one as version 1 (or a new version when its
-text here changed), through ``template_publish``; running it again changes nothing.
+``load_sops`` (``manage.py load_sops``, run on every deploy, and ``seed_demo``)
+publishes each one as version 1, or as a new version when its content here
+changed, through ``template_publish``; running it again changes nothing, and
+operations already running keep the version they started from.
+
+Each checklist lists its items in the order they fall due: ``due_offset_minutes``
+never decreases down a list (a test holds every SOP to this).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
 
 from hub.operations.models import ChecklistTemplate
-from hub.operations.services import ItemSpec, template_publish
+from hub.operations.services import MAX_TEXT, ItemSpec, template_publish
+from hub.text import clean_text
 
 
 @dataclass(frozen=True)
@@ -44,15 +53,16 @@ SOPS = (
             ItemSpec(
                 "Examine travel documents and check SLTD and national watchlists",
                 "immigration",
-                45,
+                60,
                 "Record document numbers and any hits.",
                 requires_note=True,
             ),
             ItemSpec(
                 "Notify the police anti-trafficking / child protection unit",
                 "police",
-                30,
-                "For a minor, notify child protection immediately.",
+                75,
+                "As soon as screening confirms indicators. For a minor, notify child protection "
+                "immediately, without waiting for the screening.",
             ),
             ItemSpec(
                 "Secure evidence from the escort: phones, tickets, documents",
@@ -65,7 +75,7 @@ SOPS = (
             ItemSpec(
                 "Search baggage and any consignment linked to the case",
                 "customs",
-                60,
+                90,
                 "Note anything pointing to recruiters or exploiters.",
             ),
             ItemSpec(
@@ -196,11 +206,6 @@ SOPS = (
                 60,
                 requires_note=True,
             ),
-            ItemSpec("Health screening and first aid", "health", 90),
-            ItemSpec(
-                "Register arrivals and capture biometrics", "immigration", 240, requires_note=True
-            ),
-            ItemSpec("Search belongings", "customs", 240),
             ItemSpec(
                 "Inform the counterpart agencies of the neighbouring country",
                 "immigration",
@@ -208,6 +213,11 @@ SOPS = (
                 "Co-signed by the neighbouring country's officer.",
                 requires_cosign=True,
             ),
+            ItemSpec("Health screening and first aid", "health", 90),
+            ItemSpec(
+                "Register arrivals and capture biometrics", "immigration", 240, requires_note=True
+            ),
+            ItemSpec("Search belongings", "customs", 240),
             ItemSpec(
                 "Refer asylum seekers and protection cases", "immigration", 480, requires_note=True
             ),
@@ -216,13 +226,34 @@ SOPS = (
 )
 
 
-def _same(template: ChecklistTemplate, sop: Sop) -> bool:
-    items = list(template.items.order_by("position"))
+def _cleaned(sop: Sop) -> tuple[Any, ...]:
+    """The SOP as ``template_publish`` stores it (text cleaned the same way)."""
+
+    def clean(value: str, *, required: bool = True) -> str:
+        return clean_text(value, field="sop", max_length=MAX_TEXT, required=required)
+
     return (
-        template.title == sop.title
-        and template.description == sop.description
-        and len(items) == len(sop.items)
-        and all(
+        clean(sop.title),
+        clean(sop.description, required=False),
+        tuple(
+            (
+                clean(item.title),
+                clean(item.guidance, required=False),
+                item.agency_kind,
+                item.due_offset_minutes,
+                item.requires_note,
+                item.requires_cosign,
+            )
+            for item in sop.items
+        ),
+    )
+
+
+def _stored(template: ChecklistTemplate) -> tuple[Any, ...]:
+    return (
+        template.title,
+        template.description,
+        tuple(
             (
                 i.title,
                 i.guidance,
@@ -231,29 +262,52 @@ def _same(template: ChecklistTemplate, sop: Sop) -> bool:
                 i.requires_note,
                 i.requires_cosign,
             )
-            == (
-                s.title,
-                s.guidance,
-                s.agency_kind,
-                s.due_offset_minutes,
-                s.requires_note,
-                s.requires_cosign,
-            )
-            for i, s in zip(items, sop.items, strict=True)
-        )
+            for i in template.items.order_by("position")
+        ),
     )
 
 
-def seed_templates() -> list[ChecklistTemplate]:
-    published = []
-    for sop in SOPS:
-        current = ChecklistTemplate.objects.filter(code=sop.code, is_current=True).first()
-        if current is not None and _same(current, sop):
-            published.append(current)
-            continue
-        published.append(
-            template_publish(
-                code=sop.code, title=sop.title, description=sop.description, items=list(sop.items)
-            )
+@dataclass(frozen=True)
+class SopLoaded:
+    template: ChecklistTemplate
+    published: bool  # a new version was published (first load, or the text here changed)
+
+
+def _load_one(sop: Sop) -> SopLoaded:
+    with transaction.atomic():
+        # Lock the current version, so two loaders (two deploys at once) compare
+        # and publish one after the other, and the second finds nothing to do.
+        current = (
+            ChecklistTemplate.objects.select_for_update()
+            .filter(code=sop.code, is_current=True)
+            .first()
         )
-    return published
+        if current is not None and _stored(current) == _cleaned(sop):
+            return SopLoaded(current, published=False)
+        template = template_publish(
+            code=sop.code, title=sop.title, description=sop.description, items=list(sop.items)
+        )
+        return SopLoaded(template, published=True)
+
+
+def load_sops() -> list[SopLoaded]:
+    """Install or update the standard SOPs; safe to run on every deploy.
+
+    A SOP whose current version has the same content is left alone; a changed
+    one is published as a new version (``template_publish``), so operations
+    already running keep the version they started from. Never deletes anything.
+    """
+    loaded: list[SopLoaded] = []
+    for sop in SOPS:
+        try:
+            loaded.append(_load_one(sop))
+        except IntegrityError:
+            # Another loader published the first version of this SOP at the same
+            # moment (nothing to lock yet): compare again with what it wrote.
+            loaded.append(_load_one(sop))
+    return loaded
+
+
+def seed_templates() -> list[ChecklistTemplate]:
+    """The current version of every standard SOP (loading them first)."""
+    return [entry.template for entry in load_sops()]

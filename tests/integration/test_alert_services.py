@@ -428,11 +428,91 @@ def test_update_bumps_version_and_records_old_and_new(now: datetime) -> None:
             "title": {"old": "Forged Schengen visas, series K", "new": "Series K and L"},
             "severity": {"old": "high", "new": "critical"},
             "expires_at": {"old": None, "new": expires.isoformat()},
+            "due_at": {
+                "old": (now + timedelta(minutes=15)).isoformat(),
+                "new": (now + timedelta(minutes=5)).isoformat(),
+            },
         },
     }
     # The record keeps every version: the issued event still holds version 1.
     assert events[0].payload["title"] == "Forged Schengen visas, series K"
     assert events[0].payload["version"] == 1
+
+
+def due_by_agency(alert: Alert) -> dict[str, datetime | None]:
+    return dict(
+        AlertTarget.objects.filter(alert=alert)
+        .order_by("agency__code")
+        .values_list("agency__code", "due_at")
+    )
+
+
+def test_a_severity_change_moves_the_deadline_of_who_still_owes_an_acknowledgement(
+    now: datetime,
+) -> None:
+    """From the issue time: raising to critical shortens it, lowering lengthens it;
+    acknowledged and escalated agencies keep theirs."""
+    alert = issue(now=now, severity="low").alert  # 4 h: due at now + 4 h
+    low_due = now + timedelta(hours=4)
+    assert set(due_by_agency(alert).values()) == {low_due}
+    ack("na-cus.duty", alert, now + timedelta(minutes=1))
+    later = now + timedelta(minutes=20)
+    services.alert_update(
+        actor=officer("na-imm.duty"),
+        alert_id=alert.pk,
+        changes={"severity": "critical"},
+        now=later,
+    )
+    critical_due = now + timedelta(minutes=5)  # the critical window from the issue time
+    assert due_by_agency(alert) == {
+        "NA-AIR": critical_due,
+        "NA-CUS": low_due,  # acknowledged: unchanged
+        "NA-POL": critical_due,
+    }
+    [updated] = [e for e in events_on("crossing:WDH") if e.kind == "alert.updated"]
+    assert updated.payload["changes"]["due_at"] == {
+        "old": low_due.isoformat(),
+        "new": critical_due.isoformat(),
+    }
+    # Past due already: the next sweep escalates NA-AIR and NA-POL at once.
+    assert services.alerts_escalate_due(now=later) == [
+        (alert.pk, "NA-AIR"),
+        (alert.pk, "NA-POL"),
+    ]
+    # Lowering it again moves nobody: everyone acknowledged or was escalated.
+    services.alert_update(
+        actor=officer("na-imm.duty"), alert_id=alert.pk, changes={"severity": "medium"}, now=later
+    )
+    assert set(due_by_agency(alert).values()) == {critical_due, low_due}
+    last = [e for e in events_on("crossing:WDH") if e.kind == "alert.updated"][-1]
+    assert last.payload["changes"] == {"severity": {"old": "critical", "new": "medium"}}
+
+
+def test_lowering_the_severity_gives_more_time(now: datetime) -> None:
+    alert = issue(now=now, severity="critical").alert
+    services.alert_update(
+        actor=officer("na-imm.duty"),
+        alert_id=alert.pk,
+        changes={"severity": "medium"},
+        now=now + timedelta(minutes=2),
+    )
+    assert set(due_by_agency(alert).values()) == {now + timedelta(hours=1)}
+    assert services.alerts_escalate_due(now=now + timedelta(minutes=30)) == []
+
+
+def test_other_changes_and_alerts_without_acknowledgement_keep_no_deadline(
+    now: datetime,
+) -> None:
+    quiet = issue(now=now, ack_required=False).alert
+    services.alert_update(
+        actor=officer("na-imm.duty"), alert_id=quiet.pk, changes={"severity": "critical"}, now=now
+    )
+    assert set(due_by_agency(quiet).values()) == {None}
+    loud = issue(now=now).alert
+    services.alert_update(
+        actor=officer("na-imm.duty"), alert_id=loud.pk, changes={"title": "Series M"}, now=now
+    )
+    assert set(due_by_agency(loud).values()) == {now + timedelta(minutes=15)}
 
 
 def test_unchanged_values_are_left_out_and_a_second_update_is_version_3(now: datetime) -> None:
@@ -898,6 +978,17 @@ def test_rest_update_cancel_and_their_refusals() -> None:
     everything = issuer.get("/api/v1/crossing-points/WDH/alerts", {"current": "false"}).json()
     assert [a["id"] for a in everything] == [created["id"]]
     assert kinds_on("crossing:WDH") == ["alert.issued", "alert.updated", "alert.cancelled"]
+
+
+def test_rest_severity_change_shows_the_new_deadlines() -> None:
+    issuer = Api("na-imm.duty")
+    created = post_alert(issuer, severity="low")
+    issued_at = parse_datetime(created["created_at"])
+    assert issued_at is not None
+    response = issuer.patch(f"/api/v1/alerts/{created['id']}", {"severity": "critical"})
+    assert response.status_code == 200, response.content
+    dues = {t["agency"]: parse_datetime(t["due_at"]) for t in response.json()["targets"]}
+    assert set(dues.values()) == {issued_at + timedelta(minutes=5)}
 
 
 def test_rest_acknowledge_and_its_refusals() -> None:

@@ -166,6 +166,8 @@ def cap_document(
     headline: str = "Storm front approaching the apron",
     expires: datetime | None = None,
     restriction: str | None = None,
+    addresses: str | None = None,
+    incidents: str | None = None,
 ) -> str:
     """A hand-written CAP document, as a partner system would send one."""
     sent = cap_time(timezone.now() - timedelta(minutes=1))
@@ -187,8 +189,10 @@ def cap_document(
         f"<sent>{sent}</sent>"
         f"<status>{status}</status>"
         f"<msgType>{msg_type}</msgType>"
-        f"<scope>{'Restricted' if restriction else 'Public'}</scope>"
+        f"<scope>{'Restricted' if restriction or addresses else 'Public'}</scope>"
         + (f"<restriction>{restriction}</restriction>" if restriction else "")
+        + (f"<addresses>{addresses}</addresses>" if addresses else "")
+        + (f"<incidents>{incidents}</incidents>" if incidents else "")
         + "<info>"
         "<category>Met</category>"
         "<event>Thunderstorm</event>"
@@ -221,7 +225,12 @@ def test_fresh_alert_is_valid_cap_with_msg_type_alert(
     assert text(root, "cap:msgType") == "Alert"
     assert text(root, "cap:source") == "Namibia Immigration Service"
     assert text(root, "cap:scope") == "Restricted"
-    assert text(root, "cap:restriction") == "Border agencies: NA-AIR NA-CUS NA-POL"
+    assert text(root, "cap:restriction") == (
+        "Border Coordination Hub: readable by the agencies deployed at WDH "
+        "(Hosea Kutako International Airport); acknowledgement required from "
+        "NA-AIR, NA-CUS, NA-POL."
+    )
+    assert text(root, "cap:addresses") == "NA-AIR NA-CUS NA-POL"
     for absent in ("cap:references", "cap:incidents", "cap:note"):
         assert root.find(absent, Q) is None, absent
     [info] = root.findall("cap:info", Q)
@@ -296,12 +305,28 @@ def test_restricted_scope_names_the_targeted_agencies(schema: xmlschema.XMLSchem
     alert = issue(username="na-pol.coord", targets=["NA-IMM", "NA-AIR"], ack_required=False)
     root = validated(schema, fetch_cap(alert.pk, "na-air.duty"))
     assert text(root, "cap:scope") == "Restricted"
-    assert text(root, "cap:restriction") == "Border agencies: NA-AIR NA-IMM"
+    # Who may read: every agency at the point (its shared board); who is addressed.
+    assert text(root, "cap:restriction") == (
+        "Border Coordination Hub: readable by the agencies deployed at WDH "
+        "(Hosea Kutako International Airport); addressed to NA-AIR, NA-IMM "
+        "(no acknowledgement required)."
+    )
+    assert text(root, "cap:addresses") == "NA-AIR NA-IMM"
     assert text(root, "cap:source") == "Namibia Border Police"
     info = root.find("cap:info", Q)
     assert info is not None
     assert info.find("cap:instruction", Q) is None
     assert pairs(info, "cap:parameter") == {"border-hub:ackRequired": "false"}
+
+
+def test_restriction_names_who_must_acknowledge(schema: xmlschema.XMLSchema) -> None:
+    alert = issue(username="na-pol.coord", targets=["NA-CUS", "NA-IMM"])
+    root = validated(schema, fetch_cap(alert.pk, "na-air.duty"))  # NA-AIR reads, untargeted
+    assert text(root, "cap:restriction") == (
+        "Border Coordination Hub: readable by the agencies deployed at WDH "
+        "(Hosea Kutako International Airport); acknowledgement required from NA-CUS, NA-IMM."
+    )
+    assert text(root, "cap:addresses") == "NA-CUS NA-IMM"
 
 
 def test_exercise_has_status_exercise(schema: xmlschema.XMLSchema) -> None:
@@ -423,6 +448,7 @@ ROUND_TRIPS: dict[str, dict[str, Any]] = {
         "targets": ["NA-IMM", "NA-CUS"],
         "expires_at": "+1d",
     },
+    "linked to an incident": {"incident": "new", "targets": ["NA-POL"]},
 }
 
 
@@ -435,6 +461,8 @@ def test_export_then_import_gives_an_equal_alert(
         fields["expires_at"] = now + (
             timedelta(hours=6) if fields["expires_at"] == "+6h" else timedelta(days=1)
         )
+    if "incident" in fields:
+        fields["incident"] = report().ref  # NA-IMM's, at WDH: the importer reads it
     original = issue(**fields)
     document = fetch_cap(original.pk, "na-imm.duty")
     validated(schema, document)
@@ -458,9 +486,11 @@ def test_export_then_import_gives_an_equal_alert(
             "ack_required": a.ack_required,
             "targets": sorted(t.agency.code for t in a.target_rows.all()),
             "crossing_point": a.crossing_point.code,
+            "incident": a.incident.ref if a.incident else None,
         }
 
     assert shape(copy) == shape(original)
+    assert (copy.incident is not None) == ("incident" in fields)
     sender = settings.HUB_CAP_SENDER
     assert copy.source_identifier == f"{sender},{host()}.alert.{original.pk}.v1"
     assert copy.issuing_agency.code == "NA-IMM"
@@ -556,6 +586,118 @@ def test_import_refuses_officers_elsewhere_and_anonymous() -> None:
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     response = import_cap(document, username="")
     assert response.status_code == 401
+    assert written() == before
+
+
+NOT_LINKED = "Incidents named in the CAP document (not linked):"
+
+
+def imported(response: Any) -> Alert:
+    assert response.status_code == 201, response.content
+    return Alert.objects.select_related("incident").get(pk=response.json()["id"])
+
+
+def test_incidents_link_only_a_readable_incident_at_the_same_point(
+    schema: xmlschema.XMLSchema,
+) -> None:
+    here = report("na-imm.duty", "WDH")  # participants only: NA-IMM reads it, NA-AIR does not
+    elsewhere = report("za-imm.duty", "JNB")
+    document = cap_document(
+        identifier="partner.example.incidents.1",
+        geocode="WDH",
+        incidents=f"{elsewhere.ref} {here.ref} PARTNER-77",
+    )
+    validated(schema, document.encode())
+    alert = imported(import_cap(document.encode(), username="na-imm.coord"))
+    assert alert.incident == here
+    assert alert.body == f"Hail and gusts to 90 km/h.\n\n{NOT_LINKED} {elsewhere.ref} PARTNER-77"
+    [issued] = [
+        e
+        for e in Event.objects.filter(stream__name="crossing:WDH", kind="alert.issued")
+        if e.payload["alert_id"] == alert.pk
+    ]
+    assert issued.payload["incident"] == here.ref
+    assert Event.objects.filter(stream__name=here.stream_name, kind="alert.issued").exists()
+
+
+@pytest.mark.parametrize("whose", ["unreadable", "unknown", "elsewhere"])
+def test_an_incident_the_importer_may_not_link_is_kept_as_a_note(whose: str) -> None:
+    """Unreadable, unknown or at another point: the same answer, so nothing is revealed."""
+    refs = {
+        "unreadable": lambda: report("na-imm.duty", "WDH").ref,  # NA-AIR may not read it
+        "unknown": lambda: "WDH-2026-9999",
+        "elsewhere": lambda: report("za-imm.duty", "JNB").ref,
+    }
+    ref = refs[whose]()
+    document = cap_document(identifier=f"partner.example.note.{whose}", incidents=ref)
+    alert = imported(import_cap(document.encode(), username="na-air.duty"))
+    assert alert.incident is None
+    assert alert.body == f"Hail and gusts to 90 km/h.\n\n{NOT_LINKED} {ref}"
+
+
+def test_the_same_document_with_an_incident_imported_again_by_another_officer() -> None:
+    """The first import linked the incident; NA-AIR, who cannot read it, gets the same alert."""
+    here = report("na-imm.duty", "WDH")
+    document = cap_document(identifier="partner.example.incidents.2", incidents=here.ref)
+    first = imported(import_cap(document.encode(), username="na-imm.duty"))
+    assert first.incident == here
+    before = written()
+    again = import_cap(document.encode(), username="na-air.duty")
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == first.pk
+    assert written() == before
+
+
+def test_a_reused_identifier_is_not_revealed_to_officers_elsewhere(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Access comes first: 404 for officers who do not serve the point, not 409."""
+    original = cap_document(identifier="partner.example.alert.99")
+    assert import_cap(original.encode()).status_code == 201
+    changed = cap_document(identifier="partner.example.alert.99", headline="Something else")
+    before = written()
+    for username in ("za-imm.duty", "na-cgd.coord", "na-imm.admin"):
+        for document in (original, changed):
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="hub.security"):
+                response = import_cap(document.encode(), username=username)
+            assert (response.status_code, response.json()["code"]) == (404, "not_found")
+            [denial] = [r for r in caplog.records if r.name == "hub.security"]
+            assert denial.__dict__["denied_action"] == "alert.issue"
+    # Hostile XML from someone elsewhere is refused as a 404 too, before it is parsed.
+    assert import_cap(b"<!DOCTYPE x []><x/>", username="za-imm.duty").status_code == 404
+    assert written() == before
+    # At the point, the clash is reported.
+    response = import_cap(changed.encode(), username="na-pol.duty")
+    assert (response.status_code, response.json()["code"]) == (409, "cap_identifier_reused")
+
+
+def test_addresses_are_the_targets() -> None:
+    document = cap_document(
+        identifier="partner.example.addr.1", addresses='NA-POL "NA-CUS"', restriction="Border"
+    )
+    alert = imported(import_cap(document.encode()))
+    assert sorted(t.agency.code for t in alert.target_rows.all()) == ["NA-CUS", "NA-POL"]
+    before = written()
+    unknown = cap_document(identifier="partner.example.addr.2", addresses="NA-POL ops@partner")
+    response = import_cap(unknown.encode())
+    assert (response.status_code, response.json()["code"]) == (422, "agency_not_deployed")
+    assert written() == before
+
+
+def test_documents_exported_before_addresses_still_give_their_targets() -> None:
+    document = cap_document(
+        identifier="hub.example.alert.7.v1", restriction="Border agencies: NA-POL NA-AIR"
+    )
+    alert = imported(import_cap(document.encode()))
+    assert sorted(t.agency.code for t in alert.target_rows.all()) == ["NA-AIR", "NA-POL"]
+
+
+def test_an_overlong_incidents_list_is_not_cap() -> None:
+    document = cap_document(identifier="partner.example.long", incidents="X-1 " * 200)
+    before = written()
+    response = import_cap(document.encode())
+    assert (response.status_code, response.json()["code"]) == (422, "not_cap")
     assert written() == before
 
 

@@ -13,7 +13,13 @@ NA-AIR is deployed at WDH but not targeted. Relations to the alert under test:
 - ``colleague``: NA-IMM, the issuing agency, but another officer issued it (the
   alert of ``na-imm.duty``; for ``na-imm.duty`` itself, that of ``na-imm.coord``);
 - ``targeted``: NA-POL; ``untargeted``: NA-AIR; ``foreign``: ZA-IMM (serves JNB,
-  BBR and DUR only).
+  BBR and DUR only); ``elsewhere``: NA-CGD, of the same country but serving only
+  the port of Walvis Bay (WVB).
+
+Who reads alerts: every agency deployed at the crossing point reads all of its
+alerts (the ``crossing:<CODE>`` stream is the committee's shared board); the
+targets are who must acknowledge. Nobody outside the point, of another point or
+another country, reads any of it: list, one alert, CAP, Atom or the stream.
 
 Point-level actions (list, Atom, stream, issue, CAP import) do not depend on the
 alert, so their ``issuer`` and ``colleague`` rows are the same callers (the list
@@ -88,13 +94,15 @@ FORBIDDEN = "403"  # hub.errors.Forbidden / HTTP 403 {"code": "forbidden"}
 ABSENT = "absent"  # answered 200, but the operation is not in the list
 # Documented specific codes: (HTTP status, code). The token in a table is the code.
 SPECIFIC = {
-    "same_agency_cosign": 403,  # Forbidden: co-signing a task of one's own agency
+    "same_agency_cosign": 403,  # Forbidden: co-signing a task of one's own agency, or
+    # completing one on a co-sign of one's own agency
+    "self_cosign": 403,  # Forbidden: completing a task one co-signed oneself
     "already_acknowledged": 409,  # Conflict: the agency has acknowledged already
     "alert_cancelled": 409,  # Conflict: changing a cancelled alert
 }
 OUTCOMES = (OK, NOT_FOUND, FORBIDDEN, ABSENT, *SPECIFIC)
-# Refusals: logged on hub.security (same_agency_cosign is a Forbidden, logged too).
-REFUSALS = (NOT_FOUND, FORBIDDEN, "same_agency_cosign")
+# Refusals: logged on hub.security (the co-sign refusals are Forbidden, logged too).
+REFUSALS = (NOT_FOUND, FORBIDDEN, "same_agency_cosign", "self_cosign")
 
 ROLES = ("duty", "coord", "senior", "admin")  # demo username suffixes, the tables' columns
 ALERTS = "alerts"
@@ -106,6 +114,7 @@ RELATIONS: dict[str, dict[str, str]] = {
         "targeted": "NA-POL",
         "untargeted": "NA-AIR",
         "foreign": "ZA-IMM",
+        "elsewhere": "NA-CGD",
     },
     OPERATIONS: {"lead": "NA-IMM", "tasked": "NA-POL", "untasked": "NA-AIR", "foreign": "ZA-IMM"},
 }
@@ -116,7 +125,8 @@ REST = "rest"
 # from the docstring of hub.alerts.permissions and the services, not computed:
 # - reading anything at WDH (list, one alert, its CAP document, the Atom feed, the
 #   crossing:WDH stream): duty officers, coordinators and senior officials of any
-#   agency serving WDH; admins never, and ZA officers do not serve WDH: 404;
+#   agency serving WDH, targeted or not; admins never; ZA officers (another country)
+#   and NA-CGD officers (another point) do not serve WDH: 404;
 # - issue, and CAP import (which issues): the same people (else 404, as the point
 #   is hidden); the alert targets every other agency here, or the CAP's list;
 # - update, cancel: the issuing officer, or a coordinator or senior official of the
@@ -131,6 +141,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "read": """
         issuer      OK   OK   OK   404
@@ -138,6 +149,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "cap_export": """
         issuer      OK   OK   OK   404
@@ -145,6 +157,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "atom_feed": """
         issuer      OK   OK   OK   404
@@ -152,6 +165,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "read_stream": """
         issuer      OK   OK   OK   404
@@ -159,6 +173,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "issue": """
         issuer      OK   OK   OK   404
@@ -166,6 +181,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "cap_import": """
         issuer      OK   OK   OK   404
@@ -173,6 +189,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "update": """
         issuer      OK   OK   OK   404
@@ -180,6 +197,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    403  403  403  404
         untargeted  403  403  403  404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "update_cancelled": """
         issuer      alert_cancelled  alert_cancelled  alert_cancelled  404
@@ -187,6 +205,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    403              403              403              404
         untargeted  403              403              403              404
         foreign     404              404              404              404
+        elsewhere   404              404              404              404
     """,
     "cancel": """
         issuer      OK   OK   OK   404
@@ -194,6 +213,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    403  403  403  404
         untargeted  403  403  403  404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "acknowledge": """
         issuer      403  403  403  404
@@ -201,6 +221,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    OK   OK   OK   404
         untargeted  403  403  403  404
         foreign     404  404  404  404
+        elsewhere   404  404  404  404
     """,
     "acknowledge_again": """
         issuer      403                   403                   403                   404
@@ -208,6 +229,7 @@ ALERT_TABLE: dict[str, str] = {
         targeted    already_acknowledged  already_acknowledged  already_acknowledged  404
         untargeted  403                   403                   403                   404
         foreign     404                   404                   404                   404
+        elsewhere   404                   404                   404                   404
     """,
 }
 
@@ -225,7 +247,12 @@ ALERT_TABLE: dict[str, str] = {
 # - work a task (status): officers of the task's agency, its assignees, or a
 #   managing coordinator — ``imm`` is NA-IMM's task, ``pol`` NA-POL's;
 # - co-sign: an officer serving WDH, who can see the operation, of another agency
-#   than the task's: 403 ``same_agency_cosign`` for the task's own agency.
+#   than the task's: 403 ``same_agency_cosign`` for the task's own agency;
+# - complete NA-POL's evidence task (note given, co-signed beforehand by
+#   ``na-imm.duty`` or by ``na-imm.coord``): who may work it (above), and then the
+#   co-sign must be another officer's (403 ``self_cosign``) of an agency other than
+#   the completer's (403 ``same_agency_cosign``): the lead coordinator can no
+#   longer co-sign and complete the police task alone.
 OPERATION_TABLE: dict[str, str] = {
     "list": """
         lead      OK      OK      OK      absent
@@ -299,6 +326,18 @@ OPERATION_TABLE: dict[str, str] = {
         untasked  404                 404                 OK                  404
         foreign   404                 404                 404                 404
     """,
+    "complete_cosigned_by_imm_duty": """
+        lead      403  same_agency_cosign  403  404
+        tasked    OK   OK                  OK   404
+        untasked  404  404                 403  404
+        foreign   404  404                 404  404
+    """,
+    "complete_cosigned_by_imm_coord": """
+        lead      403  self_cosign  403  404
+        tasked    OK   OK           OK   404
+        untasked  404  404          403  404
+        foreign   404  404          404  404
+    """,
     "close": """
         lead      403  OK   403  404
         tasked    403  OK   403  404
@@ -327,6 +366,8 @@ WRITE_KINDS: dict[tuple[str, str], str] = {
     (OPERATIONS, "work_pol_task"): "task.status_changed",
     (OPERATIONS, "cosign_imm_task"): "task.cosigned",
     (OPERATIONS, "cosign_pol_task"): "task.cosigned",
+    (OPERATIONS, "complete_cosigned_by_imm_duty"): "task.status_changed",
+    (OPERATIONS, "complete_cosigned_by_imm_coord"): "task.status_changed",
     (OPERATIONS, "close"): "operation.closed",
 }
 # The `action` a refusal is logged under on "hub.security" (hub.security.log_denial).
@@ -354,6 +395,8 @@ LOGGED_ACTIONS: dict[tuple[str, str], str] = {
     (OPERATIONS, "work_pol_task"): "task.update",
     (OPERATIONS, "cosign_imm_task"): "task.cosign",
     (OPERATIONS, "cosign_pol_task"): "task.cosign",
+    (OPERATIONS, "complete_cosigned_by_imm_duty"): "task.update",
+    (OPERATIONS, "complete_cosigned_by_imm_coord"): "task.update",
     (OPERATIONS, "close"): "operation.close",
 }
 
@@ -402,9 +445,9 @@ def parse_tables(tables: dict[str, dict[str, str]]) -> list[Cell]:
 
 
 CELLS = parse_tables(TABLES)
-# Alerts: 12 actions x 2 layers x 5 relations x 4 roles; operations: 12 actions x 2
+# Alerts: 12 actions x 2 layers x 6 relations x 4 roles; operations: 14 actions x 2
 # layers + 1 REST-only (templates), x 4 relations x 4 roles.
-EXPECTED_CELL_COUNT = 12 * 2 * 5 * 4 + (12 * 2 + 1) * 4 * 4
+EXPECTED_CELL_COUNT = 12 * 2 * 6 * 4 + (14 * 2 + 1) * 4 * 4
 CHECKED: set[str] = set()
 
 # --- the world ------------------------------------------------------------------------
@@ -682,6 +725,8 @@ class Call:
             "work_pol_task": "pol_work",
             "cosign_imm_task": "imm_cosign",
             "cosign_pol_task": "pol_cosign",
+            "complete_cosigned_by_imm_duty": "pol_cosign",
+            "complete_cosigned_by_imm_coord": "pol_cosign",
         }[self.action]
         return self.world.tasks[task]
 
@@ -708,6 +753,17 @@ def prepare(call: Call) -> None:
         alert_services.alert_acknowledge(
             actor=officer("na-pol.duty"), alert_id=call.alert_id, client_msg_id=uuid.uuid4()
         )
+    elif call.action.startswith("complete_cosigned_by_"):
+        op_services.task_update(
+            actor=officer("na-pol.duty"),
+            ref=call.ref,
+            task_id=call.task_id,
+            status="in_progress",
+            note="Two phones sealed in bag A-114.",
+        )
+        # complete_cosigned_by_imm_duty: co-signed by na-imm.duty, and so on.
+        cosigner = "na-" + call.action.removeprefix("complete_cosigned_by_").replace("_", ".")
+        op_services.task_cosign(actor=officer(cosigner), ref=call.ref, task_id=call.task_id)
 
 
 def check_stream_page(body_head: int, seqs: list[int], stream: str) -> None:
@@ -901,13 +957,16 @@ def service_op_write(c: Call) -> str:
             actor=actor, ref=c.ref, task_id=c.task_id, status="in_progress"
         ),
         "cosign_task": lambda: op_services.task_cosign(actor=actor, ref=c.ref, task_id=c.task_id),
+        "complete_task": lambda: op_services.task_update(
+            actor=actor, ref=c.ref, task_id=c.task_id, status="done"
+        ),
         "close": lambda: op_services.operation_close(actor=actor, ref=c.ref, note="Referred."),
     }
     return from_service(calls[op_verb(c.action)])
 
 
 def op_verb(action: str) -> str:
-    if action.startswith(("work_", "cosign_")):
+    if action.startswith(("work_", "cosign_", "complete_")):
         return action.split("_")[0] + "_task"
     return action
 
@@ -956,6 +1015,8 @@ def rest_op_write(c: Call) -> str:
         response = c.api.patch(f"{base}/tasks/{c.task_id}", {"status": "in_progress"})
     elif verb == "cosign_task":
         response = c.api.post(f"{base}/tasks/{c.task_id}/cosign", {})
+    elif verb == "complete_task":
+        response = c.api.patch(f"{base}/tasks/{c.task_id}", {"status": "done"})
     else:
         assert verb == "close", verb
         response = c.api.post(f"{base}/close", {"note": "Referred."})
@@ -1055,8 +1116,17 @@ def check_alert_written(c: Call, event: Event, rows: Changes, before: dict[str, 
     assert event.payload["alert_id"] == alert.pk
     if c.action == "update":
         assert (alert.severity, alert.version, alert.status) == ("high", 2, "active")
-        assert event.payload["changes"] == {"severity": {"old": "medium", "new": "high"}}
-        assert rows == {"alerts": (frozenset({alert.pk}), 0)}
+        # Raising the severity moves the acknowledgement deadline of the targets.
+        moved = list(AlertTarget.objects.filter(alert=alert))
+        high_due = alert.created_at + timedelta(seconds=settings.HUB_ALERT_ACK_WINDOWS["high"])
+        assert {t.due_at for t in moved} == {high_due}
+        assert event.payload["changes"]["severity"] == {"old": "medium", "new": "high"}
+        assert event.payload["changes"]["due_at"]["new"] == high_due.isoformat()
+        assert set(event.payload["changes"]) == {"severity", "due_at"}
+        assert rows == {
+            "alerts": (frozenset({alert.pk}), 0),
+            "alert_targets": (frozenset(t.pk for t in moved), 0),
+        }
     elif c.action == "cancel":
         assert (alert.status, alert.version, alert.cancel_reason) == (
             "cancelled",
@@ -1120,6 +1190,15 @@ def check_operation_written(c: Call, event: Event, rows: Changes, before: dict[s
         assert (event.payload["from_status"], event.payload["to_status"]) == (
             "open",
             "in_progress",
+        )
+    elif verb == "complete_task":
+        assert (task.status, task.completed_by_id) == ("done", actor.pk)
+        assert task.cosigned_agency is not None
+        assert task.cosigned_agency.code == "NA-IMM" != c.agency
+        assert task.cosigned_by_id != actor.pk
+        assert (event.payload["from_status"], event.payload["to_status"]) == (
+            "in_progress",
+            "done",
         )
     else:
         assert verb == "cosign_task", verb
@@ -1239,6 +1318,17 @@ LOGGED_DENIALS = [
         "same_agency_cosign",
     ),
     LoggedDenial(
+        OPERATIONS, REST, "complete_cosigned_by_imm_coord", "lead", "na-imm.coord",
+        "task.update", "{ref}/{pol_cosign}",
+        "one officer may not both co-sign and complete a task", "self_cosign",
+    ),
+    LoggedDenial(
+        OPERATIONS, SERVICE, "complete_cosigned_by_imm_duty", "lead", "na-imm.coord",
+        "task.update", "{ref}/{pol_cosign}",
+        "a co-sign must come from an agency other than the completing officer's",
+        "same_agency_cosign",
+    ),
+    LoggedDenial(
         OPERATIONS, SERVICE, "read", "untasked", "na-air.duty", "operation.read", "{ref}",
         "cannot see this operation", NOT_FOUND,
     ),
@@ -1259,6 +1349,7 @@ def test_denial_is_logged_with_who_what_why(
 ) -> None:
     call = Call(world, case.domain, case.layer, case.action, case.relation, case.username)
     target = case.target.format(alert=call.alert_id, ref=world.ref, **world.tasks)
+    prepare(call)
     before = snapshot()
     with caplog.at_level(logging.WARNING, logger="hub.security"):
         outcome = perform(call)

@@ -10,28 +10,43 @@ sweep listing what is due and claiming it is simulated with a hook at the claim.
 Re-notification e-mail goes to Django's locmem outbox; in non-transactional
 tests on_commit callbacks only run inside
 ``django_capture_on_commit_callbacks(execute=True)``.
+
+Failures are injected per item (a notification lookup that raises for one
+agency) and per phase. The real ``manage.py run_escalations`` also runs as a
+subprocess with ``--test-control DIR`` (test-only: its clock is the file
+``DIR/now``, and each claim waits, inside its transaction, for ``DIR/go-<n>``),
+is SIGKILLed while a claim is open, and is restarted: every overdue agency and
+task escalates exactly once.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from hub.accounts.models import User
-from hub.agencies.models import CrossingPoint, Membership
+from hub.agencies.models import Agency, CrossingPoint, Membership
 from hub.alerts import services
 from hub.alerts.models import Alert, AlertStatus, AlertTarget
 from hub.events.audit import verify
@@ -42,6 +57,7 @@ from hub.operations import services as ops
 from hub.operations.escalation import SweepResult, run_forever, sweep
 from hub.operations.models import Operation, Task
 from tests.factories import officer, report, seed
+from tests.processes import database_url_for
 
 T = TypeVar("T")
 DEMO_MAIL = "@demo.border-hub.example"
@@ -581,7 +597,7 @@ def test_run_forever_survives_a_failing_sweep_and_stops_when_told(
 ) -> None:
     calls: list[datetime] = []
 
-    def flaky(now: datetime | None = None) -> SweepResult:
+    def flaky(now: datetime | None = None, *, on_claimed: Any = None) -> SweepResult:
         assert now is not None
         calls.append(now)
         if len(calls) == 2:
@@ -712,3 +728,274 @@ def test_run_escalations_once_sweeps_and_prints_its_summary() -> None:
         "escalated 0 alert acknowledgements, expired 0 alerts, escalated 0 tasks"
     )
     assert tally() == (3, 1, 2)
+
+
+# --- one failing item does not hold up the others -------------------------------------------
+
+
+@pytest.mark.usefixtures("demo")
+def test_an_item_that_keeps_failing_does_not_stop_the_others(
+    t0: datetime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NA-CUS's targets and NA-CUS's task fail (notification lookup raises): everything
+    else escalates exactly once; the failures are logged with their ids, written
+    nothing, and escalate once the fault is gone."""
+    first, second = issue(t0, title="Bag at gate 1"), issue(t0, title="Bag at gate 2")
+    operation = start_operation(t0, (("immigration", 1), ("customs", 1), ("police", 1)))
+    immigration, customs, police = tasks_of(operation)
+    cus = Agency.objects.get(code="NA-CUS").pk
+    real_alert_lookup, real_task_lookup = services.officers_to_notify, ops.officers_to_notify
+
+    def broken(lookup: Callable[[int, int], list[User]]) -> Callable[[int, int], list[User]]:
+        def officers(agency_id: int, crossing_point_id: int) -> list[User]:
+            if agency_id == cus:
+                raise RuntimeError("directory lookup failed")
+            return lookup(agency_id, crossing_point_id)
+
+        return officers
+
+    monkeypatch.setattr(services, "officers_to_notify", broken(real_alert_lookup))
+    monkeypatch.setattr(ops, "officers_to_notify", broken(real_task_lookup))
+    due = t0 + window("critical")
+    cus_targets = sorted(
+        AlertTarget.objects.filter(agency_id=cus, alert__in=[first, second]).values_list(
+            "pk", flat=True
+        )
+    )
+    with caplog.at_level(logging.ERROR):
+        result = sweep(due)
+    assert sorted(result.alerts_escalated) == sorted(
+        (a.pk, code) for a in (first, second) for code in ("NA-AIR", "NA-POL")
+    )
+    assert result.tasks_escalated == [immigration.pk, police.pk]
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == [
+        *(f"escalation of alert target {pk} failed; it is retried on the next sweep"
+          for pk in cus_targets),
+        f"escalation of task {customs.pk} failed; it is retried on the next sweep",
+    ]  # fmt: skip
+    assert all(r.exc_info for r in caplog.records if r.levelno >= logging.ERROR)
+    # The failed items wrote nothing and are still due.
+    assert tally() == (4, 0, 2)
+    assert set(escalated_at(first).values()) == {due, None}
+    assert escalated_at(first)["NA-CUS"] is None
+    customs.refresh_from_db()
+    assert customs.escalated_at is None
+
+    # Every sweep retries them; the others never escalate again.
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        assert sweep(due + timedelta(minutes=1)).total == 0
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 3
+    assert tally() == (4, 0, 2)
+
+    # Fixed: each failed item escalates, once.
+    monkeypatch.setattr(services, "officers_to_notify", real_alert_lookup)
+    monkeypatch.setattr(ops, "officers_to_notify", real_task_lookup)
+    later = due + timedelta(minutes=2)
+    result = sweep(later)
+    assert sorted(result.alerts_escalated) == [(first.pk, "NA-CUS"), (second.pk, "NA-CUS")]
+    assert result.tasks_escalated == [customs.pk]
+    assert sweep(later + timedelta(hours=1)).total == 0
+    assert tally() == (6, 0, 3)
+    escalated = events("alert.escalated")
+    assert len({(e.payload["alert_id"], e.payload["agency"]) for e in escalated}) == 6
+    assert sorted(e.payload["task_id"] for e in events("task.overdue")) == sorted(
+        t.pk for t in (immigration, customs, police)
+    )
+    assert verify().ok
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_failing_phase_does_not_stop_the_other_phases(
+    t0: datetime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    issue(t0)
+    operation = start_operation(t0, (("immigration", 1),))
+
+    def down(**kwargs: Any) -> list[tuple[int, str]]:
+        raise RuntimeError("listing query failed")
+
+    monkeypatch.setattr(escalation, "alerts_escalate_due", down)
+    with caplog.at_level(logging.ERROR):
+        result = sweep(t0 + timedelta(hours=1))
+    assert (result.alerts_escalated, result.tasks_escalated) == ([], [tasks_of(operation)[0].pk])
+    assert "escalation phase alerts_escalate_due failed" in caplog.text
+    assert tally() == (0, 0, 1)
+
+
+@pytest.mark.usefixtures("demo")
+def test_an_overdue_task_nobody_owns_goes_to_the_lead_agencys_coordinators(
+    t0: datetime, django_capture_on_commit_callbacks: Any
+) -> None:
+    """No agency of kind ``other`` at WDH and no assignees: NA-IMM (the lead) coordinates."""
+    operation = start_operation(t0, (("other", 10),))
+    [task] = tasks_of(operation)
+    assert task.assigned_agency is None
+    assert not task.assignees.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep(t0 + timedelta(minutes=10)).tasks_escalated == [task.pk]
+    [event] = events("task.overdue")
+    assert event.payload["agency"] is None
+    assert event.payload["notified"] == ["na-imm.coord"]
+    [message] = mail.outbox
+    assert message.to == [f"na-imm.coord{DEMO_MAIL}"]
+    assert message.subject == f"Overdue task in {operation.ref}: {task.title}"
+
+
+@pytest.mark.usefixtures("demo")
+def test_an_overdue_task_with_assignees_only_goes_to_them(t0: datetime) -> None:
+    operation = start_operation(t0, (("other", 10),))
+    [task] = tasks_of(operation)
+    ops.task_assign(
+        actor=officer("na-imm.coord"),
+        ref=operation.ref,
+        task_id=task.pk,
+        assignees=["na-pol.duty"],
+        now=t0,
+    )
+    sweep(t0 + timedelta(minutes=10))
+    [event] = events("task.overdue")
+    assert event.payload["notified"] == ["na-pol.duty"]
+
+
+# --- the real command, killed in the middle of a claim and restarted -------------------------
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class EscalationProcess:
+    """``manage.py run_escalations`` in a subprocess, on a file clock and claim gate."""
+
+    def __init__(self, control: Path, log: Path) -> None:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "hub.settings_test",
+            "HUB_ENV": "test",
+            "DEBUG": "false",
+            "DATABASE_URL": database_url_for(connection.settings_dict),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("REDIS_URL", None)
+        self.control = control
+        self.log = log
+        self.output = log.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "run_escalations",
+                "--interval",
+                "0.05",
+                "--test-control",
+                str(control),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_until(self, done: Callable[[], bool], what: str, timeout: float = 90) -> None:
+        """Poll until ``done``; fails (with the log) if the process dies or it never happens."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self.process.poll() is not None:
+                pytest.fail(f"run_escalations exited ({self.process.returncode}): {self.text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"waited too long for {what}: {self.text()}")
+            time.sleep(0.02)
+
+    def sweeps(self) -> int:
+        path = self.control / "sweeps"
+        return int(path.read_text()) if path.exists() else 0
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.output.close()
+
+
+def escalated_items() -> tuple[int, int]:
+    return (
+        AlertTarget.objects.filter(escalated_at__isnull=False).count(),
+        Task.objects.filter(escalated_at__isnull=False).count(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_escalations_killed_mid_claim_and_restarted_escalates_each_item_once(
+    tmp_path: Path,
+) -> None:
+    seed()
+    t0 = timezone.now().replace(microsecond=0)
+    alerts = [issue(t0, title=f"Unattended bag {i}") for i in range(3)]  # 9 targets
+    operation = start_operation(t0, (("immigration", 10), ("customs", 15), ("police", 20)))
+    at = t0 + timedelta(hours=1)  # everything is due
+    first_control, second_control = tmp_path / "first", tmp_path / "second"
+    for control in (first_control, second_control):
+        control.mkdir()
+        (control / "now").write_text(at.isoformat())
+
+    # The first loop: claims 1-4 commit one by one; claim 5 is open when it is killed.
+    first = EscalationProcess(first_control, tmp_path / "first.log")
+    try:
+        for n in range(1, 5):
+            first.wait_until((first_control / f"claimed-{n}").exists, f"claim {n}")
+            (first_control / f"go-{n}").touch()
+        first.wait_until((first_control / "claimed-5").exists, "claim 5")
+        first.process.send_signal(signal.SIGKILL)
+        assert first.process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        first.close()
+    open_claim = (first_control / "claimed-5").read_text()
+    assert open_claim.startswith("alert-target:")
+    killed_target = AlertTarget.objects.get(pk=int(open_claim.split(":")[1]))
+    assert killed_target.escalated_at is None, "the open claim was rolled back"
+    assert escalated_items() == (4, 0)
+    assert tally() == (4, 0, 0)
+    for n in range(1, 5):
+        key = (first_control / f"claimed-{n}").read_text()
+        target = AlertTarget.objects.get(pk=int(key.split(":")[1]))
+        assert target.escalated_at == at
+
+    # The restarted loop finishes the job, and sweeping on finds nothing twice.
+    (second_control / "go-all").touch()
+    second = EscalationProcess(second_control, tmp_path / "second.log")
+    try:
+        second.wait_until(lambda: escalated_items() == (9, 3), "every item escalated")
+        swept = second.sweeps()
+        second.wait_until(lambda: second.sweeps() >= swept + 2, "a full sweep after that")
+        (second_control / "now").write_text((at + timedelta(days=1)).isoformat())
+        swept = second.sweeps()
+        second.wait_until(lambda: second.sweeps() >= swept + 2, "a sweep a day later")
+        second.process.send_signal(signal.SIGTERM)
+        assert second.process.wait(timeout=30) == 0, second.text()
+    finally:
+        second.close()
+    assert "escalation loop stopped after" in second.text()
+
+    escalated = events("alert.escalated")
+    pairs = sorted((e.payload["alert_id"], e.payload["agency"]) for e in escalated)
+    assert pairs == sorted((a.pk, code) for a in alerts for code in ("NA-AIR", "NA-CUS", "NA-POL"))
+    overdue = sorted(e.payload["task_id"] for e in events("task.overdue"))
+    assert overdue == sorted(t.pk for t in tasks_of(operation))
+    assert tally() == (9, 0, 3)
+    killed_target.refresh_from_db()
+    assert killed_target.escalated_at == at
+    claims = sorted(p.name for p in second_control.glob("claimed-*"))
+    assert len(claims) == 9 - 4 + 3  # the second loop claimed exactly what was left
+    assert verify().ok
+
+
+def test_test_control_is_refused_outside_the_test_environment(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.HUB_ENV = "production"
+    with pytest.raises(CommandError, match="test suite only"):
+        call_command("run_escalations", "--once", "--test-control", str(tmp_path))

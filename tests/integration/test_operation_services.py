@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from hub.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
+from hub.events.bus import control_channel
 from hub.events.models import Event
-from hub.events.types import validate_payload
+from hub.events.types import TaskAssigned, validate_payload
 from hub.operations import services
 from hub.operations.models import ChecklistTemplate, Operation, Task
 from hub.operations.services import ItemSpec
@@ -222,7 +225,9 @@ def test_assign_to_agency_and_officers() -> None:
     assert t.assigned_agency is not None
     assert t.assigned_agency.code == "NA-POL"
     assert [u.username for u in t.assignees.all()] == ["na-pol.duty"]
-    assert events(op.stream_name)[-1].payload == {
+    payload = dict(events(op.stream_name)[-1].payload)
+    assert payload.pop("cosign_cleared", None) is None  # no co-sign to clear
+    assert payload == {
         "ref": op.ref,
         "task_id": t.pk,
         "agency": "NA-POL",
@@ -340,3 +345,173 @@ def test_overdue_tasks_counted_in_progress() -> None:
     progress = operation_progress(op, now)
     assert progress.overdue == 7  # every task but the 240-minute report
     assert progress.open == 8
+
+
+# --- co-signs: four eyes, and an agency other than the one doing the work ------------------
+
+
+def ready_police_evidence_task(op: Operation) -> Task:
+    """Task 5 (police, note + co-sign), in progress with its note, not yet co-signed."""
+    t = task(op, 5)
+    police = officer("na-pol.duty")
+    services.task_update(
+        actor=police, ref=op.ref, task_id=t.pk, status="in_progress", note="Phones in bag A-114"
+    )
+    return t
+
+
+def status_of(t: Task) -> str:
+    t.refresh_from_db()
+    return t.status
+
+
+def test_the_cosigner_may_not_complete_the_task() -> None:
+    """The lead coordinator co-signs the police task: they may not then complete it alone."""
+    op = start()
+    t = ready_police_evidence_task(op)
+    coord = officer("na-imm.coord")
+    services.task_cosign(actor=coord, ref=op.ref, task_id=t.pk)
+    before = len(events(op.stream_name))
+    with pytest.raises(Forbidden) as same_person:
+        services.task_update(actor=coord, ref=op.ref, task_id=t.pk, status="done")
+    assert same_person.value.code == "self_cosign"
+    assert status_of(t) == "in_progress"
+    assert len(events(op.stream_name)) == before
+    # The police officer doing the work completes it with the lead's co-sign.
+    services.task_update(actor=officer("na-pol.duty"), ref=op.ref, task_id=t.pk, status="done")
+    t.refresh_from_db()
+    assert (t.status, t.completed_by, t.cosigned_by) == ("done", officer("na-pol.duty"), coord)
+
+
+def test_a_cosign_from_the_completers_own_agency_does_not_count() -> None:
+    op = start()
+    t = ready_police_evidence_task(op)
+    services.task_cosign(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk)
+    with pytest.raises(Forbidden) as same_agency:
+        services.task_update(actor=officer("na-imm.coord"), ref=op.ref, task_id=t.pk, status="done")
+    assert same_agency.value.code == "same_agency_cosign"
+    assert status_of(t) == "in_progress"
+    services.task_update(actor=officer("na-pol.coord"), ref=op.ref, task_id=t.pk, status="done")
+    assert status_of(t) == "done"
+
+
+def test_a_task_without_agency_needs_a_cosign_from_another_agency_than_the_completers() -> None:
+    op = start()
+    coord = officer("na-imm.coord")
+
+    def agencyless_task(title: str) -> Task:
+        # Nobody of kind "other" is deployed at WDH: the task has no agency.
+        services.task_add(
+            actor=coord, ref=op.ref, title=title, agency_kind="other", requires_cosign=True
+        )
+        added = Task.objects.get(operation=op, title=title)
+        assert added.assigned_agency is None
+        services.task_update(actor=coord, ref=op.ref, task_id=added.pk, status="in_progress")
+        return added
+
+    own = agencyless_task("Call the civil registry")
+    services.task_cosign(actor=officer("na-imm.duty"), ref=op.ref, task_id=own.pk)
+    with pytest.raises(Forbidden) as same_agency:
+        services.task_update(actor=coord, ref=op.ref, task_id=own.pk, status="done")
+    assert same_agency.value.code == "same_agency_cosign"
+
+    self_signed = agencyless_task("Call the embassy")
+    services.task_cosign(actor=coord, ref=op.ref, task_id=self_signed.pk)
+    with pytest.raises(Forbidden) as same_person:
+        services.task_update(actor=coord, ref=op.ref, task_id=self_signed.pk, status="done")
+    assert same_person.value.code == "self_cosign"
+
+    third = agencyless_task("Call the airline")
+    services.task_cosign(actor=officer("na-pol.duty"), ref=op.ref, task_id=third.pk)
+    services.task_update(actor=coord, ref=op.ref, task_id=third.pk, status="done")
+    assert [status_of(t) for t in (own, self_signed, third)] == [
+        "in_progress",
+        "in_progress",
+        "done",
+    ]
+
+
+def test_cosigning_a_done_task_follows_the_same_rule() -> None:
+    op = start()
+    t = task(op, 6)  # customs, no co-sign needed: a managing coordinator completes it
+    coord = officer("na-imm.coord")
+    for status in ("in_progress", "done"):
+        services.task_update(actor=coord, ref=op.ref, task_id=t.pk, status=status)
+    with pytest.raises(Forbidden) as same_person:
+        services.task_cosign(actor=coord, ref=op.ref, task_id=t.pk)
+    assert same_person.value.code == "self_cosign"
+    with pytest.raises(Forbidden) as same_agency:
+        services.task_cosign(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk)
+    assert same_agency.value.code == "same_agency_cosign"
+    services.task_cosign(actor=officer("na-pol.duty"), ref=op.ref, task_id=t.pk)
+    t.refresh_from_db()
+    assert t.cosigned_agency is not None
+    assert t.cosigned_agency.code == "NA-POL"
+
+
+def test_reassigning_to_another_agency_clears_the_cosign() -> None:
+    op = start()
+    t = ready_police_evidence_task(op)
+    coord = officer("na-imm.coord")
+    services.task_cosign(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, note="Seen")
+    # Same agency again: the co-sign stays.
+    services.task_assign(actor=coord, ref=op.ref, task_id=t.pk, agency="NA-POL")
+    t.refresh_from_db()
+    assert t.cosigned_agency is not None
+    assert t.cosigned_agency.code == "NA-IMM"
+    # Another agency: it goes, and the event says so.
+    services.task_assign(actor=coord, ref=op.ref, task_id=t.pk, agency="NA-IMM")
+    t.refresh_from_db()
+    assert (t.cosigned_by, t.cosigned_agency, t.cosigned_at) == (None, None, None)
+    assigned = [e for e in events(op.stream_name) if e.kind == "task.assigned"]
+    assert [e.payload["agency"] for e in assigned] == ["NA-POL", "NA-IMM"]
+    if "cosign_cleared" in TaskAssigned.model_fields:
+        assert [e.payload.get("cosign_cleared") for e in assigned] == [None, "NA-IMM"]
+    # NA-IMM now owns the task: it cannot complete it on its own old co-sign.
+    with pytest.raises(Conflict) as missing:
+        services.task_update(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, status="done")
+    assert missing.value.code == "cosign_required"
+    with pytest.raises(Forbidden) as own:
+        services.task_cosign(actor=officer("na-imm.coord"), ref=op.ref, task_id=t.pk)
+    assert own.value.code == "same_agency_cosign"
+    services.task_cosign(actor=officer("na-pol.duty"), ref=op.ref, task_id=t.pk)
+    services.task_update(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, status="done")
+    assert status_of(t) == "done"
+
+
+# --- who may read follows the tasks: sockets are re-checked ------------------------------------
+
+
+def control_messages(published: list[tuple[str, str]]) -> list[dict[str, object]]:
+    return [json.loads(m) for channel, m in published if channel == control_channel()]
+
+
+def test_assigning_and_removing_tasks_re_checks_the_operation_stream(
+    published: list[tuple[str, str]], django_capture_on_commit_callbacks: Any
+) -> None:
+    op = start()
+    coord = officer("na-imm.coord")
+    services.task_add(actor=coord, ref=op.ref, title="Ask the airline", agency_kind="customs")
+    added = Task.objects.get(operation=op, is_adhoc=True)
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.task_assign(
+            actor=coord, ref=op.ref, task_id=task(op, 6).pk, agency="NA-AIR", assignees=[]
+        )
+    assert control_messages(published) == [], "published before commit"
+    for callback in callbacks:
+        callback()
+    assert control_messages(published) == [
+        {"type": "stream_access_changed", "stream": op.stream_name, "reason": "task.assigned"}
+    ]
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.task_remove(actor=coord, ref=op.ref, task_id=added.pk, reason="Not needed")
+    assert control_messages(published) == [
+        {"type": "stream_access_changed", "stream": op.stream_name, "reason": "task.removed"}
+    ]
+    # A refused reassignment changes nothing and publishes nothing.
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(InvalidInput):
+        services.task_assign(actor=coord, ref=op.ref, task_id=task(op, 6).pk, agency="NA-CGD")
+    assert control_messages(published) == []

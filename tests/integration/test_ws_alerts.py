@@ -116,3 +116,18 @@ async def test_alert_ack_refusals(alert_id: int) -> None:
     hidden = await other.recv()
     assert (hidden["code"], hidden["ref"]) == ("not_found", cmid)
     await other.close()
+
+
+@pytest.mark.parametrize("username", ["za-imm.duty", "na-cgd.duty", "na-cgd.senior"])
+async def test_nobody_outside_the_crossing_point_reads_its_alerts_live(
+    alert_id: int, username: str
+) -> None:
+    """Another country (ZA-IMM) or another point of the same country (NA-CGD at WVB):
+    no pending alerts, and subscribing to crossing:WDH is refused as if it did not exist."""
+    s = await Socket.open(username)
+    assert await s.nothing(0.3), "no pending alerts from a point one does not serve"
+    await s.send({"type": "subscribe", "stream": "crossing:WDH", "after": 0})
+    refused = await s.recv()
+    assert (refused["type"], refused["code"]) == ("error", "not_found")
+    assert await s.nothing(0.3), "no events follow the refusal"
+    await s.close()

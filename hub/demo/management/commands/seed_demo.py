@@ -1,8 +1,9 @@
 """``manage.py seed_demo``: load the demo region and activity, print the logins.
 
-Idempotent: reference data converges with update_or_create, and activity
-(incidents, messages, alerts, operations) goes through the services with fixed
-client_msg_ids.
+Idempotent: reference data converges with update_or_create, the SOP checklists
+load exactly as ``manage.py load_sops`` loads them (a new version only when
+changed), and activity (incidents, messages, alerts, operations) goes through
+the services with fixed client_msg_ids.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
 from hub.demo.activity import seed_activity
 from hub.incidents.demo import seed_incidents
-from hub.operations.sops import seed_templates
+from hub.operations.sops import load_sops
 
 
 class Command(BaseCommand):
@@ -33,7 +34,7 @@ class Command(BaseCommand):
                 "it refuses to run with HUB_ENV=production."
             )
         logins = seed_reference_data()
-        templates = seed_templates()
+        templates = load_sops()  # the same code as manage.py load_sops
         incidents = seed_incidents()
         seed_activity()
         self.stdout.write(

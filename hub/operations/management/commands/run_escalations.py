@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from hub.operations.escalation import run_forever, sweep
+from hub.operations.escalation import ClaimHook, run_forever, sweep
+from hub.operations.escalation_control import FileControl
 
 
 class Command(BaseCommand):
@@ -23,10 +30,20 @@ class Command(BaseCommand):
             default=settings.HUB_ESCALATION_INTERVAL,
             help="Seconds between sweeps.",
         )
+        # Tests only (HUB_ENV=test): a file clock and a claim gate, see
+        # hub.operations.escalation_control.
+        parser.add_argument("--test-control", type=Path, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        clock: Callable[[], datetime] = timezone.now
+        on_claimed: ClaimHook | None = None
+        if options["test_control"] is not None:
+            if settings.HUB_ENV != "test":
+                raise CommandError("--test-control is for the test suite only (HUB_ENV=test).")
+            control = FileControl(options["test_control"])
+            clock, on_claimed = control.now, control.claimed
         if options["once"]:
-            result = sweep()
+            result = sweep(clock(), on_claimed=on_claimed)
             self.stdout.write(
                 f"escalated {len(result.alerts_escalated)} alert acknowledgements, "
                 f"expired {len(result.alerts_expired)} alerts, "
@@ -42,20 +59,21 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"escalation loop running every {options['interval']}s")
+        self.stdout.flush()
         sweeps = run_forever(
             interval=options["interval"],
+            clock=clock,
             should_stop=lambda: stopping,
             sleep=_interruptible(lambda: stopping),
+            on_claimed=on_claimed,
         )
         self.stdout.write(f"escalation loop stopped after {sweeps} sweeps")
 
 
-def _interruptible(stopping: Any) -> Any:
-    import time
-
+def _interruptible(stopping: Callable[[], bool]) -> Callable[[float], None]:
     def sleep(seconds: float) -> None:
         end = time.monotonic() + seconds
         while not stopping() and time.monotonic() < end:
-            time.sleep(min(0.2, end - time.monotonic()))
+            time.sleep(max(0.0, min(0.2, end - time.monotonic())))
 
     return sleep
