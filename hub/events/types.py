@@ -310,6 +310,9 @@ class TaskAssigned(EventPayload):
     task_id: int
     agency: str | None
     assignees: list[str]
+    # The agency whose co-sign this reassignment withdrew (a co-sign must come
+    # from an agency other than the task's), or None.
+    cosign_cleared: str | None = None
 
 
 @event_kind("task.status_changed")

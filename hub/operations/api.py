@@ -13,13 +13,13 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import InvalidInput, NotFound
-from hub.events.selectors import stream_head
 from hub.events.types import Progress
 from hub.operations import services
 from hub.operations.models import ChecklistTemplate, Operation
 from hub.operations.selectors import (
-    operation_for,
-    operations_visible_to,
+    operation_snapshot,
+    operation_state,
+    operations_snapshot,
     progress_of,
     template_version,
     templates_current,
@@ -127,7 +127,9 @@ class OperationOut(Schema):
     seq: int
 
     @staticmethod
-    def of(op: Operation) -> OperationOut:
+    def of(op: Operation, seq: int) -> OperationOut:
+        """``op`` and the seq of its stream that it reflects (read together, under
+        ``stream_snapshot``: see ``hub.operations.selectors.operation_snapshot``)."""
         from django.utils import timezone
 
         now = timezone.now()
@@ -180,7 +182,7 @@ class OperationOut(Schema):
                 for t in tasks
             ],
             stream=op.stream_name,
-            seq=stream_head(op.stream_name),
+            seq=seq,
         )
 
 
@@ -237,9 +239,7 @@ class CloseIn(StrictIn):
 
 
 def _out(ref: str) -> OperationOut:
-    from hub.operations.selectors import _base
-
-    return OperationOut.of(_base().get(ref=ref))
+    return OperationOut.of(*operation_state(ref))
 
 
 @router.get(
@@ -270,10 +270,10 @@ def template_detail(request: HttpRequest, code: str, version: int | None = None)
 )
 def operation_list(request: HttpRequest, query: Query[OperationListQuery]) -> list[OperationOut]:
     access = access_for(request_user(request))
-    ops = operations_visible_to(
+    ops = operations_snapshot(
         access, crossing_point=query.crossing_point, status=query.status, limit=query.limit
     )
-    return [OperationOut.of(op) for op in ops]
+    return [OperationOut.of(op, seq) for op, seq in ops]
 
 
 @router.post(
@@ -299,10 +299,10 @@ def operation_create(request: HttpRequest, payload: OperationIn) -> Status[Opera
     "/operations/{ref}", response={200: OperationOut, **ERRORS_READ}, summary="One joint operation"
 )
 def operation_detail(request: HttpRequest, ref: str) -> OperationOut:
-    op = operation_for(access_for(request_user(request)), ref)
-    if op is None:
+    found = operation_snapshot(access_for(request_user(request)), ref)
+    if found is None:
         raise NotFound("Not found.")
-    return OperationOut.of(op)
+    return OperationOut.of(*found)
 
 
 @router.patch(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from hub.agencies.access import Access
+from hub.events.selectors import stream_snapshot
 from hub.events.types import Progress, TaskSnapshot
 from hub.incidents.selectors import incident_facts
 from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
@@ -97,6 +99,54 @@ def operations_visible_to(
     candidates = list(qs.order_by("-id")[:500])
     visible = [op for op in candidates if can_read_operation(access, operation_facts(op))]
     return visible[: max(1, min(limit, 200))]
+
+
+def operation_snapshot(
+    access: Access, ref: str, *, action: str = "operation.read"
+) -> tuple[Operation, int] | None:
+    """The operation (with its tasks) and the seq of ``operation:<ref>`` it reflects,
+    if the caller may read it: read under ``stream_snapshot``, so no change to the
+    operation commits between the state and its seq."""
+    if not isinstance(ref, str) or len(ref) > 40:
+        return None
+    name = f"operation:{ref}"
+    with stream_snapshot([name]) as heads:
+        operation = operation_for(access, ref, action=action)
+        if operation is None:
+            return None
+        return operation, heads[name]
+
+
+def operation_state(ref: str) -> tuple[Operation, int]:
+    """A fresh read of the operation and the seq it reflects (no access check: the
+    caller has just changed it through a service, which checked)."""
+    name = f"operation:{ref}"
+    with stream_snapshot([name]) as heads:
+        return _base().get(ref=ref), heads[name]
+
+
+def operations_snapshot(
+    access: Access, *, crossing_point: str | None = None, status: str | None = None, limit: int = 50
+) -> list[tuple[Operation, int]]:
+    """``operations_visible_to``, each operation with the seq its state reflects.
+
+    The page is chosen first; then its streams' heads are held and the operations
+    re-read, so each (state, seq) pair is consistent. One that stopped being
+    visible in between is left out.
+    """
+    with transaction.atomic():
+        page = operations_visible_to(
+            access, crossing_point=crossing_point, status=status, limit=limit
+        )
+        if not page:
+            return []
+        with stream_snapshot([op.stream_name for op in page]) as heads:
+            fresh = {op.pk: op for op in _base().filter(pk__in=[op.pk for op in page])}
+            return [
+                (fresh[op.pk], heads[op.stream_name])
+                for op in page
+                if op.pk in fresh and can_read_operation(access, operation_facts(fresh[op.pk]))
+            ]
 
 
 def progress_of(tasks: list[Task], now: datetime | None = None) -> Progress:

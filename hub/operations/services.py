@@ -165,21 +165,10 @@ def _progress(operation: Operation, now: datetime) -> Any:
 def _task_assigned(
     *, ref: str, task_id: int, agency: str | None, assignees: list[str], cosign_cleared: str | None
 ) -> TaskAssigned:
-    """The task.assigned payload; says whose co-sign the reassignment cleared, if any.
-
-    ``cosign_cleared`` travels only once ``TaskAssigned`` declares the field
-    (hub.events.types is the single place event shapes are defined); until then
-    the rule "an agency change clears the co-sign" is what a client applies.
-    """
-    fields: dict[str, Any] = {
-        "ref": ref,
-        "task_id": task_id,
-        "agency": agency,
-        "assignees": assignees,
-    }
-    if cosign_cleared is not None and "cosign_cleared" in TaskAssigned.model_fields:
-        fields["cosign_cleared"] = cosign_cleared
-    return TaskAssigned(**fields)
+    """The task.assigned payload; says whose co-sign the reassignment cleared, if any."""
+    return TaskAssigned(
+        ref=ref, task_id=task_id, agency=agency, assignees=assignees, cosign_cleared=cosign_cleared
+    )
 
 
 def _replay(receipt: WriteReceipt) -> OperationResult:

@@ -213,3 +213,36 @@ def test_snapshots_taken_while_changes_keep_committing_are_always_consistent() -
     wrong_pages = [(ids, head) for ids, head in pages if states[head]["messages"] != ids]
     assert not wrong_pages, wrong_pages[:3]
     assert len({seq for _, seq in snapshots}) > 1, "the snapshots saw the writer's changes"
+
+
+def test_operation_snapshot_is_consistent_when_a_task_change_commits_mid_read(
+    mid_read: MidRead,
+) -> None:
+    from hub.operations import selectors as op_selectors
+    from hub.operations import services as op_services
+    from hub.operations.sops import seed_templates
+
+    seed()
+    seed_templates()
+    started = op_services.operation_start(
+        actor=officer(COORD), crossing_point="WDH", template="tip-screening"
+    )
+    ref = started.operation.ref
+    task = started.operation.tasks.order_by("position").first()
+    assert task is not None
+    before = Api("na-imm.duty").get(f"/api/v1/operations/{ref}").json()
+    # operation_facts runs right after the operation and its tasks are read.
+    mid_read.arm(
+        op_selectors,
+        "operation_facts",
+        lambda: op_services.task_update(
+            actor=officer(COORD), ref=ref, task_id=task.pk, status="in_progress"
+        ),
+    )
+    body = Api("na-imm.duty").get(f"/api/v1/operations/{ref}").json()
+    status = {t["id"]: t["status"] for t in body["tasks"]}[task.pk]
+    assert (status, body["seq"]) == ("open", before["seq"]), body
+    mid_read.settle()
+    after = Api("na-imm.duty").get(f"/api/v1/operations/{ref}").json()
+    assert {t["id"]: t["status"] for t in after["tasks"]}[task.pk] == "in_progress"
+    assert after["seq"] > body["seq"]  # the change did commit, after the snapshot's seq
