@@ -64,7 +64,7 @@ def redis_url() -> str:
 
 @pytest.fixture
 def demo(db: None) -> None:
-    """The demo region: 6 crossing points, 15 agencies, 60 officers (see hub.agencies.demo)."""
+    """The demo region: 6 crossing points, 16 agencies, 64 officers (see hub.agencies.demo)."""
     from tests.factories import seed
 
     seed()

@@ -112,7 +112,12 @@ def test_backing_services_have_health_checks(compose: dict[str, Any], name: str)
 
 def test_migrate_is_one_shot_after_postgres(compose: dict[str, Any]) -> None:
     migrate = compose["services"]["migrate"]
-    assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    # Schema first, then the standard SOPs: a fresh deployment can start operations.
+    assert migrate["command"] == [
+        "sh",
+        "-c",
+        "python manage.py migrate --noinput && python manage.py load_sops",
+    ]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
 
@@ -412,3 +417,15 @@ def test_nginx_rejects_a_broken_config(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode != 0
+
+
+def test_every_manage_py_command_in_compose_exists(compose: dict[str, Any]) -> None:
+    from django.core.management import get_commands
+
+    named = set()
+    for service in compose["services"].values():
+        command = service.get("command")
+        text = " ".join(command) if isinstance(command, list) else str(command or "")
+        named |= set(re.findall(r"manage\.py (\w+)", text))
+    assert {"migrate", "load_sops", "run_escalations"} <= named
+    assert named <= set(get_commands()), named - set(get_commands())
