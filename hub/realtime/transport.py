@@ -252,13 +252,15 @@ class RedisTransport(Transport):
         self._confirmed.clear()
         self._inflight.clear()
         self._fail_waiters(exc)
-        await self._close_client()
+        # Sockets hear of it first: closing a connection to a Redis that times out
+        # (rather than refuses) can itself take seconds.
         if was_healthy and self._on_state is not None:
             logger.error("%s; closing live sockets, reconnecting", reason)
             try:
                 await self._on_state(False, reason)
             except Exception:
                 logger.exception("reporting the lost live feed failed")
+        await self._close_client()
 
     async def _read(self, pubsub: PubSub) -> None:
         while True:
