@@ -14,8 +14,14 @@ socket deliveries and the server process's CPU time (user + system, from
   once POSTed to the REST API.
 
     python -m bench.fanout_ratio --subscribers 200 --rate 10 --seconds 10
+    python -m bench.fanout_ratio --min-ratio 5    # exit 1 below 5x (the hub's target)
 
-Needs Redis (REDIS_URL, default redis://127.0.0.1:6379/0). Prints a table and
+Daphne runs with the production flags (the Makefile's ``serve``: 128 KiB
+WebSocket message and frame limits). Needs Redis (REDIS_URL, default
+redis://127.0.0.1:6379/0). The hub's database is a fresh SQLite file per run,
+or, when ``--database-url``/``DATABASE_URL`` names PostgreSQL, a fresh database
+created on that server for the run and dropped after it (the named database
+itself is only used to connect). Prints a table and the hub/stock ratio, and
 writes JSON to var/bench/fanout_ratio.json. Timings are noisy on shared
 machines: compare the ratio, not absolute numbers.
 """
@@ -30,8 +36,11 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +56,8 @@ READERS = [  # agencies at the Wenela–Sesheke OSBP; its demo incident is share
     for agency in ("na-imm", "na-cus", "na-pol", "zm-imm", "zm-cus")
     for role in ("duty", "coord", "senior")
 ]
+# The same limits as production (Makefile ``serve``).
+DAPHNE_FLAGS = ["--websocket-max-message-size", "131072", "--websocket-max-frame-size", "131072"]
 
 
 @dataclass
@@ -81,7 +92,7 @@ def start_daphne(app: str, env: dict[str, str], port: int) -> subprocess.Popen[b
     OUT.mkdir(parents=True, exist_ok=True)
     log = (OUT / f"{app.split('.')[0]}-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS, app],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -221,11 +232,43 @@ async def run_stock(args: argparse.Namespace, env: dict[str, str]) -> Result:
         server.wait(10)
 
 
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and urllib.parse.urlsplit(url or "").scheme in {"postgres", "postgresql"}
+
+
+@contextmanager
+def fresh_postgres(url: str) -> Iterator[str]:
+    """A new, empty database on ``url``'s server for one run; dropped afterwards."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urllib.parse.urlsplit(url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def hub_database(args: argparse.Namespace, run_dir: Path) -> Iterator[str]:
+    if is_postgres(args.database_url):
+        with fresh_postgres(args.database_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{run_dir / 'hub.sqlite3'}"
+
+
 async def run_hub(args: argparse.Namespace, env: dict[str, str], post_via: str) -> Result:
     run_dir = OUT / f"hub-{uuid.uuid4().hex[:6]}"
     run_dir.mkdir(parents=True)
+    with hub_database(args, run_dir) as database_url:
+        return await run_hub_on(args, {**env, "DATABASE_URL": database_url}, post_via)
+
+
+async def run_hub_on(args: argparse.Namespace, env: dict[str, str], post_via: str) -> Result:
     hub_env = dict(env)
-    hub_env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'hub.sqlite3'}")
     hub_env["HUB_WS_MAX_CONNECTIONS_PER_USER"] = "100000"
     for command in (["migrate", "--noinput", "-v0"], ["seed_demo", "--quiet-logins"]):
         subprocess.run(
@@ -307,7 +350,7 @@ async def run_hub(args: argparse.Namespace, env: dict[str, str], post_via: str) 
         server.wait(10)
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -316,6 +359,19 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="a postgres:// URL to run the hub on PostgreSQL (a fresh database is created "
+        "on that server and dropped after); default: DATABASE_URL, else a SQLite file",
+    )
+    parser.add_argument(
+        "--min-ratio",
+        type=float,
+        default=None,
+        help="exit with status 1 when the hub/stock ratio (the lower of the two hub "
+        "variants) is below this (default: off)",
     )
     args = parser.parse_args()
     env = {
@@ -327,6 +383,7 @@ async def main() -> None:
         "HUB_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
         "HUB_LOG_LEVEL": "WARNING",
     }
+    env.pop("DATABASE_URL", None)  # the stock baseline needs none; the hub gets its own
     stock = await run_stock(args, env)
     hub_ws = await run_hub(args, env, "ws")
     hub_rest = await run_hub(args, env, "rest")
@@ -343,18 +400,32 @@ async def main() -> None:
             f"{ratios[r.variant]:>5.1f}x"
         )
     print("ratio = deliveries per server CPU-second, against the stock baseline of this run")
+    ratio = min(ratios[hub_ws.variant], ratios[hub_rest.variant])
+    database = "PostgreSQL" if is_postgres(args.database_url) else "SQLite"
+    print(f"hub/stock ratio: {ratio:.2f}x (the lower of the two hub variants; {database})")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "fanout_ratio.json").write_text(
         json.dumps(
             {
-                "args": vars(args),
+                "args": {k: v for k, v in vars(args).items() if k != "database_url"},
+                "database": database,
                 "results": [asdict(r) for r in (stock, hub_ws, hub_rest)],
                 "ratios": ratios,
+                "ratio": ratio,
             },
             indent=2,
         )
     )
+    incomplete = [r.variant for r in (stock, hub_ws, hub_rest) if r.deliveries < r.expected]
+    if incomplete:
+        print(f"warning: not every delivery arrived for: {', '.join(incomplete)}")
+    if args.min_ratio is not None and ratio < args.min_ratio:
+        print(f"FAIL: hub/stock ratio {ratio:.2f}x is below --min-ratio {args.min_ratio:g}x")
+        return 1
+    if args.min_ratio is not None:
+        print(f"OK: hub/stock ratio {ratio:.2f}x >= --min-ratio {args.min_ratio:g}x")
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

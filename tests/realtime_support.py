@@ -17,9 +17,14 @@ ORIGIN = (b"origin", b"http://testserver")
 
 
 def session_cookie(username: str) -> str:
+    return signed_in_browser(username)[1]
+
+
+def signed_in_browser(username: str) -> tuple[Client, str]:
+    """A test client signed in as ``username`` and its session cookie (for the socket)."""
     client = Client()
     client.force_login(officer(username))
-    return f"sessionid={client.cookies['sessionid'].value}"
+    return client, f"sessionid={client.cookies['sessionid'].value}"
 
 
 class Socket:
@@ -35,14 +40,17 @@ class Socket:
         username: str | None = None,
         *,
         token: str | None = None,
+        cookie: str | None = None,
         origin: tuple[bytes, bytes] | None = ORIGIN,
         expect_welcome: bool = True,
     ) -> Socket:
+        """``username`` signs in a fresh session; ``cookie`` uses one you hold."""
         headers: list[tuple[bytes, bytes]] = []
         if origin is not None:
             headers.append(origin)
         if username is not None:
             cookie = await sync_to_async(session_cookie)(username)
+        if cookie is not None:
             headers.append((b"cookie", cookie.encode()))
         if token is not None:
             headers.append((b"authorization", f"Bearer {token}".encode()))

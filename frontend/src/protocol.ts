@@ -167,12 +167,13 @@ export interface TypingUser {
 /**
  * The client is too far behind (or ahead) to replay: fetch a snapshot over
  * REST, then subscribe again with ``after`` set to the snapshot's seq.
+ * ``head`` is the stream's head (its last seq in the record) when this was sent.
  */
 export interface ResyncRequired {
   type: "resync_required";
   stream: string;
   head: number;
-  reason: string;
+  reason: "too_far_behind" | "ahead_of_stream" | "gap";
 }
 /**
  * The server ended a subscription (you asked, or your access changed).

@@ -3,7 +3,16 @@
 Published after commit on ``<prefix>:control``. The realtime layer listens and,
 within seconds, closes or re-authorises that user's sockets. Domain services
 (logout, token revocation, membership or user changes) call
-``access_changed``; nothing else publishes control messages.
+``access_changed``; incident visibility changes call ``stream_access_changed``
+(for ``incident:<REF>``, workers also re-check ``operation:`` subscriptions,
+whose readers derive from their incident's); nothing else publishes control
+messages.
+
+Like every bus message these are at most once: a publish that fails is logged
+and dropped (``hub.events.bus``). They are the fast path, not the only one:
+the live layer re-reads sign-in state on every client frame and re-checks all
+its sockets every ``HUB_WS_RECHECK_INTERVAL`` seconds, so a lost message costs
+seconds, never access.
 """
 
 from __future__ import annotations

@@ -3,8 +3,21 @@
 It keeps the last ``seq`` of every stream, reconnects with jittered exponential
 backoff (rotating through the worker URLs it was given), resubscribes with
 ``after=last_seq``, drops duplicates by seq, and resends its outbox of writes
-with the same ``client_msg_id`` until each is acknowledged. A ``resync_required``
-is answered by catching up over REST (when it has a token), then resubscribing.
+with the same ``client_msg_id`` until each is acknowledged.
+
+A ``resync_required`` is never skipped silently:
+- ``too_far_behind``/``gap``: the missing events are fetched over REST (with
+  ``rest_base`` and a token or cookie), then the stream is resubscribed. Without
+  REST (or if it fails) the client stops following the stream and surfaces a
+  ``ResyncNeeded`` (``on_resync`` callback, ``resync_needed[stream]``, and
+  ``wait_for`` raises it); the caller fetches a snapshot and calls
+  ``subscribe(stream, after=snapshot_seq)``.
+- ``ahead_of_stream``: the server's record ends before what the client holds (a
+  restored database): the client drops what it holds beyond the server's head,
+  resets to that head, surfaces it, and resubscribes from there (no loop).
+
+An unexpected exception never ends the client silently: it is logged, kept in
+``last_error`` (and given to ``on_error``), and the client reconnects with backoff.
 
     async with HubClient(["ws://127.0.0.1:8000/ws/"], token=token) as client:
         await client.subscribe("incident:WDH-2026-0001")
@@ -38,6 +51,31 @@ TERMINAL_CLOSE_CODES = {4401}  # signed out: retrying will not help
 EventCallback = Callable[[dict[str, Any]], None]
 
 
+class ResyncNeeded(Exception):
+    """The client could not replay ``stream`` by itself from ``after``.
+
+    ``head`` is the server's head when it said so; ``reason`` is the server's
+    (``too_far_behind``, ``gap``, ``ahead_of_stream``). Fetch a snapshot over REST
+    and call ``subscribe(stream, after=<its seq>)``; for ``ahead_of_stream`` the
+    client has already reset to ``head`` and carries on (``dropped`` events it
+    held beyond it were discarded).
+    """
+
+    def __init__(
+        self, stream: str, *, after: int, head: int, reason: str, dropped: int = 0
+    ) -> None:
+        super().__init__(f"{stream}: resync needed after {after} (head {head}, {reason})")
+        self.stream = stream
+        self.after = after
+        self.head = head
+        self.reason = reason
+        self.dropped = dropped
+
+
+ResyncCallback = Callable[[ResyncNeeded], None]
+ErrorCallback = Callable[[BaseException], None]
+
+
 class WriteRefused(Exception):
     def __init__(self, frame: dict[str, Any]) -> None:
         super().__init__(f"{frame.get('code')}: {frame.get('detail')}")
@@ -52,6 +90,8 @@ class ClientStats:
     duplicates_dropped: int = 0
     gaps_seen: int = 0
     resyncs: int = 0
+    resets: int = 0
+    failures: int = 0
     close_codes: list[int | None] = field(default_factory=list)
 
 
@@ -65,6 +105,8 @@ class HubClient:
         origin: str | None = None,
         rest_base: str | None = None,
         on_event: EventCallback | None = None,
+        on_resync: ResyncCallback | None = None,
+        on_error: ErrorCallback | None = None,
         backoff_base: float = 0.2,
         backoff_max: float = 10.0,
         connect_timeout: float = 10.0,
@@ -75,6 +117,8 @@ class HubClient:
         self.origin = origin
         self.rest_base = rest_base
         self.on_event = on_event
+        self.on_resync = on_resync
+        self.on_error = on_error
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.connect_timeout = connect_timeout
@@ -85,6 +129,8 @@ class HubClient:
         self.errors: list[dict[str, Any]] = []
         self.stats = ClientStats()
         self.terminal_close: int | None = None
+        self.resync_needed: dict[str, ResyncNeeded] = {}
+        self.last_error: BaseException | None = None
         self._wanted: dict[str, None] = {}
         self._live: set[str] = set()
         self._outbox: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -113,6 +159,11 @@ class HubClient:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="hub-client")
+        self._task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:  # pragma: no cover - guard
+            logger.error("hub client stopped", exc_info=task.exception())
 
     async def stop(self) -> None:
         self._stopping = True
@@ -139,6 +190,8 @@ class HubClient:
     # --- API ---------------------------------------------------------------------------
 
     async def subscribe(self, stream: str, after: int | None = None) -> None:
+        """Follow ``stream`` from ``after`` (default: what the client already holds)."""
+        self.resync_needed.pop(stream, None)
         if after is not None:
             self.last_seq[stream] = max(self.last_seq.get(stream, 0), after)
         self.last_seq.setdefault(stream, 0)
@@ -171,13 +224,18 @@ class HubClient:
         return await self._write(frame, timeout)
 
     async def wait_for(self, stream: str, seq: int, timeout: float = 30.0) -> None:
-        """Until events up to ``seq`` of ``stream`` have been delivered."""
+        """Until events up to ``seq`` of ``stream`` have been delivered.
+
+        Raises ``ResyncNeeded`` if the client had to stop following the stream first.
+        """
 
         def done() -> bool:
-            return self.last_seq.get(stream, 0) >= seq
+            return self.last_seq.get(stream, 0) >= seq or stream in self.resync_needed
 
         async with self._progress:
             await asyncio.wait_for(self._progress.wait_for(done), timeout)
+        if self.last_seq.get(stream, 0) < seq and stream in self.resync_needed:
+            raise self.resync_needed[stream]
 
     def seqs(self, stream: str) -> list[int]:
         return [e["seq"] for e in self.events.get(stream, [])]
@@ -205,6 +263,15 @@ class HubClient:
             return
         with contextlib.suppress(ConnectionClosed):  # the run loop reconnects and resends
             await ws.send(json.dumps(frame))
+
+    def _fail(self, exc: BaseException) -> None:
+        self.last_error = exc
+        self.stats.failures += 1
+        if self.on_error is not None:
+            try:
+                self.on_error(exc)
+            except Exception:
+                logger.exception("on_error callback failed")
 
     def _headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -248,6 +315,12 @@ class HubClient:
                     return
             except (OSError, InvalidHandshake, InvalidStatus, TimeoutError) as exc:
                 logger.debug("connect to %s failed: %s", url, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A surprise (a bug, a frame we cannot read): never die silently.
+                logger.exception("hub client failed on %s; reconnecting", url)
+                self._fail(exc)
             finally:
                 if self._ws is not None:
                     self.stats.disconnects += 1
@@ -291,14 +364,18 @@ class HubClient:
                 if ref in self._outbox and frame.get("code") != "internal_error":
                     self._settle(ref, None, WriteRefused(frame))
             elif kind == "resync_required":
-                await self._resync(frame["stream"], int(frame.get("head", 0)))
+                await self._resync(
+                    frame["stream"], int(frame.get("head", 0)), str(frame.get("reason", ""))
+                )
             elif kind == "unsubscribed":
                 if frame.get("reason") == "access_revoked":
                     self.revoked.add(frame["stream"])
                     self._wanted.pop(frame["stream"], None)
             elif kind == "presence":
                 self.presence[frame["stream"]] = frame["online"]
-        raise ConnectionClosed(ws.protocol.close_rcvd, ws.protocol.close_sent)
+        # The server closed the socket cleanly: recv() raises the ConnectionClosed
+        # that carries its close code, which decides what happens next.
+        await ws.recv()
 
     async def _on_event(self, frame: dict[str, Any]) -> None:
         stream, seq = frame["stream"], frame["seq"]
@@ -334,32 +411,85 @@ class HubClient:
         for key in list(self._pending):
             self._settle(key, None, error)
 
-    async def _resync(self, stream: str, head: int) -> None:
-        """Catch up over REST from our last seq, then subscribe again."""
+    def _surface(self, needed: ResyncNeeded) -> None:
+        logger.warning("%s", needed)
+        if self.on_resync is not None:
+            try:
+                self.on_resync(needed)
+            except Exception:
+                logger.exception("on_resync callback failed")
+
+    async def _give_up_on(self, needed: ResyncNeeded) -> None:
+        """Stop following the stream until the caller subscribes again."""
+        self._wanted.pop(needed.stream, None)
+        self.resync_needed[needed.stream] = needed
+        self._surface(needed)
+        async with self._progress:
+            self._progress.notify_all()
+
+    def _can_fetch(self) -> bool:
+        return self.rest_base is not None and bool(self.token or self.cookie)
+
+    async def _resync(self, stream: str, head: int, reason: str) -> None:
+        """Catch up from our last seq over REST, then subscribe again; never skip ahead."""
         self.stats.resyncs += 1
-        if self.rest_base is None or self.token is None:
-            logger.warning("resync of %s needs rest_base and a token; skipping to head", stream)
+        last = self.last_seq.get(stream, 0)
+        if reason == "ahead_of_stream" or last > head:
+            # The record ends before what we hold: keep what it still has, say so,
+            # and follow it from its head (resubscribing from ``last`` would loop).
+            held = self.events.get(stream, [])
+            kept = [e for e in held if e["seq"] <= head]
+            self.events[stream] = kept
             self.last_seq[stream] = head
+            self.stats.resets += 1
+            self._surface(
+                ResyncNeeded(
+                    stream, after=last, head=head, reason=reason, dropped=len(held) - len(kept)
+                )
+            )
+        elif not self._can_fetch():
+            await self._give_up_on(ResyncNeeded(stream, after=last, head=head, reason=reason))
+            return
         else:
-            after = self.last_seq.get(stream, 0)
-            while True:
-                page = await asyncio.to_thread(self._fetch_page, stream, after)
-                for event in page["events"]:
-                    await self._on_event({"type": "event", **event})
-                if page.get("next_after") is None:
-                    break
-                after = page["next_after"]
+            try:
+                await self._fetch_missing(stream, head)
+            except Exception as exc:
+                logger.warning("REST catch-up of %s failed: %s", stream, exc)
+                await self._give_up_on(
+                    ResyncNeeded(
+                        stream, after=self.last_seq.get(stream, 0), head=head, reason=reason
+                    )
+                )
+                return
+            if self.last_seq.get(stream, 0) < head:
+                # REST did not bring us to the head the server named: do not spin.
+                await self._give_up_on(
+                    ResyncNeeded(
+                        stream, after=self.last_seq.get(stream, 0), head=head, reason=reason
+                    )
+                )
+                return
         await self._send(
             {"type": "subscribe", "stream": stream, "after": self.last_seq.get(stream, 0)}
         )
+
+    async def _fetch_missing(self, stream: str, head: int) -> None:
+        after = self.last_seq.get(stream, 0)
+        while True:
+            page = await asyncio.to_thread(self._fetch_page, stream, after)
+            for event in page["events"]:
+                await self._on_event({"type": "event", **event})
+            if page.get("next_after") is None or self.last_seq.get(stream, 0) >= head:
+                return
+            after = page["next_after"]
 
     def _fetch_page(self, stream: str, after: int) -> dict[str, Any]:
         assert self.rest_base is not None
         query = urllib.parse.urlencode({"after": after, "limit": 500})
         path = urllib.parse.quote(stream, safe=":")
+        headers = {"Accept": "application/json", **self._headers()}
         request = urllib.request.Request(  # noqa: S310 - our own server, http(s) only
-            f"{self.rest_base}/api/v1/streams/{path}/events?{query}",
-            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+            f"{self.rest_base}/api/v1/streams/{path}/events?{query}", headers=headers
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             data: dict[str, Any] = json.load(response)

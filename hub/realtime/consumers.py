@@ -3,14 +3,30 @@
 One consumer per socket holds the connection's life cycle. Live deliveries do
 not pass through it: the process hub writes event frames straight to this
 socket's ASGI ``send`` (see ``hub.realtime.hub``). Every client frame is size-
-checked, rate-limited, parsed against the protocol, and authorized afresh.
+checked, rate-limited, parsed against the protocol, and authorized afresh: the
+user, their session or token are read from the database for each valid frame
+(one query), so a sign-out is honoured even if its control message was lost.
+
+Invariants:
+- Whatever ends the consumer (a disconnect, a close, Daphne cancelling it after
+  ``application_close_timeout``), it leaves the hub: ``__call__`` releases in a
+  ``finally``.
+- A close frame is sent before any Redis clean-up, which is skipped while Redis
+  is down (its entries expire).
+- ``self.access`` only ever moves to a snapshot read later than the one it holds
+  (tickets), and a subscription authorized before an access re-check was
+  requested is verified again before it goes live.
+- A socket whose server-side send buffer exceeds ``HUB_WS_MAX_SEND_BUFFER``
+  (Daphne only) is closed with 4508: clients resume from their last seq.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any, Literal
 
 import redis
@@ -23,7 +39,7 @@ from hub.accounts.models import User
 from hub.agencies.access import Access
 from hub.agencies.selectors import access_for
 from hub.errors import HubError, InvalidInput, NotFound
-from hub.events.streams import can_read_stream
+from hub.events.selectors import stream_head
 from hub.realtime import protocol as p
 from hub.realtime.db import db
 from hub.realtime.hub import RealtimeHub, Subscription, get_hub
@@ -32,15 +48,30 @@ from hub.realtime.selectors import (
     connection_recheck,
     pending_alerts_frame,
     replay_page,
-    subscription_head,
+    signed_in_user,
+    stream_readable_now,
+    subscription_start,
 )
 from hub.realtime.services import alert_ack_from_socket, message_send_from_socket
 from hub.realtime.transport import LiveFeedUnavailable
-from hub.realtime.wire import DirectWrite, direct_writer
+from hub.realtime.wire import (
+    BufferProbe,
+    CloseFrameSender,
+    DirectWrite,
+    close_frame_sender,
+    direct_writer,
+    send_buffer_probe,
+)
 
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL = 2.0
+MAX_SEND_BUFFER = 8 * 1024 * 1024  # default of settings.HUB_WS_MAX_SEND_BUFFER
+REPLAY_STALL = 30.0  # seconds a replay waits for a send buffer that does not drain at all
+
+
+def max_send_buffer() -> int:
+    return int(getattr(settings, "HUB_WS_MAX_SEND_BUFFER", MAX_SEND_BUFFER))
 
 
 class TokenBucket:
@@ -73,33 +104,51 @@ class HubConsumer(AsyncWebsocketConsumer):
     session_key: str | None = None
     token_id: int | None = None
     write_direct: DirectWrite | None = None
+    closing = False  # nothing more is written (a close is on its way)
+    close_started = False
+    registered = False
+    recheck_requested = 0  # bumped by the hub, synchronously, for every re-check it asks
 
     # --- connection life cycle -------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Daphne cancels a consumer still busy application_close_timeout seconds
+            # after the disconnect (a long replay): disconnect() never runs then.
+            self._release_now()
 
     async def connect(self) -> None:
         self.subs: dict[str, Subscription] = {}
         self.typing_at: dict[str, float] = {}
-        self.closing = False
-        self.registered = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tickets = 0
+        self._access_ticket = -1
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             await self.accept()
             await self.close(code=p.CloseCode.UNAUTHENTICATED)
-            self.closing = True
+            self.closing = self.close_started = True
             return
         self.user: User = user
         self.user_id = user.pk
         self.token_id = self.scope.get("api_token_id")
         session = self.scope.get("session")
         self.session_key = None if self.token_id else getattr(session, "session_key", None)
-        self.session_expiry = (
-            None if self.token_id or session is None else session.get_expiry_date()
-        )
         self.bucket = TokenBucket(settings.HUB_WS_RATE, settings.HUB_WS_BURST)
-        self.write_direct = direct_writer(self.scope.get("hub.server_send"))
+        server_send = self.scope.get("hub.server_send")
+        self.max_buffer = max_send_buffer()
+        self.buffer_probe: BufferProbe | None = send_buffer_probe(server_send)
+        self.write_direct = direct_writer(
+            server_send, max_buffer=self.max_buffer, on_overflow=self._too_slow
+        )
+        self._close_frame: CloseFrameSender | None = close_frame_sender(server_send)
         self.hub = await get_hub()
         self.conn_id = self.hub.new_conn_id()
+        ticket = self._ticket()
         self.access: Access = await db(access_for)(user)
+        self._access_ticket = ticket
         await self.accept()
         if not self.hub.healthy:
             await self.close_with(p.CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
@@ -137,6 +186,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_frame(pending)
 
     async def disconnect(self, code: int) -> None:
+        self.closing = True
         await self._release()
 
     async def _release(self) -> None:
@@ -145,6 +195,31 @@ class HubConsumer(AsyncWebsocketConsumer):
             subs = list(self.subs.values())
             self.subs.clear()
             await self.hub.unregister(self, subs)
+
+    def _release_now(self) -> None:
+        """Leave the hub without awaiting (remote clean-up in the background)."""
+        self.closing = True
+        self.write_direct = None
+        if self.registered:
+            self.registered = False
+            subs = list(self.subs.values())
+            self.subs.clear()
+            self.hub.release_later(self, subs)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _ticket(self) -> int:
+        self._tickets += 1
+        return self._tickets
+
+    def _adopt_access(self, access: Access, ticket: int) -> None:
+        """Keep the newest snapshot: one read later than the one held, never an older one."""
+        if ticket > self._access_ticket:
+            self.access = access
+            self._access_ticket = ticket
 
     # --- what the hub calls ------------------------------------------------------
 
@@ -158,6 +233,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.debug("send to %s failed; closing it", self.conn_id, exc_info=True)
             self.closing = True
+            return
+        if self.buffer_probe is not None and self.buffer_probe() > self.max_buffer:
+            self._too_slow()
 
     async def send_wire(self, text: str, wire: bytes) -> None:
         """Send an event frame: its pre-built bytes when the server allows, else ASGI."""
@@ -167,38 +245,101 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         await self.send_raw(text)
 
-    async def close_with(self, code: int, reason: str) -> None:
-        if self.closing:
+    async def _drain(self) -> None:
+        """Replay reads the record faster than a socket sends: wait for the send
+        buffer to come down to half the cap rather than overflow it (a buffer that
+        does not shrink at all for ``REPLAY_STALL`` seconds is a stalled client)."""
+        probe = self.buffer_probe
+        if probe is None:
             return
+        size = probe()
+        if size <= self.max_buffer // 2:
+            return
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        while not self.closing and size > self.max_buffer // 2:
+            await asyncio.sleep(0.01)
+            now, smaller = loop.time(), probe()
+            if smaller < size:
+                since = now
+            elif now - since > REPLAY_STALL:
+                self._too_slow()
+                return
+            size = smaller
+
+    def stop_deliveries(self) -> None:
         self.closing = True
         self.write_direct = None
-        await self._release()
+
+    def _too_slow(self) -> None:
+        """The client reads slower than its stream is written: stop, close with 4508."""
+        if self.closing:
+            return
+        logger.warning(
+            "%s is too slow (over %s bytes waiting); closing it", self.conn_id, self.max_buffer
+        )
+        self.stop_deliveries()
+        self._spawn(self.close_with(p.CloseCode.TOO_SLOW, "too slow; resume from your last seq"))
+
+    async def close_with(self, code: int, reason: str) -> None:
+        """Close now (the frame first), then leave the hub."""
+        if self.close_started:
+            return
+        self.close_started = True
+        self.stop_deliveries()
         try:
-            await self.close(code=code, reason=reason[:100] or None)
+            await self._send_close(code, reason[:100])
         except Exception:
             logger.debug("close of %s failed", self.conn_id, exc_info=True)
+        await self._release()
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        if (code != 1000 and not 3000 <= code <= 4999) and self._close_frame is not None:
+            # Daphne's ASGI close goes through autobahn's sendClose, which refuses
+            # 1009 and 1011; send the frame the way Daphne itself sends 1011.
+            self._close_frame(code, reason)
+            return
+        await self.close(code=code, reason=reason or None)
 
     async def recheck_access(self) -> None:
-        ok, access, revoked = await db(connection_recheck)(
-            user_id=self.user_id,
-            session_key=self.session_key,
-            token_id=self.token_id,
-            streams=list(self.subs),
-        )
-        if not ok or access is None:
-            await self.close_with(p.CloseCode.UNAUTHENTICATED, "signed out")
-            return
-        self.access = access
-        for stream in revoked:
-            await self._drop_subscription(stream, "access_revoked")
+        """Re-read sign-in and grants; close, or drop the streams no longer readable.
 
-    async def subscription_lost(self, stream: str, reason: str) -> None:
-        sub = self.subs.pop(stream, None)
-        if sub is not None:
-            await self.hub.unsubscribe(sub)
-        head = sub.last_seq if sub else 0
+        Streams subscribed while the database was being asked are checked in a
+        further round, so none goes live on an access read before the change.
+        """
+        checked: set[str] = set()
+        while not self.closing:
+            streams = [s for s in self.subs if s not in checked]
+            ticket = self._ticket()
+            ok, access, revoked = await db(connection_recheck)(
+                user_id=self.user_id,
+                session_key=self.session_key,
+                token_id=self.token_id,
+                streams=streams,
+            )
+            if not ok or access is None:
+                await self.close_with(p.CloseCode.UNAUTHENTICATED, "signed out")
+                return
+            self._adopt_access(access, ticket)
+            checked.update(streams)
+            for stream in revoked:
+                await self._drop_subscription(stream, "access_revoked")
+            if all(s in checked for s in self.subs):
+                return
+
+    async def subscription_lost(self, stream: str, reason: Literal["gap"]) -> None:
+        sub = self.subs.get(stream)
+        if sub is None or sub.active:
+            return  # only a subscription the hub just deactivated
+        del self.subs[stream]
+        # Off the feed's delivery loop: a database read for the head.
+        self._spawn(self._resync_after_loss(sub, reason))
+
+    async def _resync_after_loss(self, sub: Subscription, reason: Literal["gap"]) -> None:
+        await self.hub.unsubscribe(sub)
+        head = await db(stream_head)(sub.stream)
         await self.send_frame(
-            p.ResyncRequired(type="resync_required", stream=stream, head=head, reason=reason)
+            p.ResyncRequired(type="resync_required", stream=sub.stream, head=head, reason=reason)
         )
 
     # --- inbound frames ----------------------------------------------------------
@@ -217,7 +358,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                     "The server failed on this frame; it has been logged.",
                 )
             except Exception:
-                await self.close_with(1011, "internal error")
+                await self.close_with(p.CloseCode.INTERNAL_ERROR, "internal error")
 
     async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         size = (
@@ -233,9 +374,6 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         if text_data is None:
             await self.send_error(p.ErrorCode.UNSUPPORTED_FRAME, "Send JSON text frames.")
-            return
-        if self.session_expiry is not None and timezone.now() >= self.session_expiry:
-            await self.close_with(p.CloseCode.UNAUTHENTICATED, "session expired")
             return
         try:
             raw = json.loads(text_data)
@@ -263,6 +401,16 @@ class HubConsumer(AsyncWebsocketConsumer):
             )
             await self.send_error(p.ErrorCode.INVALID_FRAME, _safe(problems), ref)
             return
+        # Every frame that does something rides on a fresh sign-in check (one
+        # query): deactivation, logout, session expiry or token revocation and
+        # expiry are honoured even if their control message never arrived.
+        user = await db(signed_in_user)(
+            user_id=self.user_id, session_key=self.session_key, token_id=self.token_id
+        )
+        if user is None:
+            await self.close_with(p.CloseCode.UNAUTHENTICATED, "signed out")
+            return
+        self.user = user
         try:
             await self.dispatch_frame(frame)
         except HubError as exc:
@@ -301,10 +449,15 @@ class HubConsumer(AsyncWebsocketConsumer):
                 f"At most {p.MAX_SUBSCRIPTIONS} subscriptions per connection.",
                 code=p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
             )
-        self.access = await db(access_for)(self.user)
-        head = await db(subscription_head)(self.access, stream)
+        requested = self.recheck_requested
+        ticket = self._ticket()
+        start = await db(subscription_start)(self.user, stream)
+        self._adopt_access(start.access, ticket)
+        head = start.head
         if frame.after > head or head - frame.after > p.RESYNC_THRESHOLD:
-            reason = "ahead_of_stream" if frame.after > head else "too_far_behind"
+            reason: Literal["ahead_of_stream", "too_far_behind"] = (
+                "ahead_of_stream" if frame.after > head else "too_far_behind"
+            )
             await self.send_frame(
                 p.ResyncRequired(type="resync_required", stream=stream, head=head, reason=reason)
             )
@@ -312,9 +465,10 @@ class HubConsumer(AsyncWebsocketConsumer):
         previous = self.subs.pop(stream, None)
         if previous is not None:
             await self.hub.unsubscribe(previous)
-        agency = self.access.grants[0].agency_code if self.access.grants else None
         sub = Subscription(
-            self, stream, Member(self.conn_id, self.user.username, self.user.display_name, agency)
+            self,
+            stream,
+            Member(self.conn_id, self.user.username, self.user.display_name, start.agencies),
         )
         self.subs[stream] = sub
         try:
@@ -323,13 +477,25 @@ class HubConsumer(AsyncWebsocketConsumer):
             while sub.active:  # ...then replay from the record
                 page = await db(replay_page)(self.access, stream, after=last)
                 for seq, event_frame in page:
+                    await self._drain()
                     await self.send_raw(event_frame)
                     last = seq
                 if len(page) < p.REPLAY_PAGE:
                     break
+            # A re-check was asked for since we authorized: our grants may predate an
+            # access change that re-check did not see this stream for. Verify again,
+            # before anything live is released.
+            while sub.active and self.recheck_requested != requested:
+                requested = self.recheck_requested
+                ticket = self._ticket()
+                access, readable = await db(stream_readable_now)(self.user, stream)
+                self._adopt_access(access, ticket)
+                if not readable and sub.active:
+                    await self._drop_subscription(stream, "access_revoked")
         except BaseException:
-            self.subs.pop(stream, None)
-            await self.hub.unsubscribe(sub)
+            if self.subs.get(stream) is sub:
+                del self.subs[stream]
+            self.hub.detach(sub)
             raise
         if not sub.active:
             return
@@ -365,8 +531,10 @@ class HubConsumer(AsyncWebsocketConsumer):
         if now - self.typing_at.get(frame.stream, 0.0) < TYPING_INTERVAL:
             return  # typing is ephemeral: the excess is dropped, nothing else ever is
         self.typing_at[frame.stream] = now
-        self.access = await db(access_for)(self.user)
-        if not await db(can_read_stream)(self.access, frame.stream):
+        ticket = self._ticket()
+        access, readable = await db(stream_readable_now)(self.user, frame.stream)
+        self._adopt_access(access, ticket)
+        if not readable:
             await self._drop_subscription(frame.stream, "access_revoked")
             raise NotFound("No such stream.")
         out = p.TypingOut(

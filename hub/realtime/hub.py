@@ -17,8 +17,21 @@ Delivery path (no channel-layer queue, no per-socket thread hop or query):
   frames that arrive meanwhile are buffered and released after ``caught_up``,
   dropping any seq the replay already sent. The client never sees a gap or a
   duplicate across the switch.
-- When the bus is lost every socket is closed with 4503: clients reconnect and
+- When the bus is lost every socket is closed with 4503 (the close frame first,
+  Redis clean-up after or never: presence entries expire): clients reconnect and
   resume from their last seq. The transport reconnects by itself.
+
+Access changes never stall the reader. A control message suspends the affected
+subscriptions at once (synchronously, so no event published after the change
+reaches them: Redis delivers the control message and later events in order on
+the one connection), then re-checks each affected socket in a bounded
+background task, which drops the subscriptions it may no longer read and
+resumes the others (buffered frames are released in order). Control messages are
+at most once, so every ``HUB_WS_RECHECK_INTERVAL`` seconds the hub also re-checks
+every local socket in one batch (a handful of queries per worker, whatever the
+number of sockets): signed-out users, sessions and expired or revoked tokens are
+closed with 4401; sockets whose grants changed are re-checked; and a rolling
+window of ``HUB_WS_RECHECK_STREAMS`` (socket, stream) pairs is re-authorized.
 """
 
 from __future__ import annotations
@@ -30,11 +43,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Coroutine, Iterable
+from typing import Any, Literal, Protocol
 
 from django.conf import settings
 
+from hub.agencies.access import Access
 from hub.events.bus import (
     control_channel,
     parse_stream_message,
@@ -45,7 +59,7 @@ from hub.events.selectors import stream_head, stream_heads
 from hub.realtime.db import close_pool_connections, db
 from hub.realtime.presence import HEARTBEAT, LocalPresence, Member, PresenceStore, RedisPresence
 from hub.realtime.protocol import CloseCode, Presence, encode
-from hub.realtime.selectors import frames_between
+from hub.realtime.selectors import ConnectionRef, connections_recheck, frames_between
 from hub.realtime.transport import (
     LiveFeedUnavailable,
     LocalTransport,
@@ -60,6 +74,18 @@ GAP_GRACE = 0.25  # seconds an out-of-order frame waits for the missing seq
 SWEEP_INTERVAL = 2.0  # seconds between database reconciliations of active feeds
 FEED_LINGER = 30.0  # seconds a feed with no subscribers stays subscribed
 PRESENCE_DEBOUNCE = 0.2  # seconds joins and leaves are gathered into one presence frame
+RECHECK_CONCURRENCY = 4  # access re-checks at once per worker (the DB pool has 8 threads)
+RECHECK_INTERVAL = 15.0  # default of settings.HUB_WS_RECHECK_INTERVAL
+RECHECK_STREAMS = 50  # default of settings.HUB_WS_RECHECK_STREAMS
+
+
+def recheck_interval() -> float:
+    """Seconds between batched re-checks of every local socket (a setting, for tests)."""
+    return float(getattr(settings, "HUB_WS_RECHECK_INTERVAL", RECHECK_INTERVAL))
+
+
+def recheck_streams_budget() -> int:
+    return int(getattr(settings, "HUB_WS_RECHECK_STREAMS", RECHECK_STREAMS))
 
 
 class Connection(Protocol):
@@ -70,26 +96,41 @@ class Connection(Protocol):
     session_key: str | None
     token_id: int | None
     write_direct: DirectWrite | None
+    subs: dict[str, Subscription]
+    access: Access
+    closing: bool
+    recheck_requested: int
 
     async def send_raw(self, text: str) -> None: ...
 
     async def send_wire(self, text: str, wire: bytes) -> None: ...
 
+    def stop_deliveries(self) -> None:
+        """Synchronously: write nothing more to this socket (a close follows)."""
+        ...
+
     async def close_with(self, code: int, reason: str) -> None: ...
 
     async def recheck_access(self) -> None: ...
 
-    async def subscription_lost(self, stream: str, reason: str) -> None: ...
+    async def subscription_lost(self, stream: str, reason: Literal["gap"]) -> None: ...
 
 
 class Subscription:
-    """One socket's subscription to one stream."""
+    """One socket's subscription to one stream.
+
+    ``live`` is the fast path's single test: active, replayed, not suspended and
+    nothing buffered being released. Otherwise frames are buffered, in order.
+    """
 
     def __init__(self, conn: Connection, stream: str, member: Member) -> None:
         self.conn = conn
         self.stream = stream
         self.member = member
         self.replaying = True
+        self.suspended = 0  # pending access re-checks
+        self.releasing = False
+        self.live = False
         self.buffer: list[tuple[int | None, str]] = []
         self.last_seq = 0
         self.active = True
@@ -97,13 +138,7 @@ class Subscription:
     def push_event_now(self, seq: int, wire: bytes) -> bool:
         """The fast path: the next seq of a live subscription, straight to the socket."""
         write = self.conn.write_direct
-        if (
-            write is not None
-            and self.active
-            and not self.replaying
-            and seq == self.last_seq + 1
-            and write(wire)
-        ):
+        if self.live and seq == self.last_seq + 1 and write is not None and write(wire):
             self.last_seq = seq
             return True
         return False
@@ -111,7 +146,7 @@ class Subscription:
     async def push_event(self, seq: int, frame: str, wire: bytes | None = None) -> None:
         if not self.active:
             return
-        if self.replaying:
+        if not self.live:
             self.buffer.append((seq, frame))
             return
         await self._send_event(seq, frame, wire)
@@ -119,10 +154,25 @@ class Subscription:
     async def push_other(self, frame: str) -> None:
         if not self.active:
             return
-        if self.replaying:
+        if not self.live:
             self.buffer.append((None, frame))
             return
         await self.conn.send_raw(frame)
+
+    def deactivate(self) -> None:
+        """Nothing more is delivered; whatever was buffered is dropped."""
+        self.active = False
+        self.live = False
+        self.buffer.clear()
+
+    def suspend(self) -> None:
+        """Hold every frame from now on until ``resume`` (an access re-check is pending)."""
+        self.suspended += 1
+        self.live = False
+
+    async def resume(self) -> None:
+        self.suspended = max(0, self.suspended - 1)
+        await self._release_buffer()
 
     async def _send_event(self, seq: int, frame: str, wire: bytes | None = None) -> None:
         if seq <= self.last_seq:
@@ -132,7 +182,7 @@ class Subscription:
             logger.error(
                 "gap on %s for %s: %s after %s", self.stream, self.conn.conn_id, seq, self.last_seq
             )
-            self.active = False
+            self.deactivate()
             await self.conn.subscription_lost(self.stream, "gap")
             return
         self.last_seq = seq
@@ -144,17 +194,32 @@ class Subscription:
     async def go_live(self, replayed_to: int) -> None:
         """After replay and ``caught_up``: release buffered frames, then go live."""
         self.last_seq = replayed_to
-        while self.buffer and self.active:
-            batch, self.buffer = self.buffer, []
-            for seq, frame in batch:
-                if not self.active:
-                    return
-                if seq is None:
-                    await self.conn.send_raw(frame)
-                else:
-                    await self._send_event(seq, frame)
-        # No await between the empty check and this: nothing can slip in between.
         self.replaying = False
+        await self._release_buffer()
+
+    async def _release_buffer(self) -> None:
+        if self.releasing:
+            return  # the running release picks up whatever arrives
+        self.releasing = True
+        try:
+            while self.active and not self.replaying and not self.suspended:
+                if not self.buffer:
+                    # No await between the empty check and this: nothing slips in.
+                    self.live = True
+                    return
+                batch, self.buffer = self.buffer, []
+                for i, (seq, frame) in enumerate(batch):
+                    if not self.active:
+                        return
+                    if self.suspended:
+                        self.buffer[:0] = batch[i:]  # resume() releases the rest
+                        return
+                    if seq is None:
+                        await self.conn.send_raw(frame)
+                    else:
+                        await self._send_event(seq, frame)
+        finally:
+            self.releasing = False
 
 
 class Feed:
@@ -173,11 +238,13 @@ class Feed:
         self.fill_task: asyncio.Task[None] | None = None
         self.linger: asyncio.TimerHandle | None = None
         self.behind_since: float | None = None
+        self.subscribed = False  # holds a transport reference (released by the hub)
 
     async def open(self) -> None:
         # Subscribe first (confirmed by the bus), then read the head: every event
         # after the head is published after we listen, so none can be missed.
         await self.hub.transport.subscribe(self.channel)
+        self.subscribed = True  # no await since subscribe returned: nothing can slip in
         head = await db(stream_head)(self.stream)
         async with self.lock:
             self.head = head
@@ -269,7 +336,9 @@ class RealtimeHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_presence: dict[str, str] = {}
         self._presence_due: set[str] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._recheck_slots = asyncio.Semaphore(RECHECK_CONCURRENCY)
+        self._pair_cursor = 0
 
     # --- life cycle ---------------------------------------------------------------
 
@@ -280,18 +349,28 @@ class RealtimeHub:
         self._tasks = [
             asyncio.create_task(self._sweep_forever(), name="hub-sweeper"),
             asyncio.create_task(self._heartbeat_forever(), name="hub-heartbeat"),
+            asyncio.create_task(self._recheck_forever(), name="hub-recheck"),
         ]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for feed in self.feeds.values():
-            feed.close()
+        for feed in list(self.feeds.values()):
+            self._close_feed(feed)
         self.feeds.clear()
+        for task in list(self._background):
+            task.cancel()
         await self.transport.stop()
 
     def new_conn_id(self) -> str:
         return f"{self.worker_id}-{next(self._ids)}"
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        """A background task the hub keeps a reference to (and cancels on stop)."""
+        task = self.loop.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def _on_state(self, healthy: bool, reason: str) -> None:
         self.healthy = healthy
@@ -299,15 +378,24 @@ class RealtimeHub:
         if healthy:
             return
         # The live path is gone: say so loudly, and let clients resume later.
-        for feed in self.feeds.values():
-            feed.close()
+        for feed in list(self.feeds.values()):
+            self._close_feed(feed)
         self.feeds.clear()
         conns = list(self.conns.values())
+        for conn in conns:  # no more writes to any of them, before the first close
+            conn.stop_deliveries()
         for conn in conns:
+            # Each close is sent at once; Redis clean-up is skipped while it is down.
             try:
                 await conn.close_with(CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
             except Exception:
                 logger.exception("closing %s failed", conn.conn_id)
+
+    def _close_feed(self, feed: Feed) -> None:
+        feed.close()
+        if feed.subscribed:
+            feed.subscribed = False
+            self.transport.unsubscribe(feed.channel)
 
     # --- connections ------------------------------------------------------------
 
@@ -318,19 +406,52 @@ class RealtimeHub:
         self.by_user[conn.user_id].add(conn.conn_id)
         return True
 
-    async def unregister(self, conn: Connection, subscriptions: Iterable[Subscription]) -> None:
+    def forget(
+        self, conn: Connection, subscriptions: Iterable[Subscription]
+    ) -> list[tuple[str, Member]]:
+        """Drop the connection from every local structure at once (synchronous).
+
+        Returns the presence entries it held, for ``release_remote``.
+        """
+        members = []
         for sub in list(subscriptions):
-            await self.unsubscribe(sub)
+            member = self.detach(sub)
+            if member is not None:
+                members.append((sub.stream, member))
         self.conns.pop(conn.conn_id, None)
         ids = self.by_user.get(conn.user_id)
         if ids is not None:
             ids.discard(conn.conn_id)
             if not ids:
                 del self.by_user[conn.user_id]
+        return members
+
+    async def release_remote(
+        self, user_id: int, conn_id: str, members: list[tuple[str, Member]]
+    ) -> None:
+        """Presence and the connection count: Redis round trips (or local, instantly)."""
+        for stream, member in members:
+            try:
+                await self.presence.leave(stream, member)
+            except Exception:
+                logger.warning("presence leave failed for %s", stream, exc_info=True)
+            self.schedule_presence(stream)
         try:
-            await self.presence.close_connection(conn.user_id, conn.conn_id)
+            await self.presence.close_connection(user_id, conn_id)
         except Exception:
-            logger.warning("could not release connection %s", conn.conn_id, exc_info=True)
+            logger.warning("could not release connection %s", conn_id, exc_info=True)
+
+    async def unregister(self, conn: Connection, subscriptions: Iterable[Subscription]) -> None:
+        members = self.forget(conn, subscriptions)
+        if self.healthy or not self.presence.remote:
+            await self.release_remote(conn.user_id, conn.conn_id, members)
+        # else: Redis is down; its entries expire within presence.TTL on their own.
+
+    def release_later(self, conn: Connection, subscriptions: Iterable[Subscription]) -> None:
+        """``unregister`` from a place that cannot await (a cancelled consumer)."""
+        members = self.forget(conn, subscriptions)
+        if self.healthy or not self.presence.remote:
+            self.spawn(self.release_remote(conn.user_id, conn.conn_id, members))
 
     # --- subscriptions ----------------------------------------------------------
 
@@ -351,41 +472,53 @@ class RealtimeHub:
             assert feed.open_task is not None
             await asyncio.shield(feed.open_task)
         except BaseException:
-            feed.subs.pop(sub.conn.conn_id, None)
+            if feed.subs.get(sub.conn.conn_id) is sub:
+                del feed.subs[sub.conn.conn_id]
             if self.feeds.get(sub.stream) is feed and not feed.subs:
-                feed.close()
+                self._close_feed(feed)
                 del self.feeds[sub.stream]
             raise
 
-    async def unsubscribe(self, sub: Subscription) -> None:
-        sub.active = False
+    def detach(self, sub: Subscription) -> Member | None:
+        """End a subscription locally, at once; returns its presence entry if it had one."""
+        sub.deactivate()
         feed = self.feeds.get(sub.stream)
         if feed is not None and feed.subs.get(sub.conn.conn_id) is sub:
             del feed.subs[sub.conn.conn_id]
-            if not feed.subs:
+            if not feed.subs and feed.linger is None:
                 feed.linger = self.loop.call_later(FEED_LINGER, self._drop_if_idle, sub.stream)
-        if self.memberships[sub.stream].pop(sub.conn.conn_id, None) is not None:
+        by_conn = self.memberships.get(sub.stream)
+        member = None
+        if by_conn is not None and by_conn.get(sub.conn.conn_id) is sub.member:
+            member = by_conn.pop(sub.conn.conn_id)
+            if not by_conn:
+                del self.memberships[sub.stream]
+        return member
+
+    async def unsubscribe(self, sub: Subscription) -> None:
+        member = self.detach(sub)
+        if member is not None:
             try:
-                await self.presence.leave(sub.stream, sub.member)
+                await self.presence.leave(sub.stream, member)
             except Exception:
                 logger.warning("presence leave failed for %s", sub.stream, exc_info=True)
             self.schedule_presence(sub.stream)
-        if not self.memberships[sub.stream]:
-            del self.memberships[sub.stream]
 
     def _drop_if_idle(self, stream: str) -> None:
         feed = self.feeds.get(stream)
-        if feed is None or feed.subs:
+        if feed is None:
+            return
+        feed.linger = None
+        if feed.subs:
             return
         del self.feeds[stream]
-        feed.close()
-        task = self.loop.create_task(self.transport.unsubscribe(feed.channel))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._close_feed(feed)
 
     # --- presence and typing ----------------------------------------------------
 
     async def join_presence(self, sub: Subscription) -> None:
+        if not sub.active:
+            return
         self.memberships[sub.stream][sub.conn.conn_id] = sub.member
         await self.presence.join(sub.stream, sub.member)
         # The newcomer sees who is here (themselves included) at once; the
@@ -407,9 +540,7 @@ class RealtimeHub:
 
     def _presence_now(self, stream: str) -> None:
         self._presence_due.discard(stream)
-        task = self.loop.create_task(self.broadcast_presence(stream))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.spawn(self.broadcast_presence(stream))
 
     async def broadcast_presence(self, stream: str) -> None:
         try:
@@ -429,7 +560,7 @@ class RealtimeHub:
 
     async def _on_message(self, channel: str, message: str) -> None:
         if channel == control_channel():
-            await self._on_control(message)
+            self._on_control(message)
             return
         stream = stream_from_channel(channel)
         feed = self.feeds.get(stream) if stream else None
@@ -457,42 +588,81 @@ class RealtimeHub:
             except Exception:
                 logger.exception("delivery to %s failed", sub.conn.conn_id)
 
-    async def _on_control(self, message: str) -> None:
+    def _on_control(self, message: str) -> None:
+        """Apply a control message without awaiting anything (the reader must not stall).
+
+        Closes and suspensions happen here, synchronously, so no event published
+        after the change is written to an affected socket; the database work runs
+        in background tasks.
+        """
         try:
             data = json.loads(message)
         except ValueError:
             logger.warning("malformed control message ignored")
             return
+        if not isinstance(data, dict):
+            return
         kind = data.get("type")
         if kind == "access_changed":
             user_id = data.get("user_id")
-            for conn_id in list(self.by_user.get(user_id, ())):
+            for conn_id in list(self.by_user.get(user_id, ())) if isinstance(user_id, int) else []:
                 conn = self.conns.get(conn_id)
-                if conn is None:
+                if conn is None or conn.closing:
                     continue
                 ends_it = (
                     data.get("close_all")
                     or (data.get("session_key") and data.get("session_key") == conn.session_key)
                     or (data.get("token_id") and data.get("token_id") == conn.token_id)
                 )
-                try:
-                    if ends_it:
-                        await conn.close_with(
-                            CloseCode.UNAUTHENTICATED, str(data.get("reason", ""))
-                        )
-                    else:
-                        await conn.recheck_access()
-                except Exception:
-                    logger.exception("applying access change to %s failed", conn_id)
+                if ends_it:
+                    self.close_soon(conn, CloseCode.UNAUTHENTICATED, str(data.get("reason", "")))
+                else:
+                    self.schedule_recheck(conn)
         elif kind == "stream_access_changed":
-            feed = self.feeds.get(data.get("stream", ""))
-            if feed is None:
+            stream = data.get("stream")
+            if not isinstance(stream, str):
                 return
-            for sub in list(feed.subs.values()):
+            affected: dict[str, list[Subscription]] = defaultdict(list)
+            feeds = [self.feeds.get(stream)]
+            if stream.startswith("incident:"):
+                # An operation's readers include its incident's readers: re-check
+                # every operation stream (visibility changes are rare).
+                feeds += [f for name, f in self.feeds.items() if name.startswith("operation:")]
+            for feed in feeds:
+                for sub in list(feed.subs.values()) if feed is not None else []:
+                    affected[sub.conn.conn_id].append(sub)
+            for conn_id, subs in affected.items():
+                conn = self.conns.get(conn_id)
+                if conn is not None and not conn.closing:
+                    self.schedule_recheck(conn, subs)
+
+    def close_soon(self, conn: Connection, code: int, reason: str) -> None:
+        conn.stop_deliveries()  # at once: nothing more reaches it
+        self.spawn(conn.close_with(code, reason))
+
+    def schedule_recheck(
+        self, conn: Connection, subs: Iterable[Subscription] | None = None
+    ) -> asyncio.Task[Any]:
+        """Suspend ``subs`` (all of the socket's by default) now; re-check in the background."""
+        held = list(conn.subs.values()) if subs is None else list(subs)
+        for sub in held:
+            sub.suspend()
+        conn.recheck_requested += 1
+        return self.spawn(self._recheck(conn, held))
+
+    async def _recheck(self, conn: Connection, held: list[Subscription]) -> None:
+        try:
+            async with self._recheck_slots:
+                if not conn.closing:
+                    await conn.recheck_access()
+        except Exception:
+            logger.exception("re-checking %s failed", conn.conn_id)
+        finally:
+            for sub in held:
                 try:
-                    await sub.conn.recheck_access()
+                    await sub.resume()  # dropped ones are inactive: their buffer is gone
                 except Exception:
-                    logger.exception("re-checking %s failed", sub.conn.conn_id)
+                    logger.exception("resuming %s on %s failed", sub.stream, conn.conn_id)
 
     # --- background ---------------------------------------------------------------
 
@@ -520,6 +690,56 @@ class RealtimeHub:
                     feed.behind_since = now
             else:
                 feed.behind_since = None
+
+    async def _recheck_forever(self) -> None:
+        while True:
+            await asyncio.sleep(recheck_interval())
+            try:
+                await self.recheck_connections()
+            except Exception:
+                logger.exception("periodic access re-check failed")
+
+    async def recheck_connections(self) -> None:
+        """Re-check every local socket in one batch (control messages may be lost).
+
+        One database call for all sockets: who is still signed in (users,
+        sessions, tokens), every user's grants, and a rolling window of
+        (socket, stream) pairs. Signed-out sockets close with 4401; a socket whose
+        grants changed, or with a stream it may no longer read, is re-checked
+        (suspended meanwhile) like after a control message.
+        """
+        conns = {c.conn_id: c for c in self.conns.values() if not c.closing}
+        if not conns:
+            return
+        refs = [
+            ConnectionRef(c.conn_id, c.user_id, c.session_key, c.token_id) for c in conns.values()
+        ]
+        pairs = self._next_pairs(conns)
+        result = await db(connections_recheck)(refs, pairs)
+        for conn_id, conn in conns.items():
+            if conn.closing or self.conns.get(conn_id) is not conn:
+                continue
+            if conn_id in result.signed_out:
+                self.close_soon(conn, CloseCode.UNAUTHENTICATED, "signed out")
+            elif result.access.get(conn.user_id) != conn.access:
+                self.schedule_recheck(conn)
+        for conn_id, stream in result.unreadable:
+            conn = conns[conn_id]
+            sub = conn.subs.get(stream)
+            if sub is not None and not conn.closing:
+                self.schedule_recheck(conn, [sub])
+
+    def _next_pairs(self, conns: dict[str, Connection]) -> list[tuple[str, str]]:
+        every = sorted((cid, s) for cid, c in conns.items() for s in c.subs)
+        budget = recheck_streams_budget()
+        if not every or budget <= 0:
+            return []
+        if len(every) <= budget:
+            return every
+        start = self._pair_cursor % len(every)
+        self._pair_cursor = start + budget
+        window = every[start : start + budget]
+        return window + every[: budget - len(window)]
 
     async def _heartbeat_forever(self) -> None:
         while True:

@@ -26,28 +26,48 @@ HEARTBEAT = 10.0
 
 @dataclass(frozen=True)
 class Member:
+    """One socket on one stream: the user, listed under each agency through which
+    they may read that stream (an officer of two agencies at a crossing point
+    appears under both; never under an agency that does not serve it)."""
+
     conn_id: str
     user: str
     name: str
-    agency: str | None
+    agencies: tuple[str, ...]
+
+    @property
+    def agency(self) -> str | None:
+        """The first of them (typing frames name one)."""
+        return self.agencies[0] if self.agencies else None
 
     def encode(self) -> str:
-        return json.dumps([self.conn_id, self.user, self.name, self.agency], ensure_ascii=False)
+        return json.dumps(
+            [self.conn_id, self.user, self.name, list(self.agencies)], ensure_ascii=False
+        )
 
     @staticmethod
     def decode(raw: str | bytes) -> Member | None:
         try:
-            conn_id, user, name, agency = json.loads(raw)
+            conn_id, user, name, agencies = json.loads(raw)
         except (ValueError, TypeError):
             return None
-        return Member(str(conn_id), str(user), str(name), agency if agency is None else str(agency))
+        if agencies is None:
+            codes: tuple[str, ...] = ()
+        elif isinstance(agencies, str):  # written by a worker of the previous release
+            codes = (agencies,)
+        elif isinstance(agencies, list):
+            codes = tuple(str(a) for a in agencies)
+        else:
+            return None
+        return Member(str(conn_id), str(user), str(name), codes)
 
 
 def group_online(members: list[Member]) -> dict[str, list[OnlineUser]]:
-    """Members grouped by agency, each user once, sorted."""
+    """Members grouped by agency, each user once per agency, sorted."""
     grouped: dict[str, dict[str, str]] = defaultdict(dict)
     for m in members:
-        grouped[m.agency or "-"][m.user] = m.name
+        for agency in m.agencies or ("-",):
+            grouped[agency][m.user] = m.name
     return {
         agency: [OnlineUser(user=u, name=n) for u, n in sorted(users.items())]
         for agency, users in sorted(grouped.items())
@@ -55,6 +75,8 @@ def group_online(members: list[Member]) -> dict[str, list[OnlineUser]]:
 
 
 class PresenceStore:
+    remote = False  # True when its calls are network round trips (Redis)
+
     async def join(self, stream: str, member: Member) -> None:
         raise NotImplementedError
 
@@ -104,6 +126,8 @@ class LocalPresence(PresenceStore):
 
 
 class RedisPresence(PresenceStore):
+    remote = True
+
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix

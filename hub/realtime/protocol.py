@@ -36,10 +36,12 @@ class CloseCode:
     NORMAL = 1000
     GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
     UNAUTHENTICATED = 4401
     TOO_MANY_CONNECTIONS = 4408
     RATE_LIMITED = 4429
     LIVE_FEED_UNAVAILABLE = 4503
+    TOO_SLOW = 4508
 
 
 class Frame(BaseModel):
@@ -189,12 +191,13 @@ class TypingOut(Frame):
 
 class ResyncRequired(Frame):
     """The client is too far behind (or ahead) to replay: fetch a snapshot over
-    REST, then subscribe again with ``after`` set to the snapshot's seq."""
+    REST, then subscribe again with ``after`` set to the snapshot's seq.
+    ``head`` is the stream's head (its last seq in the record) when this was sent."""
 
     type: Literal["resync_required"]
     stream: str
     head: int
-    reason: str
+    reason: Literal["too_far_behind", "ahead_of_stream", "gap"]
 
 
 class Unsubscribed(Frame):

@@ -1,26 +1,43 @@
-"""Reads for the live layer: encoded event frames from the record.
+"""Reads for the live layer: encoded event frames from the record, and who is still signed in.
 
 Replays and gap fills read the same rows as the REST timeline, through the
 stream kind's presenter (redacted text stays hidden), and encode each event
 frame exactly as ``emit`` published it.
+
+Sign-in state is read fresh for every client frame (``signed_in_user``: one
+query) and, for every local socket at once, by the hub's periodic re-check
+(``connections_recheck``: a handful of queries whatever the number of sockets).
+A socket is signed in while its user is active and, for a bearer socket, its
+token is neither revoked nor expired, or, for a browser socket, its session
+exists and has not expired.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import import_module
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
-from hub.accounts.models import User
-from hub.agencies.access import Access
+from hub.accounts.models import ApiToken, User
+from hub.agencies.access import READER_ROLES, Access, Grant
+from hub.agencies.models import CrossingPoint, Membership
 from hub.agencies.selectors import access_for
 from hub.events.pipeline import encode_event_frame
 from hub.events.selectors import envelopes_for, events_after, stream_head
-from hub.events.streams import can_read_stream, require_readable_stream
+from hub.events.streams import can_read_stream, parse_stream_name, require_readable_stream
 from hub.realtime.protocol import REPLAY_PAGE, PendingAlert, PendingAlerts
 
 Frames = list[tuple[int, str]]
+DB_SESSION_ENGINES = frozenset(
+    {"django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"}
+)
 
 
 def frames_between(stream: str, *, after: int, upto: int | None = None) -> Frames:
@@ -42,6 +59,82 @@ def replay_page(access: Access, stream: str, *, after: int) -> Frames:
     return frames_between(stream, after=after)
 
 
+# --- subscribing ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionStart:
+    access: Access
+    head: int
+    agencies: tuple[str, ...]
+
+
+def subscription_start(user: User, stream: str) -> SubscriptionStart:
+    """Fresh grants, the stream's head and the presence agencies (NotFound if unreadable)."""
+    access = access_for(user)
+    require_readable_stream(access, stream)
+    return SubscriptionStart(
+        access=access, head=stream_head(stream), agencies=presence_agencies(access, stream)
+    )
+
+
+def stream_readable_now(user: User, stream: str) -> tuple[Access, bool]:
+    """Fresh grants, and whether they still read ``stream``."""
+    access = access_for(user)
+    return access, can_read_stream(access, stream)
+
+
+def _stream_reader(stream: str) -> Callable[[Access], bool] | None:
+    """A pure ``can read?`` for this stream's current facts (None: unknown kind or key)."""
+    from hub.alerts.permissions import can_read_crossing
+    from hub.incidents.models import Incident
+    from hub.incidents.permissions import can_read_incident
+    from hub.incidents.selectors import incident_facts
+    from hub.operations.models import Operation
+    from hub.operations.permissions import can_read_operation
+    from hub.operations.selectors import operation_facts
+
+    kind, key = parse_stream_name(stream)
+    if kind.kind == "incident":
+        incident = Incident.objects.filter(ref=key).first()
+        if incident is None:
+            return None
+        facts = incident_facts(incident)
+        return lambda access: can_read_incident(access, facts)
+    if kind.kind == "operation":
+        operation = Operation.objects.select_related("incident").filter(ref=key).first()
+        if operation is None:
+            return None
+        op_facts = operation_facts(operation)
+        return lambda access: can_read_operation(access, op_facts)
+    if kind.kind == "crossing":
+        point = CrossingPoint.objects.filter(code=key, is_active=True).values_list("pk", flat=True)
+        point_id = point.first()
+        if point_id is None:
+            return None
+        return lambda access: can_read_crossing(access, point_id)
+    return None
+
+
+def presence_agencies(access: Access, stream: str) -> tuple[str, ...]:
+    """The agencies under which the caller reads ``stream``: each grant that alone
+    would let them read it (for a multi-agency officer, the ones serving that
+    stream's crossing point, not simply their first membership)."""
+    reader = _stream_reader(stream)
+    if reader is None:
+        return ()
+    return tuple(
+        sorted({g.agency_code for g in access.grants if reader(replace(access, grants=(g,)))})
+    )
+
+
+# --- who is still signed in ----------------------------------------------------------
+
+
+def _db_sessions() -> bool:
+    return settings.SESSION_ENGINE in DB_SESSION_ENGINES
+
+
 def session_is_signed_in(session_key: str, user_id: int) -> bool:
     """True while the session exists, has not expired, and belongs to the user."""
     engine = import_module(settings.SESSION_ENGINE)
@@ -49,43 +142,199 @@ def session_is_signed_in(session_key: str, user_id: int) -> bool:
     return bool(data.get(SESSION_KEY) == str(user_id))
 
 
+def _valid_tokens(token_ids: Iterable[int]) -> dict[int, int]:
+    """token id -> user id, for tokens neither revoked nor expired."""
+    ids = sorted(set(token_ids))
+    if not ids:
+        return {}
+    rows = (
+        ApiToken.objects.filter(pk__in=ids, revoked_at__isnull=True)
+        .exclude(expires_at__lte=timezone.now())
+        .values_list("pk", "user_id")
+    )
+    return dict(rows)
+
+
+def signed_in_user(*, user_id: int, session_key: str | None, token_id: int | None) -> User | None:
+    """The socket's user, fresh from the database, while it is still signed in; else None.
+
+    One query: the user joined with its token, or with its session (database
+    sessions; Django's login always starts a new session key, so a key never
+    changes hands). Other session engines are asked through their store.
+    """
+    now = timezone.now()
+    users = User.objects.filter(pk=user_id, is_active=True)
+    if token_id is not None:
+        valid = ApiToken.objects.filter(
+            pk=token_id, user_id=OuterRef("pk"), revoked_at__isnull=True
+        ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        return users.filter(Exists(valid)).first()
+    if session_key is not None and _db_sessions():
+        from django.contrib.sessions.models import Session
+
+        live = Session.objects.filter(session_key=session_key, expire_date__gt=now)
+        return users.filter(Exists(live)).first()
+    user = users.first()
+    if user is not None and session_key is not None:
+        return user if session_is_signed_in(session_key, user_id) else None
+    return user
+
+
 def connection_recheck(
     *, user_id: int, session_key: str | None, token_id: int | None, streams: list[str]
 ) -> tuple[bool, Access | None, list[str]]:
     """After an access change: (still signed in?, fresh access, streams now unreadable)."""
-    from hub.accounts.models import ApiToken
-
-    user = User.objects.filter(pk=user_id).first()
-    if user is None or not user.is_active:
-        return False, None, streams
-    if token_id is not None:
-        token = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).first()
-        if token is None:
-            return False, None, streams
-    elif session_key is not None and not session_is_signed_in(session_key, user_id):
+    user = signed_in_user(user_id=user_id, session_key=session_key, token_id=token_id)
+    if user is None:
         return False, None, streams
     access = access_for(user)
     revoked = [s for s in streams if not can_read_stream(access, s)]
     return True, access, revoked
 
 
-def pending_alerts_frame(access: Access, crossing_point: str | None = None) -> PendingAlerts:
-    """The alerts the caller's agencies still owe an acknowledgement (all points, or one)."""
-    from django.utils import timezone
+def accesses_for(users: Sequence[User]) -> dict[int, Access]:
+    """``access_for`` of many active users in two queries (the same snapshots, same order).
 
-    from hub.agencies.models import CrossingPoint
+    This mirrors ``hub.agencies.selectors.access_for`` for a batch; a test holds
+    the two equal for every demo user.
+    """
+    active = [u for u in users if u.is_active]
+    memberships = list(
+        Membership.objects.filter(
+            user_id__in=[u.pk for u in active], is_active=True, agency__is_active=True
+        )
+        .select_related("agency")
+        .order_by("agency__code", "role", "id")
+    )
+    points: dict[int, set[int]] = defaultdict(set)
+    through = Membership.crossing_points.through.objects.filter(
+        membership_id__in=[m.pk for m in memberships], crossingpoint__is_active=True
+    ).values_list("membership_id", "crossingpoint_id")
+    for membership_id, point_id in through:
+        points[membership_id].add(point_id)
+    grants: dict[int, list[Grant]] = defaultdict(list)
+    for m in memberships:
+        grants[m.user_id].append(
+            Grant(
+                membership_id=m.pk,
+                agency_id=m.agency_id,
+                agency_code=m.agency.code,
+                agency_kind=m.agency.kind,
+                role=m.role,
+                crossing_point_ids=frozenset(points[m.pk]),
+            )
+        )
+    return {
+        u.pk: Access(
+            user_id=u.pk,
+            username=u.username,
+            display_name=u.display_name,
+            is_active=True,
+            grants=tuple(grants[u.pk]),
+        )
+        for u in active
+    }
+
+
+class ConnectionRef(NamedTuple):
+    conn_id: str
+    user_id: int
+    session_key: str | None
+    token_id: int | None
+
+
+@dataclass(frozen=True)
+class BatchRecheck:
+    signed_out: frozenset[str]  # connection ids
+    access: dict[int, Access]  # user id -> fresh grants (signed-in users only)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (connection id, stream)
+
+
+def connections_recheck(
+    connections: Sequence[ConnectionRef], pairs: Sequence[tuple[str, str]] = ()
+) -> BatchRecheck:
+    """Every socket of a worker at once: signed in?, fresh grants, and which of ``pairs``
+    (connection id, stream) are no longer readable.
+
+    Five queries for any number of sockets (users, tokens, sessions, memberships,
+    their crossing points), plus the stream checks of ``pairs`` (the caller bounds them).
+    """
+    now = timezone.now()
+    users = {
+        u.pk: u
+        for u in User.objects.filter(
+            pk__in=sorted({c.user_id for c in connections}), is_active=True
+        )
+    }
+    tokens = _valid_tokens(c.token_id for c in connections if c.token_id is not None)
+    keys = sorted({c.session_key for c in connections if c.session_key and c.token_id is None})
+    if _db_sessions():
+        from django.contrib.sessions.models import Session
+
+        live = set(
+            Session.objects.filter(session_key__in=keys, expire_date__gt=now).values_list(
+                "session_key", flat=True
+            )
+        )
+    else:
+        owner = {c.session_key: c.user_id for c in connections if c.session_key}
+        live = {k for k in keys if session_is_signed_in(k, owner[k])}
+    signed_out = set()
+    for c in connections:
+        if c.user_id not in users:
+            signed_out.add(c.conn_id)
+        elif c.token_id is not None:
+            if tokens.get(c.token_id) != c.user_id:
+                signed_out.add(c.conn_id)
+        elif c.session_key is not None and c.session_key not in live:
+            signed_out.add(c.conn_id)
+    access = accesses_for(list(users.values()))
+    user_of = {c.conn_id: c.user_id for c in connections}
+    unreadable = []
+    for conn_id, stream in pairs:
+        if conn_id in signed_out or conn_id not in user_of:
+            continue
+        if not can_read_stream(access[user_of[conn_id]], stream):
+            unreadable.append((conn_id, stream))
+    return BatchRecheck(signed_out=frozenset(signed_out), access=access, unreadable=unreadable)
+
+
+# --- pending alerts -----------------------------------------------------------------
+
+
+def _served_pairs(access: Access) -> set[tuple[int, int]]:
+    """(crossing point, agency) pairs the caller serves as a reader."""
+    return {
+        (point, g.agency_id)
+        for g in access.grants
+        if g.role in READER_ROLES
+        for point in g.crossing_point_ids
+    }
+
+
+def pending_alerts_frame(access: Access, crossing_point: str | None = None) -> PendingAlerts:
+    """The alerts the caller's agencies still owe an acknowledgement (all points, or one).
+
+    ``agencies`` names only the agencies the caller serves *at that alert's
+    crossing point*: an officer of two agencies sees each alert under the one(s)
+    that owe it where they serve.
+    """
     from hub.alerts.selectors import pending_alerts_for
 
     points = None
     if crossing_point is not None:
         points = set(CrossingPoint.objects.filter(code=crossing_point).values_list("pk", flat=True))
     now = timezone.now()
-    mine = {g.agency_id for g in access.grants}
+    served = _served_pairs(access)
     items = []
     for alert in pending_alerts_for(access, points):
         owed = [
-            t for t in alert.target_rows.all() if t.agency_id in mine and t.acknowledged_at is None
+            t
+            for t in alert.target_rows.all()
+            if (alert.crossing_point_id, t.agency_id) in served and t.acknowledged_at is None
         ]
+        if not owed:
+            continue
         due = min((t.due_at for t in owed if t.due_at is not None), default=None)
         items.append(
             PendingAlert(

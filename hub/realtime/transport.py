@@ -4,9 +4,17 @@
 to ``<prefix>:control`` always, and to ``<prefix>:stream:<name>`` for each stream
 that has local subscribers; ``subscribe`` returns only once Redis has confirmed
 the subscription, so anything published after that is seen. When the connection
-drops, the transport reports it (the hub then closes every socket with 4503, so
-clients resume elsewhere or later), reconnects by itself with backoff, and
-re-subscribes.
+drops (or the reader fails in any way), the transport reports it (the hub then
+closes every socket with 4503, so clients resume elsewhere or later), reconnects
+by itself with backoff, and re-subscribes.
+
+Bookkeeping is synchronous and reference-counted: each successful ``subscribe``
+holds one reference to its channel until the matching ``unsubscribe``; a failed
+``subscribe`` holds none. Redis is told to unsubscribe in the background, and
+only if nobody took a new reference meanwhile; acknowledgements are matched to
+the commands in the order Redis answers them, so a subscribe that races a
+pending unsubscribe waits for its own confirmation instead of trusting a stale
+one. After an outage only the channels still referenced are subscribed again.
 
 ``LocalTransport`` does the same for the embedded, single-process default on
 top of the in-process bus.
@@ -18,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import redis
@@ -45,9 +54,17 @@ class Transport:
         raise NotImplementedError
 
     async def subscribe(self, channel: str) -> None:
+        """Hold a reference to ``channel``; returns once messages published from now on
+        are received (raises LiveFeedUnavailable, holding nothing, if it cannot)."""
         raise NotImplementedError
 
-    async def unsubscribe(self, channel: str) -> None:
+    def unsubscribe(self, channel: str) -> None:
+        """Release one reference taken by a successful ``subscribe`` (synchronous)."""
+        raise NotImplementedError
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        """Channels with at least one reference (the control channel included)."""
         raise NotImplementedError
 
     async def publish(self, channel: str, message: str) -> None:
@@ -64,7 +81,7 @@ class LocalTransport(Transport):
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._channels: set[str] = set()
+        self._refs: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._on_message: OnMessage | None = None
@@ -79,7 +96,7 @@ class LocalTransport(Transport):
     async def start(self, on_message: OnMessage, on_state: OnStateChange) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_message = on_message
-        self._channels.add(control_channel())
+        self._refs[control_channel()] = 1
         local_bus().add_listener(self._listener)
         self._task = asyncio.create_task(self._run(), name="hub-local-transport")
         self.healthy = True
@@ -89,7 +106,7 @@ class LocalTransport(Transport):
         assert self._on_message is not None
         while True:
             channel, message = await self._queue.get()
-            if channel not in self._channels:
+            if channel not in self._refs:
                 continue
             try:
                 await self._on_message(channel, message)
@@ -97,10 +114,18 @@ class LocalTransport(Transport):
                 logger.exception("handling %s failed", channel)
 
     async def subscribe(self, channel: str) -> None:
-        self._channels.add(channel)
+        self._refs[channel] = self._refs.get(channel, 0) + 1
 
-    async def unsubscribe(self, channel: str) -> None:
-        self._channels.discard(channel)
+    def unsubscribe(self, channel: str) -> None:
+        count = self._refs.get(channel, 0) - 1
+        if count > 0:
+            self._refs[channel] = count
+        else:
+            self._refs.pop(channel, None)
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        return frozenset(self._refs)
 
     async def publish(self, channel: str, message: str) -> None:
         local_bus().publish(channel, message)
@@ -116,8 +141,11 @@ class RedisTransport(Transport):
     def __init__(self, url: str) -> None:
         self.url = url
         self.description = "redis"
-        self._wanted: set[str] = set()
+        self._refs: dict[str, int] = {}
+        # Channels Redis confirmed, with no command of ours still unanswered.
         self._confirmed: set[str] = set()
+        # Per channel, the acknowledgements still due, in the order Redis sends them.
+        self._inflight: dict[str, deque[str]] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
         self._client: aioredis.Redis | None = None
@@ -128,11 +156,12 @@ class RedisTransport(Transport):
         self._on_state: OnStateChange | None = None
         self._stopping = False
         self._started = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, on_message: OnMessage, on_state: OnStateChange) -> None:
         self._on_message = on_message
         self._on_state = on_state
-        self._wanted.add(control_channel())
+        self._refs[control_channel()] = 1  # pinned: never released
         # A reconnect storm asks for many connections at once: wait for a free
         # one (up to a few seconds) rather than fail.
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -146,6 +175,18 @@ class RedisTransport(Transport):
         except TimeoutError:
             logger.warning("Redis not reachable yet; live feed unavailable until it is")
 
+    @property
+    def wanted(self) -> frozenset[str]:
+        return frozenset(self._refs)
+
+    async def _deliver(self, channel: str, data: str) -> None:
+        assert self._on_message is not None
+        try:
+            await self._on_message(channel, data)
+        except Exception:
+            # One bad message must not take the reader (and every socket) down.
+            logger.exception("handling %s failed", channel)
+
     async def _connect(self) -> PubSub:
         # socket_timeout=None: a quiet pub/sub connection must not time out
         # (redis-py's default equals channels_redis' brpop timeout, channels_redis#422).
@@ -153,7 +194,7 @@ class RedisTransport(Transport):
             self.url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=5
         )
         pubsub = self._client.pubsub()
-        channels = sorted(self._wanted)
+        channels = sorted(self._refs)
         await pubsub.subscribe(*channels)
         pending = set(channels)
         while pending:
@@ -165,9 +206,10 @@ class RedisTransport(Transport):
                 raise redis.ConnectionError("no subscribe confirmation from Redis")
             if message["type"] == "subscribe":
                 pending.discard(_text(message["channel"]))
-            elif message["type"] == "message" and self._on_message is not None:
-                await self._on_message(_text(message["channel"]), _text(message["data"]))
+            elif message["type"] == "message":
+                await self._deliver(_text(message["channel"]), _text(message["data"]))
         self._confirmed = set(channels)
+        self._inflight.clear()
         return pubsub
 
     async def _run(self) -> None:
@@ -182,30 +224,45 @@ class RedisTransport(Transport):
                 for channel in list(self._waiters):
                     if channel in self._confirmed:
                         self._resolve(channel)
+                for channel in self._confirmed - set(self._refs):
+                    # Released while we were connecting: tell Redis now.
+                    self._confirmed.discard(channel)
+                    task = asyncio.create_task(self._send_unsubscribe(channel))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
                 assert self._on_state is not None
                 await self._on_state(True, "connected to Redis")
                 await self._read(self._pubsub)
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError, TimeoutError) as exc:
-                was_healthy = self.healthy
-                self.healthy = False
-                self._confirmed.clear()
-                self._fail_waiters(exc)
-                await self._close_client()
-                if was_healthy and self._on_state is not None:
-                    logger.error("lost Redis (%s); closing live sockets, reconnecting", exc)
-                    await self._on_state(False, f"lost Redis: {exc}")
+                await self._lost(f"lost Redis: {exc}", exc)
                 await asyncio.sleep(backoff + random.uniform(0, backoff))  # noqa: S311
                 backoff = min(backoff * 2, 2.0)
-            except Exception:
+            except Exception as exc:
+                # Not a network error, but the reader is gone all the same: say so
+                # (4503 to every socket, /readyz red) and start again.
                 logger.exception("Redis transport failed unexpectedly; restarting it")
-                self.healthy = False
-                await self._close_client()
-                await asyncio.sleep(1)
+                await self._lost(f"live feed failed: {type(exc).__name__}", exc)
+                await asyncio.sleep(1 + random.uniform(0, 1))  # noqa: S311
+
+    async def _lost(self, reason: str, exc: BaseException) -> None:
+        was_healthy = self.healthy
+        self.healthy = False
+        self._confirmed.clear()
+        self._inflight.clear()
+        self._fail_waiters(exc)
+        # Sockets hear of it first: closing a connection to a Redis that times out
+        # (rather than refuses) can itself take seconds.
+        if was_healthy and self._on_state is not None:
+            logger.error("%s; closing live sockets, reconnecting", reason)
+            try:
+                await self._on_state(False, reason)
+            except Exception:
+                logger.exception("reporting the lost live feed failed")
+        await self._close_client()
 
     async def _read(self, pubsub: PubSub) -> None:
-        assert self._on_message is not None
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
             if message is None:
@@ -213,15 +270,25 @@ class RedisTransport(Transport):
             kind = message["type"]
             channel = _text(message["channel"])
             if kind == "message":
-                try:
-                    await self._on_message(channel, _text(message["data"]))
-                except Exception:
-                    logger.exception("handling %s failed", channel)
+                await self._deliver(channel, _text(message["data"]))
             elif kind == "subscribe":
-                self._confirmed.add(channel)
-                self._resolve(channel)
+                self._acknowledged(channel, "s")
             elif kind == "unsubscribe":
-                self._confirmed.discard(channel)
+                self._acknowledged(channel, "u")
+
+    def _acknowledged(self, channel: str, kind: str) -> None:
+        due = self._inflight.get(channel)
+        if due:
+            due.popleft()
+            if not due:
+                del self._inflight[channel]
+        if kind == "u" or (due and "u" in due):
+            # Unsubscribed (or about to be): a later "s" will confirm it again.
+            self._confirmed.discard(channel)
+            return
+        if channel in self._refs:
+            self._confirmed.add(channel)
+            self._resolve(channel)
 
     def _resolve(self, channel: str) -> None:
         for waiter in self._waiters.pop(channel, []):
@@ -247,31 +314,54 @@ class RedisTransport(Transport):
 
     async def subscribe(self, channel: str) -> None:
         """Subscribe and wait for Redis' confirmation (raises LiveFeedUnavailable)."""
-        self._wanted.add(channel)
-        if channel in self._confirmed:
-            return
-        if not self.healthy or self._pubsub is None:
-            raise LiveFeedUnavailable("Redis is unavailable")
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(channel, []).append(waiter)
+        self._refs[channel] = self._refs.get(channel, 0) + 1
         try:
+            if channel in self._confirmed and channel not in self._inflight:
+                return
+            if not self.healthy or self._pubsub is None:
+                raise LiveFeedUnavailable("Redis is unavailable")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(channel, []).append(waiter)
             async with self._lock:
-                if self._pubsub is None:
+                if self._pubsub is None or not self.healthy:
                     raise LiveFeedUnavailable("Redis is unavailable")
-                await self._pubsub.subscribe(channel)
+                if channel in self._confirmed and channel not in self._inflight:
+                    self._resolve(channel)
+                else:
+                    # Our own command: its acknowledgement, not an older one, confirms it.
+                    self._inflight.setdefault(channel, deque()).append("s")
+                    await self._pubsub.subscribe(channel)
             await asyncio.wait_for(waiter, timeout=SUBSCRIBE_TIMEOUT)
         except (redis.RedisError, OSError, TimeoutError) as exc:
+            self.unsubscribe(channel)
             raise LiveFeedUnavailable(str(exc)) from exc
+        except BaseException:
+            self.unsubscribe(channel)
+            raise
 
-    async def unsubscribe(self, channel: str) -> None:
-        self._wanted.discard(channel)
+    def unsubscribe(self, channel: str) -> None:
+        count = self._refs.get(channel, 0) - 1
+        if count > 0:
+            self._refs[channel] = count
+            return
+        if channel not in self._refs:
+            return
+        del self._refs[channel]
+        # From now on nobody may trust the old confirmation; Redis hears of it soon.
         self._confirmed.discard(channel)
         if self._pubsub is None or not self.healthy:
-            return
+            return  # the next connection subscribes only to what is still wanted
+        task = asyncio.get_running_loop().create_task(self._send_unsubscribe(channel))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_unsubscribe(self, channel: str) -> None:
         try:
             async with self._lock:
-                if self._pubsub is not None:
-                    await self._pubsub.unsubscribe(channel)
+                if channel in self._refs or self._pubsub is None or not self.healthy:
+                    return  # wanted again meanwhile (or no connection): leave it
+                self._inflight.setdefault(channel, deque()).append("u")
+                await self._pubsub.unsubscribe(channel)
         except (redis.RedisError, OSError) as exc:
             logger.warning("unsubscribe from %s failed: %s", channel, exc)
 
@@ -287,6 +377,10 @@ class RedisTransport(Transport):
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for task in list(self._background):
+            task.cancel()
         await self._close_client()
         if self._publisher is not None:
             await self._publisher.aclose()

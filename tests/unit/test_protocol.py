@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
 import re
+import textwrap
+import types
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from pydantic import ValidationError
 
+from hub.errors import HubError
 from hub.realtime import protocol as p
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +54,115 @@ def test_every_error_and_close_code_is_documented() -> None:
     closes = {v for k, v in vars(p.CloseCode).items() if not k.startswith("_")}
     documented = {int(c) for c in re.findall(r"^\| (\d{4}) \|", DOC, re.M)}
     assert closes <= documented
+
+
+# --- every code a frame can produce is documented -------------------------------------
+
+ENTRY_MODULES = (
+    "hub.realtime.consumers",
+    "hub.realtime.services",
+    "hub.realtime.hub",
+    "hub.realtime.selectors",
+)
+
+
+def _functions_of(module: types.ModuleType) -> list[Any]:
+    found = []
+    for value in vars(module).values():
+        if inspect.isfunction(value) and value.__module__ == module.__name__:
+            found.append(value)
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            found.extend(f for f in vars(value).values() if inspect.isfunction(f))
+    return found
+
+
+def reachable_codes() -> tuple[set[str], set[int]]:
+    """Error and close codes of the live layer and everything it calls in ``hub``.
+
+    Starting from every function of the live layer's server modules, it follows
+    calls that resolve to functions of ``hub.*`` (by name, through modules, and
+    ``self.`` methods) and collects ``code="..."`` arguments, the default code of
+    every ``HubError`` raised without one, ``ErrorCode``/``CloseCode`` constants,
+    and literal codes passed to ``close_with``.
+    """
+    errors: set[str] = set()
+    closes: set[int] = set()
+    seen: set[Any] = set()
+    todo = [f for name in ENTRY_MODULES for f in _functions_of(importlib.import_module(name))]
+    while todo:
+        func = inspect.unwrap(todo.pop())
+        if func in seen or not getattr(func, "__module__", "").startswith("hub."):
+            continue
+        seen.add(func)
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+        except (OSError, TypeError):
+            continue
+        scope = func.__globals__
+        owner = scope.get(func.__qualname__.split(".")[0]) if "." in func.__qualname__ else None
+
+        def resolve(node: ast.AST, scope: dict[str, Any] = scope, owner: Any = owner) -> Any:
+            if isinstance(node, ast.Name):
+                return scope.get(node.id)
+            if isinstance(node, ast.Attribute):
+                if isinstance(node.value, ast.Name) and node.value.id == "self":
+                    return getattr(owner, node.attr, None) if owner is not None else None
+                base = resolve(node.value)
+                if isinstance(base, types.ModuleType | type):
+                    return getattr(base, node.attr, None)
+            return None
+
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                has_code = False
+                for kw in node.keywords:
+                    if kw.arg == "code":
+                        has_code = True
+                        if isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                            errors.add(kw.value.value)
+                target = resolve(node.func)
+                if isinstance(target, type) and issubclass(target, HubError):
+                    if not has_code:
+                        errors.add(target.default_code)
+                elif inspect.isfunction(target):
+                    todo.append(target)
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "close_with":
+                    first = node.args[0] if node.args else None
+                    if isinstance(first, ast.Constant) and isinstance(first.value, int):
+                        closes.add(first.value)
+            elif isinstance(node, ast.Attribute):
+                holder = resolve(node.value)
+                if holder is p.ErrorCode:
+                    errors.add(getattr(p.ErrorCode, node.attr))
+                elif holder is p.CloseCode:
+                    closes.add(getattr(p.CloseCode, node.attr))
+    return errors, closes
+
+
+def test_the_code_crawler_finds_the_services_codes() -> None:
+    errors, closes = reachable_codes()
+    # Codes known to be raised deep inside the services a frame calls: if the crawler
+    # stopped following calls, this fails instead of the next test passing vacuously.
+    assert {"incident_closed", "alert_expired", "already_acknowledged"} <= errors
+    assert {"client_msg_id_reused", "not_found", "forbidden", "invalid_request"} <= errors
+    assert {p.CloseCode.UNAUTHENTICATED, p.CloseCode.TOO_SLOW, 1011} <= closes
+
+
+def test_every_reachable_error_and_close_code_is_documented() -> None:
+    errors, closes = reachable_codes()
+    undocumented = sorted(code for code in errors if f"`{code}`" not in DOC)
+    assert not undocumented, f"error codes missing from docs/protocol.md: {undocumented}"
+    documented = {int(c) for c in re.findall(r"^\| (\d{4}) \|", DOC, re.M)}
+    assert closes <= documented, f"close codes missing: {sorted(closes - documented)}"
+    for code in ("conflict", "bad_request"):  # the generic forms of service refusals
+        assert f"`{code}`" in DOC, code
+
+
+def test_resync_reasons_are_documented() -> None:
+    reasons = get_args(p.ResyncRequired.model_fields["reason"].annotation)
+    assert set(reasons) == {"too_far_behind", "ahead_of_stream", "gap"}
+    for reason in reasons:
+        assert f"`{reason}`" in DOC, reason
 
 
 @pytest.mark.parametrize(
