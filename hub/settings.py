@@ -122,6 +122,14 @@ SERVER_EMAIL = CONFIG.email.default_from
 HUB_WS_RATE = 10.0  # frames per second per connection, on average
 HUB_WS_BURST = 40  # frames a connection may send at once
 HUB_WS_MAX_CONNECTIONS_PER_USER = CONFIG.ws_max_connections_per_user
+# Seconds between each worker's batched re-check of every socket's user, session,
+# token and grants (catches an access change whose control message was lost), and
+# how many subscriptions one such pass re-checks against their streams.
+HUB_WS_RECHECK_INTERVAL = 15.0
+HUB_WS_RECHECK_STREAMS = 50
+# Bytes queued to one socket (a reader that stopped reading) before it is closed
+# with 4508; the client resumes from its last seq.
+HUB_WS_MAX_SEND_BUFFER = 8 * 1024 * 1024
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

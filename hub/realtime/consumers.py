@@ -66,12 +66,11 @@ from hub.realtime.wire import (
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL = 2.0
-MAX_SEND_BUFFER = 8 * 1024 * 1024  # default of settings.HUB_WS_MAX_SEND_BUFFER
 REPLAY_STALL = 30.0  # seconds a replay waits for a send buffer that does not drain at all
 
 
 def max_send_buffer() -> int:
-    return int(getattr(settings, "HUB_WS_MAX_SEND_BUFFER", MAX_SEND_BUFFER))
+    return int(settings.HUB_WS_MAX_SEND_BUFFER)
 
 
 class TokenBucket:
@@ -327,7 +326,9 @@ class HubConsumer(AsyncWebsocketConsumer):
             if all(s in checked for s in self.subs):
                 return
 
-    async def subscription_lost(self, stream: str, reason: Literal["gap"]) -> None:
+    async def subscription_lost(
+        self, stream: str, reason: Literal["gap", "ahead_of_stream"]
+    ) -> None:
         sub = self.subs.get(stream)
         if sub is None or sub.active:
             return  # only a subscription the hub just deactivated
@@ -335,7 +336,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         # Off the feed's delivery loop: a database read for the head.
         self._spawn(self._resync_after_loss(sub, reason))
 
-    async def _resync_after_loss(self, sub: Subscription, reason: Literal["gap"]) -> None:
+    async def _resync_after_loss(
+        self, sub: Subscription, reason: Literal["gap", "ahead_of_stream"]
+    ) -> None:
         await self.hub.unsubscribe(sub)
         head = await db(stream_head)(sub.stream)
         await self.send_frame(

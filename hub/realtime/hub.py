@@ -75,17 +75,15 @@ SWEEP_INTERVAL = 2.0  # seconds between database reconciliations of active feeds
 FEED_LINGER = 30.0  # seconds a feed with no subscribers stays subscribed
 PRESENCE_DEBOUNCE = 0.2  # seconds joins and leaves are gathered into one presence frame
 RECHECK_CONCURRENCY = 4  # access re-checks at once per worker (the DB pool has 8 threads)
-RECHECK_INTERVAL = 15.0  # default of settings.HUB_WS_RECHECK_INTERVAL
-RECHECK_STREAMS = 50  # default of settings.HUB_WS_RECHECK_STREAMS
 
 
 def recheck_interval() -> float:
     """Seconds between batched re-checks of every local socket (a setting, for tests)."""
-    return float(getattr(settings, "HUB_WS_RECHECK_INTERVAL", RECHECK_INTERVAL))
+    return float(settings.HUB_WS_RECHECK_INTERVAL)
 
 
 def recheck_streams_budget() -> int:
-    return int(getattr(settings, "HUB_WS_RECHECK_STREAMS", RECHECK_STREAMS))
+    return int(settings.HUB_WS_RECHECK_STREAMS)
 
 
 class Connection(Protocol):
@@ -113,7 +111,9 @@ class Connection(Protocol):
 
     async def recheck_access(self) -> None: ...
 
-    async def subscription_lost(self, stream: str, reason: Literal["gap"]) -> None: ...
+    async def subscription_lost(
+        self, stream: str, reason: Literal["gap", "ahead_of_stream"]
+    ) -> None: ...
 
 
 class Subscription:
@@ -682,7 +682,9 @@ class RealtimeHub:
         heads = await db(stream_heads)([f.stream for f in feeds])
         now = time.monotonic()
         for feed in feeds:
-            if heads.get(feed.stream, 0) > feed.head:
+            if heads.get(feed.stream, 0) < feed.head and self.feeds.get(feed.stream) is feed:
+                await self._rewound(feed, heads.get(feed.stream, 0))
+            elif heads.get(feed.stream, 0) > feed.head:
                 # Behind on two sweeps in a row: the notification is not in flight.
                 if feed.behind_since is not None and now - feed.behind_since >= SWEEP_INTERVAL / 2:
                     feed.schedule_fill(0, upto=heads[feed.stream])
@@ -690,6 +692,27 @@ class RealtimeHub:
                     feed.behind_since = now
             else:
                 feed.behind_since = None
+
+    async def _rewound(self, feed: Feed, head: int) -> None:
+        """The record's head is behind what this feed delivered: the database was
+        restored (or replaced). Nothing the feed holds can be trusted to continue
+        from: end it, and send its subscribers back to the record
+        (``resync_required``, ``ahead_of_stream``: drop what you hold beyond the head)."""
+        logger.error(
+            "stream %s went back in the record from seq %s to %s (database restored?); "
+            "its live subscribers must resync",
+            feed.stream,
+            feed.head,
+            head,
+        )
+        del self.feeds[feed.stream]
+        self._close_feed(feed)
+        for sub in list(feed.subs.values()):
+            sub.deactivate()
+            try:
+                await sub.conn.subscription_lost(feed.stream, "ahead_of_stream")
+            except Exception:
+                logger.exception("resync of %s failed", sub.conn.conn_id)
 
     async def _recheck_forever(self) -> None:
         while True:
