@@ -679,11 +679,16 @@ class RealtimeHub:
         feeds = [f for f in self.feeds.values() if f.head >= 0]
         if not feeds:
             return
+        # What each feed had delivered *before* the database read: the record's
+        # head can only be behind that if the record went back. (Compared with the
+        # feed's head after the read, events delivered meanwhile would look like it.)
+        delivered = {feed.stream: feed.head for feed in feeds}
         heads = await db(stream_heads)([f.stream for f in feeds])
         now = time.monotonic()
         for feed in feeds:
-            if heads.get(feed.stream, 0) < feed.head and self.feeds.get(feed.stream) is feed:
-                await self._rewound(feed, heads.get(feed.stream, 0))
+            if heads.get(feed.stream, 0) < delivered[feed.stream]:
+                if self.feeds.get(feed.stream) is feed:
+                    await self._rewound(feed, heads.get(feed.stream, 0))
             elif heads.get(feed.stream, 0) > feed.head:
                 # Behind on two sweeps in a row: the notification is not in flight.
                 if feed.behind_since is not None and now - feed.behind_since >= SWEEP_INTERVAL / 2:

@@ -83,3 +83,46 @@ async def test_a_rewound_record_sends_live_subscribers_back_to_it() -> None:
     [event] = [f for f in await socket.recv_until("event") if f["type"] == "event"]
     assert (event["seq"], event["payload"]["body"]) == (3, "after the restore")
     await socket.close()
+
+
+@pytest.mark.usefixtures("region")
+async def test_events_delivered_while_the_sweeper_reads_heads_are_not_a_rewind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from hub.realtime import hub as hub_module
+
+    incident = await sync_to_async(report)("na-imm.duty", "WDH")
+    stream = incident.stream_name
+    socket = await Socket.open("na-imm.duty")
+    await socket.subscribe(stream)
+    hub = current_hub()
+    assert hub is not None
+    feed = hub.feeds[stream]
+    real = hub_module.stream_heads
+
+    def heads_then_two_more(names: list[str]) -> dict[str, int]:
+        """The heads are read; then, before the sweeper looks at them, two more
+        events commit and reach the feed (as happens under live traffic)."""
+        heads = real(names)
+        post("na-imm.duty", incident.ref, "during the sweep 1")
+        post("na-imm.duty", incident.ref, "during the sweep 2")
+        deadline = time.monotonic() + 20
+        while feed.head < heads[stream] + 2:
+            assert time.monotonic() < deadline, "the feed never delivered"
+            time.sleep(0.01)
+        connection.close()
+        return heads
+
+    monkeypatch.setattr(hub_module, "stream_heads", heads_then_two_more)
+    await hub.sweep()
+    monkeypatch.undo()
+
+    assert hub.feeds.get(stream) is feed  # not taken for a rewound record
+    frames = await socket.recv_until("event")
+    frames += await socket.recv_until("event")
+    events = [f for f in frames if f["type"] == "event"]
+    assert [e["payload"]["body"] for e in events] == ["during the sweep 1", "during the sweep 2"]
+    assert not [f for f in frames if f["type"] == "resync_required"]
+    await socket.close()
