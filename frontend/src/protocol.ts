@@ -55,11 +55,15 @@ export interface MessageSend {
 }
 /**
  * Acknowledge an alert for your agency; acknowledged with ``ack`` (idempotent).
+ *
+ * An officer of several targeted agencies names the one they acknowledge for
+ * with ``agency`` (its code); otherwise it is the one agency of theirs that owes it.
  */
 export interface AlertAck {
   type: "alert.ack";
   alert_id: number;
   client_msg_id: string;
+  agency?: string | null;
 }
 /**
  * "I am typing" on a subscribed stream. Rate-limited; excess is dropped.

@@ -437,7 +437,10 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.send_frame(ack)
             case p.AlertAck():
                 ack = await db(alert_ack_from_socket)(
-                    actor=self.user, alert_id=frame.alert_id, client_msg_id=frame.client_msg_id
+                    actor=self.user,
+                    alert_id=frame.alert_id,
+                    client_msg_id=frame.client_msg_id,
+                    agency=frame.agency,
                 )
                 await self.send_frame(ack)
             case p.TypingIn():

@@ -74,11 +74,15 @@ class MessageSend(Frame):
 
 
 class AlertAck(Frame):
-    """Acknowledge an alert for your agency; acknowledged with ``ack`` (idempotent)."""
+    """Acknowledge an alert for your agency; acknowledged with ``ack`` (idempotent).
+
+    An officer of several targeted agencies names the one they acknowledge for
+    with ``agency`` (its code); otherwise it is the one agency of theirs that owes it."""
 
     type: Literal["alert.ack"]
     alert_id: int = Field(ge=1, le=2**53)
     client_msg_id: UUID
+    agency: str | None = Field(None, min_length=1, max_length=20)
 
 
 class TypingIn(Frame):

@@ -20,6 +20,10 @@ def message_send_from_socket(*, actor: User, stream: str, body: str, client_msg_
     return Ack(type="ack", client_msg_id=client_msg_id, stream=result.stream, seq=result.seq)
 
 
-def alert_ack_from_socket(*, actor: User, alert_id: int, client_msg_id: UUID) -> Ack:
-    result = alert_acknowledge(actor=actor, alert_id=alert_id, client_msg_id=client_msg_id)
+def alert_ack_from_socket(
+    *, actor: User, alert_id: int, client_msg_id: UUID, agency: str | None = None
+) -> Ack:
+    result = alert_acknowledge(
+        actor=actor, alert_id=alert_id, client_msg_id=client_msg_id, agency=agency
+    )
     return Ack(type="ack", client_msg_id=client_msg_id, stream=result.stream, seq=result.seq)

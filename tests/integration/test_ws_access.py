@@ -617,3 +617,53 @@ def test_batched_grants_equal_access_for_every_demo_user() -> None:
             assert batch[user.pk] == access_for(user), user.username
         else:
             assert user.pk not in batch
+
+
+async def test_an_officer_of_two_targeted_agencies_acknowledges_for_the_one_they_name(
+    region: Sockets,
+) -> None:
+    from hub.alerts.models import AlertTarget
+
+    # na-imm.duty also serves WDH for the police: both of their agencies owe this alert.
+    await sync_to_async(join_second_agency)("na-imm.duty", "NA-POL", ["WDH"], Role.DUTY_OFFICER)
+
+    def issue() -> int:
+        return alert_issue(
+            actor=officer("na-cus.duty"),
+            crossing_point="WDH",
+            category="wanted_person",
+            severity="high",
+            title="Watch-list hit",
+            targets=["NA-IMM", "NA-POL"],
+        ).alert.pk
+
+    alert_id = await sync_to_async(issue)()
+    s = await region.open("na-imm.duty")
+    await frames_until(s, lambda f: f["type"] == "pending_alerts")
+    ack_id = str(uuid.uuid4())
+    await s.send(
+        {"type": "alert.ack", "alert_id": alert_id, "client_msg_id": ack_id, "agency": "NA-POL"}
+    )
+    ack = await frames_until(s, lambda f: f["type"] in {"ack", "error"})
+    assert (ack["type"], ack.get("client_msg_id")) == ("ack", ack_id), ack
+
+    def acknowledged() -> set[str]:
+        return set(
+            AlertTarget.objects.filter(
+                alert_id=alert_id, acknowledged_at__isnull=False
+            ).values_list("agency__code", flat=True)
+        )
+
+    assert await sync_to_async(acknowledged)() == {"NA-POL"}
+    # An agency of theirs that the alert does not target (or not theirs) is refused.
+    await s.send(
+        {
+            "type": "alert.ack",
+            "alert_id": alert_id,
+            "client_msg_id": str(uuid.uuid4()),
+            "agency": "NA-CUS",
+        }
+    )
+    refused = await frames_until(s, lambda f: f["type"] in {"ack", "error"})
+    assert refused["type"] == "error", refused
+    assert await sync_to_async(acknowledged)() == {"NA-POL"}
