@@ -63,7 +63,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.test import Client
 from django.utils import timezone as dj_timezone
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import event as record_event
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -77,13 +77,14 @@ from hub.events.types import EVENT_TYPES, validate_payload
 from hub.incidents.models import Incident, IncidentCounter, Message, Participation
 from hub.incidents.schemas import IncidentOut, MessageWriteOut
 from hub.incidents.services import incident_invite_agency
+from tests import services
 from tests.factories import officer, post, report
 
 settings.register_profile(
     "api-bad-input",
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=False,
+    derandomize=services.CI,  # see tests/conftest.py
     print_blob=True,
     # The explain phase re-runs a failing example hundreds of times: too slow here.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
@@ -779,6 +780,17 @@ def encode(body: Any, encoding: str = "ascii") -> bytes:
     return json.dumps(body, allow_nan=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
+def as_received(text: str) -> str:
+    """The string the server decodes from ``encode(text)``.
+
+    ASCII JSON writes each lone surrogate as an escape; two adjacent escapes that
+    form a valid pair decode as the one character they encode (JSON's rule), so the
+    stored text is the decoded one, not the Python string that was sent.
+    """
+    decoded: str = json.loads(json.dumps(text))
+    return decoded
+
+
 _addresses = itertools.count(1)
 
 
@@ -871,6 +883,8 @@ def assert_message_answer(outcome: Outcome, world: World) -> MessageWriteOut:
 
 @settings(PROFILE, max_examples=200)
 @given(body=MESSAGE_BODIES, encoding=ENCODINGS, auth=AUTHS)
+# Two escaped surrogates that form a pair arrive as one character (found by CI).
+@example(body={"body": "\ud846\uddea"}, encoding="ascii", auth="session")
 def test_post_message_with_any_body(world: World, body: Any, encoding: str, auth: str) -> None:
     path = f"{API}/incidents/{world.ref}/messages"
     outcome = exchange(world.client(auth), "POST", path, encode(body, encoding))
@@ -883,7 +897,7 @@ def test_post_message_with_any_body(world: World, body: Any, encoding: str, auth
             assert len(new_events) == 1
             assert not answer.duplicate
             assert new_events[0].payload["message_id"] == answer.message.id
-            assert answer.message.body == body["body"].strip()
+            assert answer.message.body == as_received(body["body"]).strip()
         else:
             assert outcome.status == 200
             assert answer.duplicate
@@ -902,7 +916,7 @@ def test_edit_message_with_any_body(world: World, body: Any, encoding: str, auth
         assert answer.message.id == world.message_id
         assert outcome.before.delta(outcome.after, "messages") == 0
         for event in new_events:
-            assert event.payload["body"] == answer.message.body == body["body"].strip()
+            assert event.payload["body"] == answer.message.body == as_received(body["body"]).strip()
 
 
 @settings(PROFILE, max_examples=120)
