@@ -107,12 +107,21 @@ def development_secret_key(var_dir: Path) -> str:
     return key
 
 
-def database_settings(url: str | None, *, var_dir: Path, conn_max_age: int) -> dict[str, Any]:
+def database_settings(
+    url: str | None, *, var_dir: Path, conn_max_age: int, pool_max_size: int = 0
+) -> dict[str, Any]:
     """Translate ``DATABASE_URL`` into Django's DATABASES['default'].
 
     SQLite gets WAL, a busy timeout and IMMEDIATE transactions, so concurrent
     writers queue for the lock instead of failing with "database is locked"
     when a read transaction tries to upgrade.
+
+    PostgreSQL gets a connection pool of up to ``pool_max_size`` connections per
+    process (psycopg_pool, through Django's ``OPTIONS["pool"]``). Under ASGI every
+    request runs its sync code in a thread of its own, so a persistent connection
+    (``CONN_MAX_AGE``) is never reused and each request would connect anew; the
+    pool hands connections across threads. ``pool_max_size=0`` turns the pool off
+    and keeps connections for ``conn_max_age`` seconds instead.
     """
     import dj_database_url
 
@@ -134,10 +143,18 @@ def database_settings(url: str | None, *, var_dir: Path, conn_max_age: int) -> d
         }
         db["CONN_MAX_AGE"] = 0
     else:
-        db["CONN_MAX_AGE"] = conn_max_age
-        db["CONN_HEALTH_CHECKS"] = True
+        db["CONN_HEALTH_CHECKS"] = True  # (with the pool: each checkout is checked)
         db.setdefault("OPTIONS", {})
         db["OPTIONS"].setdefault("connect_timeout", 5)
+        if pool_max_size > 0:
+            db["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+            db["OPTIONS"]["pool"] = {
+                "min_size": min(2, pool_max_size),
+                "max_size": pool_max_size,
+                "timeout": 10,  # seconds a request waits for a free connection
+            }
+        else:
+            db["CONN_MAX_AGE"] = conn_max_age
     return db
 
 
@@ -262,6 +279,7 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
             environ.get("DATABASE_URL", "").strip() or None,
             var_dir=var_dir,
             conn_max_age=parse_int("HUB_DB_CONN_MAX_AGE", environ.get("HUB_DB_CONN_MAX_AGE"), 60),
+            pool_max_size=parse_int("HUB_DB_POOL_SIZE", environ.get("HUB_DB_POOL_SIZE"), 20),
         ),
         redis_url=redis_url,
         redis_prefix=environ.get("HUB_REDIS_PREFIX", "hub").strip() or "hub",

@@ -29,7 +29,20 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "e2e"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "var" / "e2e"
+WEB_APP_ENTRY = ROOT / "frontend" / "dist" / ".vite" / "manifest.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def web_app_built() -> None:
+    """Every browser test drives the built web app: without it each would time out."""
+    if not WEB_APP_ENTRY.exists():
+        pytest.fail(
+            f"the web app is not built ({WEB_APP_ENTRY.relative_to(ROOT)} is missing): "
+            "run `make frontend` (or `make test`, which builds it) first",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,30 @@ def test_postgres_and_redis_urls(tmp_path: Path) -> None:
     assert config.redis_url == "redis://cache.internal:6379/2"
 
 
+def test_postgres_connections_are_pooled_by_default(tmp_path: Path) -> None:
+    db = load_config({"DATABASE_URL": "postgres://hub@db/hub"}, var_dir=tmp_path).database
+    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 10}
+    assert db["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+    assert db["OPTIONS"]["connect_timeout"] == 5
+
+
+def test_postgres_pool_size_and_switching_it_off(tmp_path: Path) -> None:
+    url = "postgres://hub@db/hub"
+    one = load_config({"DATABASE_URL": url, "HUB_DB_POOL_SIZE": "1"}, var_dir=tmp_path).database
+    assert one["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 1, "timeout": 10}
+    off = load_config(
+        {"DATABASE_URL": url, "HUB_DB_POOL_SIZE": "0", "HUB_DB_CONN_MAX_AGE": "30"},
+        var_dir=tmp_path,
+    ).database
+    assert "pool" not in off["OPTIONS"]
+    assert off["CONN_MAX_AGE"] == 30
+
+
+def test_sqlite_has_no_pool(tmp_path: Path) -> None:
+    db = load_config({"HUB_DB_POOL_SIZE": "5"}, var_dir=tmp_path).database
+    assert "pool" not in db["OPTIONS"]
+
+
 def test_allowed_hosts_and_trusted_origins_are_lists(tmp_path: Path) -> None:
     config = load_config(
         {"ALLOWED_HOSTS": " a.example , b.example,", "CSRF_TRUSTED_ORIGINS": "https://a.example"},
@@ -122,6 +146,8 @@ def test_production_missing_secret_key_variable(tmp_path: Path) -> None:
         ({"DATABASE_URL": "mysql://root@localhost/hub"}, "DATABASE_URL must be"),
         ({"HUB_HSTS_SECONDS": "soon"}, "HUB_HSTS_SECONDS must be an integer"),
         ({"HUB_DB_CONN_MAX_AGE": "-1"}, "HUB_DB_CONN_MAX_AGE must be >= 0"),
+        ({"HUB_DB_POOL_SIZE": "-2"}, "HUB_DB_POOL_SIZE must be >= 0"),
+        ({"HUB_DB_POOL_SIZE": "many"}, "HUB_DB_POOL_SIZE must be an integer"),
     ],
 )
 def test_malformed_values_are_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
