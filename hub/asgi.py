@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+
+from hub.handler import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
