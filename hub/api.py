@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -157,6 +157,19 @@ def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
         return _error(request, 422, "invalid_request", "Text must not contain NUL characters.")
     logger.exception("database refused a value")
     return _error(request, 422, "invalid_request", "A value could not be stored.")
+
+
+@api.exception_handler(OperationalError)
+def on_database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    # The database did not answer, refused the connection, or every pooled
+    # connection stayed busy (HUB_DB_POOL_SIZE): the transaction did not commit,
+    # so nothing was written. Clients retry; writes are idempotent on client_msg_id.
+    logger.exception("database unavailable")
+    response = _error(
+        request, 503, "unavailable", "The database is unavailable; retry in a few seconds."
+    )
+    response["Retry-After"] = "5"
+    return response
 
 
 @api.exception_handler(RequestDataTooBig)

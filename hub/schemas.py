@@ -32,7 +32,7 @@ class UserRef(Schema):
     name: str
 
 
-ERRORS_READ = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ERRORS_READ = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 503: ErrorOut}
 ERRORS_WRITE = {
     400: ErrorOut,
     401: ErrorOut,
@@ -41,4 +41,5 @@ ERRORS_WRITE = {
     409: ErrorOut,
     413: ErrorOut,
     422: ErrorOut,
+    503: ErrorOut,
 }
