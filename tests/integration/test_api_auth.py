@@ -71,6 +71,25 @@ def test_revoked_and_expired_tokens_are_refused() -> None:
     assert Api(bearer=str(other["token"])).get("/api/v1/me").status_code == 401
 
 
+def test_revoking_someone_elses_token_is_404_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    theirs = issue("na-cus.duty")
+    mine = Api(bearer=str(issue()["token"]))
+    with caplog.at_level("WARNING", logger="hub.security"):
+        refused = mine.post("/api/v1/auth/token/revoke", {"id": theirs["id"]})
+        missing = mine.post("/api/v1/auth/token/revoke", {"id": theirs["id"] + 1000})
+    # The same answer as a token that does not exist ...
+    assert refused.status_code == missing.status_code == 404
+    assert refused.json()["code"] == missing.json()["code"] == "not_found"
+    # ... but the attempt on a real token is on the security log, and changed nothing.
+    denials = [r for r in caplog.records if r.name == "hub.security"]
+    assert [r.getMessage() for r in denials] == [
+        f"denied user=na-imm.duty action=token.revoke target=token:{theirs['id']} "
+        "reason=a token can only be revoked by its owner"
+    ]
+    assert ApiToken.objects.get(pk=theirs["id"]).revoked_at is None
+    assert Api(bearer=str(theirs["token"])).get("/api/v1/me").status_code == 200
+
+
 def test_deactivated_user_token_is_refused() -> None:
     from hub.accounts.models import User
 
