@@ -3,6 +3,10 @@
 Exit status 0 when the URL answers 200, 1 otherwise (with the reason on stderr),
 which is what Docker's HEALTHCHECK and compose's ``healthcheck`` expect.
 
+``python -m hub.probe --fresh PATH SECONDS`` checks a process without HTTP (the
+escalation loop): 0 when PATH was written within the last SECONDS
+(``run_escalations --heartbeat PATH`` writes it after every completed sweep).
+
 Why a module and not ``urllib.request.urlopen(url)`` inline: production settings
 answer 400 (DisallowedHost) to a request whose ``Host`` is not in ALLOWED_HOSTS,
 and a probe from inside the container says ``Host: 127.0.0.1``. Rather than
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -56,12 +61,41 @@ def probe(url: str, *, host: str | None, timeout: float = DEFAULT_TIMEOUT) -> st
     return None
 
 
+def fresh(path: str, max_age: float, *, now: float | None = None) -> str | None:
+    """None when ``path`` was modified within ``max_age`` seconds, else why not."""
+    try:
+        modified = os.stat(path).st_mtime
+    except OSError as exc:
+        return f"no heartbeat at {path}: {exc.strerror or exc}"
+    age = (time.time() if now is None else now) - modified
+    if age > max_age:
+        return f"heartbeat {path} is {age:.0f}s old (more than {max_age:g}s)"
+    return None
+
+
+USAGE = (
+    "usage: python -m hub.probe http://127.0.0.1:8000/healthz\n"
+    "       python -m hub.probe --fresh PATH SECONDS"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m hub.probe http://127.0.0.1:8000/healthz", file=sys.stderr)
+    if args[:1] == ["--fresh"]:
+        try:
+            _, path, seconds = args
+            max_age = float(seconds)
+        except ValueError:
+            max_age = float("nan")
+        if not (0 < max_age < float("inf")):  # also refuses NaN
+            print(USAGE, file=sys.stderr)
+            return 2
+        problem = fresh(path, max_age)
+    elif len(args) == 1:
+        problem = probe(args[0], host=probe_host(os.environ))
+    else:
+        print(USAGE, file=sys.stderr)
         return 2
-    problem = probe(args[0], host=probe_host(os.environ))
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1

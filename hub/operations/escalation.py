@@ -81,8 +81,13 @@ def run_forever(
     should_stop: Callable[[], bool] = lambda: False,
     max_sweeps: int | None = None,
     on_claimed: ClaimHook | None = None,
+    on_swept: Callable[[], None] | None = None,
 ) -> int:
-    """Sweep every ``interval`` seconds until told to stop; returns the sweeps run."""
+    """Sweep every ``interval`` seconds until told to stop; returns the sweeps run.
+
+    ``on_swept`` is called after each sweep that completed (not after a failed
+    one): the command's heartbeat, which the container health check reads.
+    """
     sweeps = 0
     while not should_stop() and (max_sweeps is None or sweeps < max_sweeps):
         close_old_connections()
@@ -98,6 +103,9 @@ def run_forever(
                 )
         except Exception:
             logger.exception("escalation sweep failed; retrying next interval")
+        else:
+            if on_swept is not None:
+                on_swept()
         sweeps += 1
         if should_stop() or (max_sweeps is not None and sweeps >= max_sweeps):
             break

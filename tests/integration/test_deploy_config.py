@@ -97,7 +97,7 @@ def test_compose_has_the_scale_out_services(compose: dict[str, Any]) -> None:
 
 def test_escalation_loop_is_a_service(compose: dict[str, Any]) -> None:
     escalations = compose["services"]["escalations"]
-    assert escalations["command"] == ["python", "manage.py", "run_escalations"]
+    assert escalations["command"][:3] == ["python", "manage.py", "run_escalations"]
     assert escalations["restart"] == "unless-stopped"
     assert escalations["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert escalations["environment"]["DATABASE_URL"].startswith("postgres://")
@@ -152,11 +152,51 @@ def test_every_service_running_the_hub_builds_its_image(compose: dict[str, Any])
         assert compose["services"][name]["build"] == ".", name
 
 
-@pytest.mark.parametrize("name", ["migrate", "escalations"])
-def test_services_without_http_disable_the_image_health_check(
-    compose: dict[str, Any], name: str
+def test_the_one_shot_migration_disables_the_image_health_check(
+    compose: dict[str, Any],
 ) -> None:
-    assert compose["services"][name]["healthcheck"] == {"disable": True}
+    assert compose["services"]["migrate"]["healthcheck"] == {"disable": True}
+
+
+def heartbeat_of(compose: dict[str, Any]) -> tuple[str, list[str]]:
+    """The file the escalation loop writes, and the health check that reads it."""
+    service = compose["services"]["escalations"]
+    command = service["command"]
+    path = command[command.index("--heartbeat") + 1]
+    return path, service["healthcheck"]["test"]
+
+
+def test_escalation_health_check_reads_the_loops_heartbeat(compose: dict[str, Any]) -> None:
+    path, test = heartbeat_of(compose)
+    assert test[:5] == ["CMD", "python", "-m", "hub.probe", "--fresh"]
+    assert test[5] == path
+    # Stale after four missed sweeps (HUB_ESCALATION_INTERVAL is 15 s).
+    assert float(test[6]) == 60
+
+
+@pytest.mark.django_db
+def test_escalation_health_check_runs_against_the_loops_heartbeat(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+
+    path, test = heartbeat_of(compose)
+    here = str(tmp_path / Path(path).name)
+    command = [sys.executable, *(here if arg == path else arg for arg in test[2:])]
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+
+    assert check().returncode == 1  # no sweep yet: unhealthy
+    call_command("run_escalations", "--once", "--heartbeat", here)
+    assert check().returncode == 0, check().stderr
+    old = time.time() - 120
+    os.utime(here, (old, old))  # the loop stopped sweeping two minutes ago
+    stale = check()
+    assert stale.returncode == 1
+    assert "old" in stale.stderr
 
 
 def test_compose_passes_the_email_settings(compose: dict[str, Any]) -> None:

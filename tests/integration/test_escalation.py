@@ -592,6 +592,7 @@ def test_four_loops_in_threads_escalate_each_item_once() -> None:
     assert sweep(now).total == 0
 
 
+@pytest.mark.django_db  # run_forever closes stale connections before each sweep
 def test_run_forever_survives_a_failing_sweep_and_stops_when_told(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -606,11 +607,17 @@ def test_run_forever_survives_a_failing_sweep_and_stops_when_told(
 
     monkeypatch.setattr(escalation, "sweep", flaky)
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.get_fixed_timezone(0)))
+    beats: list[int] = []
     ran = run_forever(
-        interval=15, clock=clock, sleep=clock.sleep, should_stop=lambda: len(calls) >= 4
+        interval=15,
+        clock=clock,
+        sleep=clock.sleep,
+        should_stop=lambda: len(calls) >= 4,
+        on_swept=lambda: beats.append(len(calls)),
     )
     assert ran == 4
     assert len(calls) == 4, "the failure did not stop the loop"
+    assert beats == [1, 3, 4], "a heartbeat after every completed sweep, none after the failure"
     assert clock.slept == [15, 15, 15]
     assert calls[-1] - calls[0] == timedelta(seconds=45)
 

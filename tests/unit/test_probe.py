@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from hub.probe import main, probe, probe_host
+from hub.probe import fresh, main, probe, probe_host
 
 
 @pytest.mark.parametrize(
@@ -83,3 +85,45 @@ def test_main_usage(argv: list[str]) -> None:
 
 def test_probe_refuses_other_schemes() -> None:
     assert probe("file:///etc/passwd", host=None) == "not an http(s) URL: 'file:///etc/passwd'"
+
+
+def test_fresh_heartbeat(tmp_path: Path) -> None:
+    beat = tmp_path / "beat"
+    beat.write_text("now")
+    assert fresh(str(beat), 60) is None
+    assert main(["--fresh", str(beat), "60"]) == 0
+
+
+def test_stale_heartbeat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    beat = tmp_path / "beat"
+    beat.write_text("then")
+    old = beat.stat().st_mtime - 120
+    os.utime(beat, (old, old))
+    problem = fresh(str(beat), 60)
+    assert problem is not None
+    assert "old (more than 60s)" in problem
+    assert main(["--fresh", str(beat), "60"]) == 1
+    assert "old" in capsys.readouterr().err
+
+
+def test_missing_heartbeat(tmp_path: Path) -> None:
+    problem = fresh(str(tmp_path / "none"), 60)
+    assert problem is not None
+    assert problem.startswith("no heartbeat at")
+    assert main(["--fresh", str(tmp_path / "none"), "60"]) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--fresh"],
+        ["--fresh", "x"],
+        ["--fresh", "x", "soon"],
+        ["--fresh", "x", "nan"],
+        ["--fresh", "x", "0"],
+        ["--fresh", "x", "-5"],
+        ["--fresh", "x", "inf"],
+    ],
+)
+def test_fresh_usage(argv: list[str]) -> None:
+    assert main(argv) == 2

@@ -30,6 +30,12 @@ class Command(BaseCommand):
             default=settings.HUB_ESCALATION_INTERVAL,
             help="Seconds between sweeps.",
         )
+        parser.add_argument(
+            "--heartbeat",
+            type=Path,
+            help="Touch this file after every completed sweep (for a health check: "
+            "python -m hub.probe --fresh PATH SECONDS).",
+        )
         # Tests only (HUB_ENV=test): a file clock and a claim gate, see
         # hub.operations.escalation_control.
         parser.add_argument("--test-control", type=Path, help=argparse.SUPPRESS)
@@ -42,8 +48,16 @@ class Command(BaseCommand):
                 raise CommandError("--test-control is for the test suite only (HUB_ENV=test).")
             control = FileControl(options["test_control"])
             clock, on_claimed = control.now, control.claimed
+        heartbeat: Path | None = options["heartbeat"]
+
+        def beat() -> None:
+            if heartbeat is not None:
+                heartbeat.parent.mkdir(parents=True, exist_ok=True)
+                heartbeat.write_text(timezone.now().isoformat() + "\n")
+
         if options["once"]:
             result = sweep(clock(), on_claimed=on_claimed)
+            beat()
             self.stdout.write(
                 f"escalated {len(result.alerts_escalated)} alert acknowledgements, "
                 f"expired {len(result.alerts_expired)} alerts, "
@@ -66,6 +80,7 @@ class Command(BaseCommand):
             should_stop=lambda: stopping,
             sleep=_interruptible(lambda: stopping),
             on_claimed=on_claimed,
+            on_swept=beat,
         )
         self.stdout.write(f"escalation loop stopped after {sweeps} sweeps")
 
