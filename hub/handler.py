@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
@@ -34,7 +35,5 @@ class SyncChainASGIHandler(ASGIHandler):
 
 def get_asgi_application() -> SyncChainASGIHandler:
     """Like ``django.core.asgi.get_asgi_application``, with the handler above."""
-    import django
-
     django.setup(set_prefix=False)
     return SyncChainASGIHandler()

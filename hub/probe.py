@@ -73,6 +73,15 @@ def fresh(path: str, max_age: float, *, now: float | None = None) -> str | None:
     return None
 
 
+def _seconds(raw: str) -> float | None:
+    """A positive, finite number of seconds, or None."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0 < value < float("inf") else None  # NaN fails both
+
+
 USAGE = (
     "usage: python -m hub.probe http://127.0.0.1:8000/healthz\n"
     "       python -m hub.probe --fresh PATH SECONDS"
@@ -82,15 +91,11 @@ USAGE = (
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--fresh"]:
-        try:
-            _, path, seconds = args
-            max_age = float(seconds)
-        except ValueError:
-            max_age = float("nan")
-        if not (0 < max_age < float("inf")):  # also refuses NaN
+        max_age = _seconds(args[2]) if len(args) == 3 else None
+        if max_age is None:
             print(USAGE, file=sys.stderr)
             return 2
-        problem = fresh(path, max_age)
+        problem = fresh(args[1], max_age)
     elif len(args) == 1:
         problem = probe(args[0], host=probe_host(os.environ))
     else:

@@ -76,16 +76,15 @@ def token_revoke(*, user: User, token_id: int) -> ApiToken:
     token = ApiToken.objects.select_for_update().filter(pk=token_id, user=user).first()
     if token is None:
         if ApiToken.objects.filter(pk=token_id).exists():
-            # Someone else's token: the same 404 as a missing one, but logged.
+            # Someone else's token: logged, then the very answer a missing one gets.
             from hub.agencies.selectors import access_for
-            from hub.security import refuse
+            from hub.security import log_denial
 
-            refuse(
+            log_denial(
                 access_for(user),
                 action="token.revoke",
                 target=f"token:{token_id}",
                 reason="a token can only be revoked by its owner",
-                hide=True,
             )
         raise NotFound("No such token.")
     if token.revoked_at is None:

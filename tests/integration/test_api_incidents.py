@@ -345,6 +345,7 @@ def test_errors_are_json_with_codes(method: str, path: str, status: int, code: s
 def test_database_unavailable_is_503_and_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db import OperationalError
 
+    from hub.events.models import Event
     from hub.incidents import services
     from hub.incidents.models import Message
 
@@ -357,7 +358,7 @@ def test_database_unavailable_is_503_and_writes_nothing(monkeypatch: pytest.Monk
     # The connection fails half-way through the write: after the message row,
     # inside the transaction, where emit would append the event.
     monkeypatch.setattr(services, "emit", lost)
-    before = Message.objects.count()
+    before = Message.objects.count(), Event.objects.count()
     response = api.post(
         f"/api/v1/incidents/{incident.ref}/messages",
         {"body": "lost", "client_msg_id": str(uuid.uuid4())},
@@ -365,7 +366,7 @@ def test_database_unavailable_is_503_and_writes_nothing(monkeypatch: pytest.Monk
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
     assert response["Retry-After"] == "5"
-    assert Message.objects.count() == before
+    assert (Message.objects.count(), Event.objects.count()) == before
 
 
 def test_oversized_body_is_413() -> None:
