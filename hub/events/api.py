@@ -1,4 +1,5 @@
-"""REST: the timeline/replay of a stream, and verification of the record."""
+"""REST: the timeline/replay of a stream (keyset pages, forward and backward), and
+verification of the record."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hub.auth import request_user
 from hub.errors import NotFound
 from hub.events.audit import verify
 from hub.events.permissions import VerifyScope, can_verify_record, can_verify_stream
-from hub.events.selectors import stream_events_for
+from hub.events.selectors import MAX_PAGE, stream_page_for
 from hub.events.streams import can_read_stream, visible_stream_names
 from hub.events.types import ActorRef
 from hub.schemas import ERRORS_READ, ErrorOut
@@ -37,35 +38,67 @@ class EventOut(Schema):
 class EventPage(Schema):
     stream: str
     head: int = Field(description="The stream's last seq when this page was read.")
-    events: list[EventOut]
+    events: list[EventOut] = Field(description="The page's events, in ascending seq order.")
     next_after: int | None = Field(
-        description="Pass as `after` for the next page; null when caught up."
+        description="Pass as `after` for the next newer page; null when caught up."
+    )
+    prev_before: int | None = Field(
+        description=(
+            "Pass as `before` for the next older page; null when nothing older is left "
+            "(the page reaches the start of the stream, seq 1, or reaches `after` when "
+            "both bounds were given; on a page read forward, null when `after` is 0)."
+        )
     )
 
 
 class EventsQuery(Schema):
-    after: int = Field(0, ge=0, description="Return events with seq greater than this.")
-    limit: int = Field(100, ge=1, le=500)
+    after: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Return events with seq greater than this (replay and catching up: the "
+            "oldest `limit` such events)."
+        ),
+    )
+    before: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Return events with seq less than this, reading backward: the newest `limit` "
+            "such events, still in ascending seq order. With `after` too, the page is "
+            "the newest events with `after < seq < before`. To open a timeline at its "
+            "newest events, pass the stream's head + 1 (or any larger number)."
+        ),
+    )
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="At most this many events.")
     kind: str = Field("", max_length=64, description="Only kinds starting with this prefix.")
 
 
 @router.get(
     "/streams/{stream}/events",
     response={200: EventPage, **ERRORS_READ},
-    summary="A stream's events after a seq (timeline and replay; keyset-paginated)",
+    summary="A stream's events after or before a seq (timeline and replay; keyset-paginated)",
 )
 def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) -> EventPage:
-    access = access_for(request_user(request))
-    events, envelopes, head = stream_events_for(
-        access, stream, after=query.after, limit=query.limit, kind_prefix=query.kind
+    page = stream_page_for(
+        access_for(request_user(request)),
+        stream,
+        after=query.after,
+        before=query.before,
+        limit=query.limit,
+        kind_prefix=query.kind,
     )
     out = [
         EventOut(**env.model_dump(), prev_hash=e.prev_hash, hash=e.hash)
-        for e, env in zip(events, envelopes, strict=True)
+        for e, env in zip(page.events, page.envelopes, strict=True)
     ]
-    last = events[-1].seq if events else query.after
-    more = bool(events) and len(events) == query.limit and last < head
-    return EventPage(stream=stream, head=head, events=out, next_after=last if more else None)
+    return EventPage(
+        stream=stream,
+        head=page.head,
+        events=out,
+        next_after=page.next_after,
+        prev_before=page.prev_before,
+    )
 
 
 class BrokenOut(Schema):

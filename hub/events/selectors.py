@@ -1,7 +1,9 @@
 """Reads of the record: stream heads, keyset pages of events, envelopes.
 
-Paging is keyset on ``(stream, seq)`` (``seq > after ORDER BY seq LIMIT n``):
-constant time at any depth, unlike OFFSET, and never a COUNT(*).
+Paging is keyset on ``(stream, seq)``, forward (``seq > after ORDER BY seq
+LIMIT n``) and backward (``seq < before ORDER BY seq DESC LIMIT n``, handed
+back in ascending order): constant time at any depth, unlike OFFSET, and never
+a COUNT(*).
 
 Snapshots (``stream_snapshot``): an endpoint that returns some state together
 with "the seq this state reflects" must read both as of one moment. Read in
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 
@@ -92,6 +95,24 @@ def events_after(
     )
 
 
+def events_before(
+    name: str, *, before: int, limit: int, after: int = 0, kind_prefix: str = ""
+) -> list[Event]:
+    """The newest ``limit`` events with ``after < seq < before``, in ascending seq order."""
+    qs = Event.objects.filter(stream__name=name, seq__lt=before)
+    if after > 0:
+        qs = qs.filter(seq__gt=after)
+    if kind_prefix:
+        qs = qs.filter(kind__startswith=kind_prefix)
+    newest_first = list(
+        qs.select_related("actor", "actor_agency", "stream").order_by("-seq")[
+            : min(limit, MAX_PAGE + 1)
+        ]
+    )
+    newest_first.reverse()
+    return newest_first
+
+
 def envelopes_for(
     events: Sequence[Event], *, present_stream: str | None = None
 ) -> list[EventEnvelope]:
@@ -116,13 +137,73 @@ def envelopes_for(
     ]
 
 
+@dataclass(frozen=True)
+class EventPageRead:
+    """One page of a stream as a reader sees it, with the cursors around it.
+
+    ``next_after``: pass as ``after`` for the next newer page (None when caught up).
+    ``prev_before``: pass as ``before`` for the next older page (None when nothing
+    older is left: the page starts at the stream's start, or at ``after``).
+    """
+
+    events: list[Event]
+    envelopes: list[EventEnvelope]
+    head: int
+    next_after: int | None
+    prev_before: int | None
+
+
+def stream_page_for(
+    access: Access,
+    name: str,
+    *,
+    after: int = 0,
+    before: int | None = None,
+    limit: int,
+    kind_prefix: str = "",
+) -> EventPageRead:
+    """A readable page of a stream. NotFound if the stream is not the caller's.
+
+    Without ``before``: the oldest ``limit`` events with seq > ``after`` (replay,
+    catching up). With ``before``: the newest ``limit`` events with
+    ``after < seq < before`` (scrolling back through a timeline), still in
+    ascending order.
+    """
+    require_readable_stream(access, name)
+    head = stream_head(name)
+    limit = min(limit, MAX_PAGE)
+    # Events are immutable and every seq <= head has committed: bounding the page
+    # by the head read first makes "head" true of the page it comes with.
+    if before is None:
+        events = events_after(name, after=after, limit=limit, until=head, kind_prefix=kind_prefix)
+        last = events[-1].seq if events else after
+        more = bool(events) and len(events) == limit and last < head
+        next_after = last if more else None
+        # seqs are gap-free: with after >= 1 and a non-empty stream, seq 1 is older.
+        # (Under a kind filter that older page may turn out empty.)
+        prev_before = min(after, head) + 1 if after > 0 and head > 0 else None
+    else:
+        upper = min(before, head + 1)
+        # One row more than the page says whether anything older is left.
+        window = events_before(
+            name, before=upper, limit=limit + 1, after=after, kind_prefix=kind_prefix
+        )
+        events = window[-limit:]
+        prev_before = events[0].seq if len(window) > limit else None
+        newest_read = max(after, upper - 1)
+        next_after = newest_read if newest_read < head else None
+    return EventPageRead(
+        events=events,
+        envelopes=envelopes_for(events, present_stream=name),
+        head=head,
+        next_after=next_after,
+        prev_before=prev_before,
+    )
+
+
 def stream_events_for(
     access: Access, name: str, *, after: int, limit: int, kind_prefix: str = ""
 ) -> tuple[list[Event], list[EventEnvelope], int]:
     """A readable page of a stream: (events, envelopes, head). NotFound if not the caller's."""
-    require_readable_stream(access, name)
-    head = stream_head(name)
-    # Events are immutable and every seq <= head has committed: bounding the page
-    # by the head read first makes "head" true of the page it comes with.
-    events = events_after(name, after=after, limit=limit, until=head, kind_prefix=kind_prefix)
-    return events, envelopes_for(events, present_stream=name), head
+    page = stream_page_for(access, name, after=after, limit=limit, kind_prefix=kind_prefix)
+    return page.events, page.envelopes, page.head
