@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "hub.operations",
     "hub.realtime",
     "hub.demo",
+    "hub.contracts",
 ]
 
 MIDDLEWARE = [
