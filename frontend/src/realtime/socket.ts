@@ -34,9 +34,12 @@ export interface HubSocketOptions {
   backoffMax?: number;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
-  onStatus?: (status: ConnectionStatus) => void;
+  onStatus?: (status: ConnectionStatus, retryAt: number | null) => void;
   onPendingAlerts?: (frame: PendingAlerts) => void;
   onError?: (frame: ErrorFrame) => void;
+  /** Frames this class does not handle itself (notices, read receipts, newer types). */
+  onFrame?: (frame: { type: string; [field: string]: unknown }) => void;
+  now?: () => number;
 }
 
 export type ConnectionStatus = "connecting" | "live" | "offline" | "signed-out";
@@ -47,9 +50,8 @@ interface PendingWrite {
   reject: (error: ErrorFrame) => void;
 }
 
-export function newClientMsgId(): string {
-  return crypto.randomUUID();
-}
+export { newClientMsgId } from "./ids";
+import { newClientMsgId } from "./ids";
 
 export class HubSocket {
   readonly lastSeq = new Map<string, number>();
@@ -58,7 +60,8 @@ export class HubSocket {
   private socket: WebSocket | null = null;
   private attempt = 0;
   private stopped = false;
-  private readonly opts: Required<Omit<HubSocketOptions, "onPendingAlerts" | "onError" | "onStatus">> &
+  private retryTimer: unknown = null;
+  private readonly opts: Required<Omit<HubSocketOptions, "onPendingAlerts" | "onError" | "onStatus" | "onFrame">> &
     HubSocketOptions;
 
   constructor(options: HubSocketOptions) {
@@ -68,6 +71,7 @@ export class HubSocket {
       backoffMax: 10_000,
       random: Math.random,
       setTimer: (fn, ms) => setTimeout(fn, ms),
+      now: () => Date.now(),
       ...options,
     };
   }
@@ -121,6 +125,20 @@ export class HubSocket {
     this.send({ type: "typing", stream });
   }
 
+  /** Tell the hub how far the officer has read a stream ("seen by"). */
+  read(stream: string, seq: number): void {
+    this.send({ type: "read", stream, seq } as unknown as ClientFrame);
+  }
+
+  /** Skip the back-off wait (the officer asked to retry now). */
+  reconnectNow(): void {
+    if (this.stopped || this.socket !== null) {
+      return;
+    }
+    this.retryTimer = null;
+    this.connect();
+  }
+
   sendMessage(stream: string, body: string, clientMsgId: string = newClientMsgId()): Promise<Ack> {
     return this.write({ type: "message.send", stream, body, client_msg_id: clientMsgId });
   }
@@ -148,7 +166,7 @@ export class HubSocket {
   }
 
   private connect(): void {
-    this.opts.onStatus?.("connecting");
+    this.opts.onStatus?.("connecting", null);
     const socket = this.opts.factory(this.opts.url);
     this.socket = socket;
     socket.onmessage = (message: MessageEvent) => this.receive(String(message.data));
@@ -159,19 +177,24 @@ export class HubSocket {
       this.socket = null;
       if (close.code === 4401) {
         this.stopped = true;
-        this.opts.onStatus?.("signed-out");
+        this.opts.onStatus?.("signed-out", null);
         return;
       }
-      this.opts.onStatus?.("offline");
-      if (!this.stopped) {
-        this.attempt += 1;
-        const ceiling = Math.min(this.opts.backoffMax, this.opts.backoffBase * 2 ** Math.min(this.attempt, 10));
-        this.opts.setTimer(() => {
-          if (!this.stopped) {
-            this.connect();
-          }
-        }, this.opts.random() * ceiling);
+      if (this.stopped) {
+        this.opts.onStatus?.("offline", null);
+        return;
       }
+      this.attempt += 1;
+      const ceiling = Math.min(this.opts.backoffMax, this.opts.backoffBase * 2 ** Math.min(this.attempt, 10));
+      const wait = this.opts.random() * ceiling;
+      this.opts.onStatus?.("offline", this.opts.now() + wait);
+      const timer: unknown = this.opts.setTimer(() => {
+        if (!this.stopped && this.retryTimer === timer && this.socket === null) {
+          this.retryTimer = null;
+          this.connect();
+        }
+      }, wait);
+      this.retryTimer = timer;
     };
   }
 
@@ -184,7 +207,7 @@ export class HubSocket {
     }
     switch (frame.type) {
       case "welcome":
-        this.opts.onStatus?.("live");
+        this.opts.onStatus?.("live", null);
         for (const stream of this.handlers.keys()) {
           this.send({ type: "subscribe", stream, after: this.lastSeq.get(stream) ?? 0 });
         }
@@ -249,6 +272,8 @@ export class HubSocket {
         break;
       case "pong":
         break;
+      default:
+        this.opts.onFrame?.(frame as { type: string; [field: string]: unknown });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { AlertBoard, ackSummary, displayTitle, isLive, owedBy, standing } from "./alerts";
-import type { AlertOut } from "./api";
-import type { ActorRef, EventFrame } from "./protocol";
+import { AlertBoard, ackSummary, displayTitle, isLive, owedBy, standing } from "./store";
+import type { AlertOut } from "../api/types";
+import type { ActorRef, EventFrame } from "../realtime/protocol";
 
 const T0 = Date.parse("2026-11-22T08:00:00Z");
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();

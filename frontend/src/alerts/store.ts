@@ -10,8 +10,8 @@
 // - the alert's own fields change only with a newer version.
 // Pure (no DOM), so it is unit-tested.
 
-import type { AlertOut } from "./api";
-import type { ActorRef, EventFrame } from "./protocol";
+import type { AlertOut } from "../api/types";
+import type { ActorRef, EventFrame } from "../realtime/protocol";
 
 export interface Person {
   name: string;
@@ -112,7 +112,7 @@ export function fromSnapshot(alert: AlertOut): AlertState {
     body: alert.body,
     exercise: alert.exercise,
     ackRequired: alert.ack_required,
-    status: alert.status,
+    status: alert.status as AlertStatus,
     version: alert.version,
     incident: alert.incident,
     issuingAgency: alert.issuing_agency,
@@ -430,5 +430,14 @@ export class AlertBoard {
     );
     ended.sort((a, b) => (endedAt(b, now) ?? 0) - (endedAt(a, now) ?? 0) || b.id - a.id);
     return [...live, ...ended];
+  }
+}
+
+/** Put a saved state back (the offline cache); a held alert is kept as it is. */
+export function restoreInto(board: AlertBoard, states: readonly AlertState[]): void {
+  for (const state of states) {
+    if (board.get(state.id) === undefined) {
+      (board as unknown as { alerts: Map<number, AlertState> }).alerts.set(state.id, structuredClone(state));
+    }
   }
 }

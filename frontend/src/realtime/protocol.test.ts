@@ -9,7 +9,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 describe("protocol.ts", () => {
   it("is generated from the current protocol schema (run `npm run gen:protocol`)", async () => {
-    const generated = await compileFromFile(here("../../docs/protocol.schema.json"), {
+    const generated = await compileFromFile(here("../../../docs/protocol.schema.json"), {
       unreachableDefinitions: true,
     });
     expect(readFileSync(here("./protocol.ts"), "utf8")).toBe(generated);

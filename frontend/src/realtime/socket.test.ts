@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EventFrame } from "./protocol";
-import { HubSocket } from "./realtime";
+import { HubSocket } from "./socket";
 
 class FakeSocket {
   readyState = 0;

@@ -1,0 +1,60 @@
+// Typed calls to the REST API, one per endpoint the web app reads.
+// Writes go through the outbox (realtime/outbox.ts), not through here.
+
+import { api } from "./client";
+import type { AlertOut, CrossingPoint, EventPage, IncidentOut, IncidentPage, Me } from "./types";
+
+const enc = encodeURIComponent;
+
+export const getMe = () => api<Me>("GET", "/me");
+export const listCrossingPoints = () => api<CrossingPoint[]>("GET", "/crossing-points");
+
+export interface IncidentQuery {
+  crossing_point?: string;
+  status?: string;
+  category?: string;
+  severity?: string;
+  agency?: string;
+  q?: string;
+  limit?: number;
+}
+
+export function listIncidents(query: IncidentQuery): Promise<IncidentPage> {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== "") {
+      params.set(name, String(value));
+    }
+  }
+  return api<IncidentPage>("GET", `/incidents?${params}`);
+}
+
+export const getIncident = (ref: string) => api<IncidentOut>("GET", `/incidents/${enc(ref)}`);
+
+export const listAlerts = (code: string) =>
+  api<AlertOut[]>("GET", `/crossing-points/${enc(code)}/alerts?current=true&limit=500`);
+export const getAlert = (id: number) => api<AlertOut>("GET", `/alerts/${id}`);
+
+/** Events after `after` (oldest first), or the newest before `before`. */
+export function streamEvents(stream: string, page: { after?: number; before?: number; limit?: number }): Promise<EventPage> {
+  const params = new URLSearchParams();
+  if (page.after !== undefined) params.set("after", String(page.after));
+  if (page.before !== undefined) params.set("before", String(page.before));
+  params.set("limit", String(page.limit ?? 100));
+  return api<EventPage>("GET", `/streams/${enc(stream)}/events?${params}`);
+}
+
+/** The stream's current head seq (one cheap page of the timeline endpoint). */
+export async function streamHead(stream: string): Promise<number> {
+  const page = await api<{ head: number }>("GET", `/streams/${enc(stream)}/events?after=0&limit=1`);
+  return page.head;
+}
+
+export async function signIn(username: string, password: string): Promise<void> {
+  await api("GET", "/auth/csrf", undefined, { quiet401: true });
+  await api("POST", "/auth/login", { username, password }, { quiet401: true });
+}
+
+export async function signOut(): Promise<void> {
+  await api("POST", "/auth/logout", undefined, { quiet401: true });
+}

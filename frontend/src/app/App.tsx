@@ -1,0 +1,193 @@
+// The app shell: the top bar (where am I, connection, language, settings, who
+// am I), the aria-live regions, and the router. Screens for coordinators and
+// senior officials load lazily (parts 2 and 3 add them under their paths).
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ErrorBoundary, LocationProvider, Route, Router, useLocation } from "preact-iso";
+import { AlertPage } from "../alerts/AlertPage";
+import { IssueAlert } from "../alerts/IssueAlert";
+import { Board } from "../board/Board";
+import { LOCALES, locale, setLocale, t } from "../i18n";
+import { ReportForm } from "../incidents/ReportForm";
+import { Room } from "../incidents/Room";
+import { onFrame } from "../realtime/live";
+import {
+  announce,
+  assertiveAnnouncement,
+  attention,
+  disableNotifications,
+  enableNotifications,
+  notificationsEnabled,
+  notificationSupport,
+  politeAnnouncement,
+} from "./attention";
+import { ConnectionBadge } from "./ConnectionBadge";
+import { Home } from "./Home";
+import { NotFound } from "./NotFound";
+import { me, pointsServed, session, setNavigator, signOutNow, zoneOf } from "./session";
+import { SignIn } from "./SignIn";
+
+function currentPoint(path: string): string | null {
+  const match = /^\/points\/([A-Z0-9-]+)/.exec(path);
+  if (match) return match[1] ?? null;
+  const served = pointsServed(me.value);
+  return served.length === 1 ? (served[0] ?? null) : null;
+}
+
+function Settings() {
+  const [open, setOpen] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  return (
+    <div class="menu">
+      <button type="button" aria-expanded={open} aria-controls="settings-menu" onClick={() => setOpen(!open)}>
+        {t("settings.title")}
+      </button>
+      <div id="settings-menu" class="menu-panel" hidden={!open}>
+        {notificationSupport.value ? (
+          notificationsEnabled.value ? (
+            <button type="button" onClick={() => disableNotifications()}>
+              {t("settings.notificationsOff")}
+            </button>
+          ) : (
+            <button
+              type="button"
+              onClick={() =>
+                void enableNotifications().then((on) => setProblem(on ? null : t("settings.notificationsDenied")))
+              }
+            >
+              {t("settings.notificationsOn")}
+            </button>
+          )
+        ) : (
+          <p class="hint">{t("settings.notificationsUnsupported")}</p>
+        )}
+        {problem ? <p class="field-error">{problem}</p> : null}
+        <p>
+          <a href="/api/v1/docs">{t("settings.apiDocs")}</a>
+        </p>
+      </div>
+    </div>
+  );
+}
+
+function LanguageSelect() {
+  return (
+    <label class="language">
+      {t("settings.language")}{" "}
+      <select value={locale.value} onChange={(e) => void setLocale(e.currentTarget.value)}>
+        {LOCALES.map((l) => (
+          <option key={l.code} value={l.code} lang={l.code}>
+            {l.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function TopBar() {
+  const { path } = useLocation();
+  const user = me.value;
+  const point = currentPoint(path);
+  const served = pointsServed(user);
+  return (
+    <header class="top-bar">
+      <a class="skip" href="#main">
+        {t("app.skip")}
+      </a>
+      <a class="brand" href="/">
+        {t("app.title")}
+      </a>
+      {user ? (
+        <nav aria-label={t("nav.main")}>
+          <ul class="nav">
+            {served.map((code) => (
+              <li key={code}>
+                <a href={`/points/${code}`} aria-current={path.startsWith(`/points/${code}`) ? "page" : undefined}>
+                  <bdi>{code}</bdi>
+                </a>
+              </li>
+            ))}
+            <li>
+              <a href={point ? `/report?point=${point}` : "/report"} aria-current={path === "/report" ? "page" : undefined}>
+                {t("action.reportIncident")}
+              </a>
+            </li>
+          </ul>
+        </nav>
+      ) : null}
+      <div class="bar-end">
+        {user ? <ConnectionBadge tz={zoneOf(point)} /> : null}
+        <LanguageSelect />
+        {user ? <Settings /> : null}
+        {user ? (
+          <span class="who">
+            <bdi data-testid="me">{user.name}</bdi>{" "}
+            <button type="button" class="link" data-testid="sign-out" onClick={() => void signOutNow()}>
+              {t("action.signOut")}
+            </button>
+          </span>
+        ) : null}
+      </div>
+    </header>
+  );
+}
+
+function Routes() {
+  const location = useLocation();
+  const main = useRef<HTMLElement>(null);
+  useEffect(() => setNavigator((p) => location.route(p)), [location]);
+  useEffect(() => {
+    // Mentions and the like reach the officer wherever they are.
+    return onFrame((frame) => {
+      if (frame.type === "notice" && frame.kind === "mention") {
+        const by = (frame.by ?? {}) as { name?: string; agency?: string };
+        const text = t("announce.mention", { name: by.name ?? "", ref: String(frame.ref ?? ""), excerpt: String(frame.excerpt ?? "") });
+        announce(text);
+        attention(t("notify.mentionTitle", { ref: String(frame.ref ?? "") }), String(frame.excerpt ?? ""), `/incidents/${String(frame.ref ?? "")}`);
+      }
+    });
+  }, []);
+  const state = session.value;
+  if (state.kind === "loading") {
+    return <p class="hint">{t("state.loading")}</p>;
+  }
+  if (state.kind === "signed-out") {
+    return (
+      <main id="main" ref={main} tabIndex={-1}>
+        <SignIn />
+      </main>
+    );
+  }
+  return (
+    <main id="main" ref={main} tabIndex={-1}>
+      <ErrorBoundary>
+        <Router>
+          <Route path="/" component={Home} />
+          <Route path="/signin" component={SignIn} />
+          <Route path="/points/:code" component={({ code }: { code: string }) => <Board code={code} />} />
+          <Route path="/points/:code/alerts/new" component={({ code }: { code: string }) => <IssueAlert code={code} />} />
+          <Route path="/incidents/:ref" component={({ ref }: { ref: string }) => <Room ref={ref} />} />
+          <Route path="/alerts/:id" component={({ id }: { id: string }) => <AlertPage id={id} />} />
+          <Route path="/report" component={ReportForm} />
+          <Route default component={() => <NotFound />} />
+        </Router>
+      </ErrorBoundary>
+    </main>
+  );
+}
+
+export function App() {
+  return (
+    <LocationProvider>
+      <TopBar />
+      <Routes />
+      <div class="visually-hidden" aria-live="polite" data-testid="announce">
+        {politeAnnouncement.value}
+      </div>
+      <div class="visually-hidden" aria-live="assertive" data-testid="announce-assertive">
+        {assertiveAnnouncement.value}
+      </div>
+    </LocationProvider>
+  );
+}

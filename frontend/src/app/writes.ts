@@ -1,0 +1,185 @@
+// Every write an officer makes, as an outbox item: stored in IndexedDB first
+// (keyed by its client_msg_id), shown as pending, sent once when live. Each
+// helper names the REST call, the screen that shows it (`scope`) and the text
+// to keep for the officer (`label`).
+
+import { outboxSignal } from "../realtime/live";
+import type { OutboxItem, OutboxKind } from "../realtime/outbox";
+import { newClientMsgId } from "../realtime/ids";
+
+const enc = encodeURIComponent;
+
+export class OutboxUnavailable extends Error {}
+
+async function put(input: {
+  kind: OutboxKind;
+  method: OutboxItem["method"];
+  path: string;
+  body: Record<string, unknown>;
+  scope: string;
+  label: string;
+  meta?: Record<string, unknown>;
+  id?: string;
+}): Promise<OutboxItem> {
+  const outbox = outboxSignal.value;
+  if (outbox === null) {
+    throw new OutboxUnavailable("the outbox is not open");
+  }
+  const id = input.id ?? newClientMsgId();
+  return outbox.enqueue({ ...input, id, body: { ...input.body, client_msg_id: id } });
+}
+
+export const incidentScope = (ref: string) => `incident:${ref}`;
+export const incidentMetaScope = (ref: string) => `incident-meta:${ref}`;
+export const alertScope = (id: number) => `alert:${id}`;
+export const pointAlertsScope = (code: string) => `alerts:${code}`;
+
+export function postMessage(ref: string, body: string, agency?: string | null): Promise<OutboxItem> {
+  return put({
+    kind: "message",
+    method: "POST",
+    path: `/incidents/${enc(ref)}/messages`,
+    body: agency ? { body, agency } : { body },
+    scope: incidentScope(ref),
+    label: body,
+  });
+}
+
+export function editMessage(ref: string, messageId: number, body: string): Promise<OutboxItem> {
+  return put({
+    kind: "edit",
+    method: "PATCH",
+    path: `/incidents/${enc(ref)}/messages/${messageId}`,
+    body: { body },
+    scope: incidentScope(ref),
+    label: body,
+    meta: { messageId },
+  });
+}
+
+export function redactMessage(ref: string, messageId: number, reason: string): Promise<OutboxItem> {
+  return put({
+    kind: "redact",
+    method: "POST",
+    path: `/incidents/${enc(ref)}/messages/${messageId}/redact`,
+    body: { reason },
+    scope: incidentScope(ref),
+    label: reason,
+    meta: { messageId },
+  });
+}
+
+export function transition(ref: string, to: string, reason: string): Promise<OutboxItem> {
+  return put({
+    kind: "transition",
+    method: "POST",
+    path: `/incidents/${enc(ref)}/transitions`,
+    body: { to, reason },
+    scope: incidentMetaScope(ref),
+    label: reason || to,
+    meta: { to },
+  });
+}
+
+export function inviteAgency(ref: string, agency: string, note: string): Promise<OutboxItem> {
+  return put({
+    kind: "invite",
+    method: "POST",
+    path: `/incidents/${enc(ref)}/agencies`,
+    body: { agency, note },
+    scope: incidentMetaScope(ref),
+    label: note || agency,
+    meta: { agency },
+  });
+}
+
+export function setLead(ref: string, agency: string): Promise<OutboxItem> {
+  return put({
+    kind: "lead",
+    method: "PUT",
+    path: `/incidents/${enc(ref)}/lead`,
+    body: { agency },
+    scope: incidentMetaScope(ref),
+    label: agency,
+    meta: { agency },
+  });
+}
+
+export function acknowledgeAlert(alertId: number, agency: string): Promise<OutboxItem> {
+  return put({
+    kind: "ack",
+    method: "POST",
+    path: `/alerts/${alertId}/ack`,
+    body: { agency },
+    scope: alertScope(alertId),
+    label: agency,
+    meta: { agency },
+  });
+}
+
+/** A report keeps the id the form generated, so a resend of the same form is one incident. */
+export function reportIncident(id: string, payload: Record<string, unknown>): Promise<OutboxItem> {
+  return put({
+    id,
+    kind: "report",
+    method: "POST",
+    path: "/incidents",
+    body: payload,
+    scope: "report",
+    label: String(payload.title ?? ""),
+  });
+}
+
+export function issueAlert(id: string, code: string, payload: Record<string, unknown>): Promise<OutboxItem> {
+  return put({
+    id,
+    kind: "alert.issue",
+    method: "POST",
+    path: `/crossing-points/${enc(code)}/alerts`,
+    body: payload,
+    scope: pointAlertsScope(code),
+    label: String(payload.title ?? ""),
+  });
+}
+
+export function updateAlert(id: string, alertId: number, changes: Record<string, unknown>): Promise<OutboxItem> {
+  return put({
+    id,
+    kind: "alert.update",
+    method: "PATCH",
+    path: `/alerts/${alertId}`,
+    body: changes,
+    scope: alertScope(alertId),
+    label: String(changes.title ?? ""),
+  });
+}
+
+export function cancelAlert(alertId: number, reason: string): Promise<OutboxItem> {
+  return put({
+    kind: "alert.cancel",
+    method: "POST",
+    path: `/alerts/${alertId}/cancel`,
+    body: { reason },
+    scope: alertScope(alertId),
+    label: reason,
+  });
+}
+
+/** Wait until the outbox has recorded (or refused) the item with this id. */
+export function settled(id: string): Promise<OutboxItem> {
+  return new Promise((resolve) => {
+    const outbox = outboxSignal.value;
+    if (outbox === null) return;
+    let done = false;
+    let stop: (() => void) | null = null;
+    stop = outbox.items.subscribe((items: OutboxItem[]) => {
+      const item = items.find((i) => i.id === id);
+      if (!done && item && (item.status === "sent" || item.status === "failed")) {
+        done = true;
+        stop?.();
+        resolve(item);
+      }
+    });
+    if (done) stop();
+  });
+}
