@@ -595,7 +595,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A stream's events after a seq (timeline and replay; keyset-paginated) */
+        /** A stream's events after or before a seq (timeline and replay; keyset-paginated) */
         get: operations["hub_events_api_stream_events"];
         put?: never;
         post?: never;
@@ -905,7 +905,10 @@ export interface components {
         };
         /** EventPage */
         EventPage: {
-            /** Events */
+            /**
+             * Events
+             * @description The page's events, in ascending seq order.
+             */
             events: components["schemas"]["EventOut"][];
             /**
              * Head
@@ -914,9 +917,14 @@ export interface components {
             head: number;
             /**
              * Next After
-             * @description Pass as `after` for the next page; null when caught up.
+             * @description Pass as `after` for the next newer page; null when caught up.
              */
             next_after: number | null;
+            /**
+             * Prev Before
+             * @description Pass as `before` for the next older page; null when nothing older is left (the page reaches the start of the stream, seq 1, or reaches `after` when both bounds were given; on a page read forward, null when `after` is 0).
+             */
+            prev_before: number | null;
             /** Stream */
             stream: string;
         };
@@ -924,10 +932,15 @@ export interface components {
         EventsQuery: {
             /**
              * After
-             * @description Return events with seq greater than this.
+             * @description Return events with seq greater than this (replay and catching up: the oldest `limit` such events).
              * @default 0
              */
             after: number;
+            /**
+             * Before
+             * @description Return events with seq less than this, reading backward: the newest `limit` such events, still in ascending seq order. With `after` too, the page is the newest events with `after < seq < before`. To open a timeline at its newest events, pass the stream's head + 1 (or any larger number).
+             */
+            before?: number | null;
             /**
              * Kind
              * @description Only kinds starting with this prefix.
@@ -936,6 +949,7 @@ export interface components {
             kind: string;
             /**
              * Limit
+             * @description At most this many events.
              * @default 100
              */
             limit: number;
@@ -4714,8 +4728,11 @@ export interface operations {
     hub_events_api_stream_events: {
         parameters: {
             query?: {
-                /** @description Return events with seq greater than this. */
+                /** @description Return events with seq greater than this (replay and catching up: the oldest `limit` such events). */
                 after?: number;
+                /** @description Return events with seq less than this, reading backward: the newest `limit` such events, still in ascending seq order. With `after` too, the page is the newest events with `after < seq < before`. To open a timeline at its newest events, pass the stream's head + 1 (or any larger number). */
+                before?: number | null;
+                /** @description At most this many events. */
                 limit?: number;
                 /** @description Only kinds starting with this prefix. */
                 kind?: string;

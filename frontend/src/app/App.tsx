@@ -24,12 +24,13 @@ import {
 import { ConnectionBadge } from "./ConnectionBadge";
 import { Home } from "./Home";
 import { NotFound } from "./NotFound";
+import { parseRoute, pointOfRoute } from "./routes";
 import { me, pointsServed, session, setNavigator, signOutNow, zoneOf } from "./session";
 import { SignIn } from "./SignIn";
 
 function currentPoint(path: string): string | null {
-  const match = /^\/points\/([A-Z0-9-]+)/.exec(path);
-  if (match) return match[1] ?? null;
+  const named = pointOfRoute(parseRoute(`${path}${location.search}`));
+  if (named) return named;
   const served = pointsServed(me.value);
   return served.length === 1 ? (served[0] ?? null) : null;
 }
