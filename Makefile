@@ -45,6 +45,7 @@ frontend-test:
 	cd frontend && $(NPM) run typecheck
 	cd frontend && $(NPM) test
 	cd frontend && $(NPM) run build
+	cd frontend && $(NPM) run size
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

@@ -3,12 +3,9 @@
 // senior officials load lazily (parts 2 and 3 add them under their paths).
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ErrorBoundary, LocationProvider, Route, Router, useLocation } from "preact-iso";
-import { AlertPage } from "../alerts/AlertPage";
-import { IssueAlert } from "../alerts/IssueAlert";
+import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { Board } from "../board/Board";
 import { LOCALES, locale, setLocale, t } from "../i18n";
-import { ReportForm } from "../incidents/ReportForm";
 import { Room } from "../incidents/Room";
 import { onFrame } from "../realtime/live";
 import {
@@ -27,6 +24,12 @@ import { NotFound } from "./NotFound";
 import { parseRoute, pointOfRoute } from "./routes";
 import { me, pointsServed, session, setNavigator, signOutNow, zoneOf } from "./session";
 import { SignIn } from "./SignIn";
+
+// Forms and single-alert pages load on first use (the service worker precaches
+// them, so they open offline too); the board and the room are in the first load.
+const ReportForm = lazy(() => import("../incidents/ReportForm").then((m) => m.ReportForm));
+const IssueAlert = lazy(() => import("../alerts/IssueAlert").then((m) => m.IssueAlert));
+const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPage));
 
 function currentPoint(path: string): string | null {
   const named = pointOfRoute(parseRoute(`${path}${location.search}`));
