@@ -7,7 +7,7 @@ import { computed, signal } from "@preact/signals";
 import { ApiError, onUnauthorized } from "../api/client";
 import { getMe, listCrossingPoints, signOut } from "../api/endpoints";
 import type { CrossingPoint, Me } from "../api/types";
-import { loadCached, saveCached } from "../realtime/cache";
+import { clearCached, loadCached, saveCached } from "../realtime/cache";
 import { startLive, stopLive } from "../realtime/live";
 
 export type SessionState =
@@ -112,6 +112,8 @@ export async function signOutNow(): Promise<void> {
     await signOut();
   } finally {
     stopLive();
+    // The next officer on this tablet must not open this one's boards offline.
+    await clearCached();
     session.value = { kind: "signed-out", next: "/", expired: false };
     navigate?.("/signin");
   }
