@@ -182,12 +182,14 @@ def _mount() -> None:
     from hub.agencies.api import router as agencies_router
     from hub.alerts.api import router as alerts_router
     from hub.events.api import router as events_router
+    from hub.events.reads_api import router as reads_router
     from hub.incidents.api import router as incidents_router
     from hub.operations.api import router as operations_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/", agencies_router)
     api.add_router("/", events_router)
+    api.add_router("/", reads_router)
     api.add_router("/incidents", incidents_router)
     api.add_router("/", alerts_router)
     api.add_router("/", operations_router)

@@ -9,8 +9,10 @@ workers reconcile with the database.
 
 Channels: ``<prefix>:stream:<stream name>`` carries pre-encoded frames, each
 behind a one-line header (``stream_message``): ``E<seq>`` for an event frame,
-``P`` for presence, ``T<connection id>`` for typing. ``<prefix>:control`` carries
-control messages (access changes) for every worker.
+``P`` for presence, ``T<connection id>`` for typing, ``S`` for a ``seen`` frame
+(``hub.events.reads``), and ``N`` for an incident notice on a ``crossing:``
+stream (``hub.events.notices``; workers filter it by reader). ``<prefix>:control``
+carries control messages (access changes, mention notices) for every worker.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ within seconds, closes or re-authorises that user's sockets. Domain services
 (logout, token revocation, membership or user changes) call
 ``access_changed``; incident visibility changes call ``stream_access_changed``
 (for ``incident:<REF>``, workers also re-check ``operation:`` subscriptions,
-whose readers derive from their incident's); nothing else publishes control
-messages.
+whose readers derive from their incident's). The only other messages on this
+channel are mention notices (``hub.events.notices``).
 
 Like every bus message these are at most once: a publish that fails is logged
 and dropped (``hub.events.bus``). They are the fast path, not the only one:

@@ -14,7 +14,9 @@ Invariants:
   overwriting; ``bulk_create`` refuses ``update_conflicts``/``ignore_conflicts``),
   and on PostgreSQL a trigger refuses too (migration 0002);
 - ``WriteReceipt(actor, client_msg_id)`` is unique: it makes client writes
-  idempotent (``hub.events.idempotency``).
+  idempotent (``hub.events.idempotency``);
+- ``ReadMarker(user, stream_name)`` is unique, and its ``seq`` never goes down
+  (``hub.events.reads``). Markers are not part of the record: no event, no chain.
 """
 
 from __future__ import annotations
@@ -168,3 +170,30 @@ class WriteReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.client_msg_id} -> {self.stream}#{self.seq}"
+
+
+class ReadMarker(models.Model):
+    """How far one officer has read one stream: the last ``seq`` they have seen.
+
+    Written only by ``hub.events.reads.stream_mark_read``, which keeps it monotonic
+    and at most the stream's head. Not an event: reading changes nothing on record.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="read_markers"
+    )
+    stream_name = models.CharField(max_length=120)
+    seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "stream_name"], name="read_marker_unique_user_stream"
+            ),
+            models.CheckConstraint(condition=models.Q(seq__gte=0), name="read_marker_seq_gte_0"),
+        ]
+        indexes = [models.Index(fields=["stream_name", "user"], name="read_marker_stream_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.stream_name} to {self.seq}"

@@ -3,8 +3,9 @@
 A stream name is ``<kind>:<key>`` (``incident:WDH-2026-0001``,
 ``crossing:WDH``, ``operation:OP-WDH-2026-0001``). Domain apps register each
 kind with a visibility resolver (and optionally a presenter that masks payloads,
-such as redacted message text) from their ``AppConfig.ready()``, so this app
-never imports them.
+such as redacted message text, and a reader factory that answers "can read?"
+for many users from one read of the stream's facts) from their
+``AppConfig.ready()``, so this app never imports them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ ReadResolver = Callable[["Access", str], bool]
 Presenter = Callable[[Sequence["Event"]], list[dict[str, Any]]]
 # visible(access) -> names of every stream of this kind the caller may read.
 Lister = Callable[["Access"], Iterable[str]]
+# reader(key) -> a pure "can read?" over the stream's facts read once (None: no such
+# stream). Unlike can_read, it logs nothing: it asks about users other than the caller.
+ReaderFactory = Callable[[str], Callable[["Access"], bool] | None]
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class StreamKind:
     can_read: ReadResolver
     present: Presenter | None = None
     visible: Lister | None = None
+    reader: ReaderFactory | None = None
 
 
 _kinds: dict[str, StreamKind] = {}
@@ -48,8 +53,11 @@ def register_stream_kind(
     can_read: ReadResolver,
     present: Presenter | None = None,
     visible: Lister | None = None,
+    reader: ReaderFactory | None = None,
 ) -> None:
-    _kinds[kind] = StreamKind(kind=kind, can_read=can_read, present=present, visible=visible)
+    _kinds[kind] = StreamKind(
+        kind=kind, can_read=can_read, present=present, visible=visible, reader=reader
+    )
 
 
 def visible_stream_names(access: Access) -> list[str]:
@@ -85,3 +93,20 @@ def require_readable_stream(access: Access, name: str) -> StreamKind:
     if not access.is_active or not kind.can_read(access, key):
         raise NotFound("No such stream.")
     return kind
+
+
+def _nobody(access: Access) -> bool:
+    return False
+
+
+def stream_reader(name: str) -> Callable[[Access], bool]:
+    """ "Can this access read ``name``?" for many users at once: the kind's reader
+    factory (facts read once) when it has one, else its resolver per call. Unknown
+    or malformed streams are read by nobody."""
+    try:
+        kind, key = parse_stream_name(name)
+    except NotFound:
+        return _nobody
+    if kind.reader is not None:
+        return kind.reader(key) or _nobody
+    return lambda access: access.is_active and kind.can_read(access, key)

@@ -120,21 +120,38 @@ class IncidentLeadChanged(EventPayload):
 # --- messages on an incident channel --------------------------------------------
 
 
+class Mention(BaseModel):
+    """Someone a message names with ``@``: a participating agency (``@NA-CUS``, by
+    code) or an officer who can read the incident (``@na-pol.duty``, by username).
+    ``name`` is the agency's name or the officer's display name when it was posted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["agency", "officer"]
+    key: str = Field(description="The agency's code or the officer's username.")
+    name: str
+
+
 @event_kind("message.posted")
 class MessagePosted(EventPayload):
-    """``redacted`` is only ever true as readers see it: the text is then hidden."""
+    """``redacted`` is only ever true as readers see it: the text is then hidden
+    (and ``mentions`` is then empty). Payloads recorded before mentions existed
+    have no ``mentions`` key; they validate with the default."""
 
     message_id: int
     body: str
     redacted: bool = False
+    mentions: list[Mention] = Field(default_factory=list)
 
 
 @event_kind("message.edited")
 class MessageEdited(EventPayload):
+    """``mentions`` are those of the new text (see ``MessagePosted``)."""
+
     message_id: int
     body: str
     edit_number: int = Field(ge=1)
     redacted: bool = False
+    mentions: list[Mention] = Field(default_factory=list)
 
 
 @event_kind("message.redacted")

@@ -34,9 +34,9 @@ from hub.incidents.schemas import (
 )
 from hub.incidents.selectors import (
     IncidentFilters,
-    incident_snapshot,
-    incident_state,
-    incidents_snapshot,
+    incident_detail_snapshot,
+    incident_written,
+    incidents_listed,
     messages_snapshot,
 )
 from hub.schemas import ERRORS_READ, ERRORS_WRITE
@@ -44,14 +44,14 @@ from hub.schemas import ERRORS_READ, ERRORS_WRITE
 router = Router(tags=["incidents"])
 
 
-def _out(result: services.IncidentResult) -> IncidentOut:
-    return IncidentOut.of(*incident_state(result.incident))
+def _out(request: HttpRequest, result: services.IncidentResult) -> IncidentOut:
+    return IncidentOut.of(*incident_written(result.incident, user_id=request_user(request).pk))
 
 
 @router.get("", response={200: IncidentPage, **ERRORS_READ}, summary="Incidents you may see")
 def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> IncidentPage:
     access = access_for(request_user(request))
-    items = incidents_snapshot(
+    items = incidents_listed(
         access,
         IncidentFilters(
             crossing_point=query.crossing_point,
@@ -65,7 +65,7 @@ def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> Inci
         limit=query.limit,
     )
     return IncidentPage(
-        items=[IncidentOut.of(incident, seq) for incident, seq in items],
+        items=[IncidentOut.of(*item) for item in items],
         next_cursor=items[-1][0].pk if len(items) == query.limit else None,
     )
 
@@ -75,7 +75,7 @@ def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> Inci
 )
 def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[IncidentOut]:
     result = services.incident_report(actor=request_user(request), **payload.model_dump())
-    return Status(200 if result.duplicate else 201, _out(result))
+    return Status(200 if result.duplicate else 201, _out(request, result))
 
 
 @router.get(
@@ -84,11 +84,10 @@ def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[Inc
     summary="One incident (a snapshot with its seq)",
 )
 def incident_detail(request: HttpRequest, ref: str) -> IncidentOut:
-    found = incident_snapshot(access_for(request_user(request)), ref)
+    found = incident_detail_snapshot(access_for(request_user(request)), ref)
     if found is None:
         raise NotFound("Not found.")
-    incident, _, seq = found
-    return IncidentOut.of(incident, seq)
+    return IncidentOut.of(*found)
 
 
 @router.patch(
@@ -99,7 +98,7 @@ def incident_patch(request: HttpRequest, ref: str, payload: IncidentPatch) -> In
     result = services.incident_update(
         actor=request_user(request), ref=ref, changes=changes, client_msg_id=payload.client_msg_id
     )
-    return _out(result)
+    return _out(request, result)
 
 
 @router.post(
@@ -115,7 +114,7 @@ def incident_transitions(request: HttpRequest, ref: str, payload: TransitionIn) 
         reason=payload.reason,
         client_msg_id=payload.client_msg_id,
     )
-    return _out(result)
+    return _out(request, result)
 
 
 @router.post(
@@ -129,7 +128,7 @@ def incident_invite(request: HttpRequest, ref: str, payload: InviteIn) -> Incide
         note=payload.note,
         client_msg_id=payload.client_msg_id,
     )
-    return _out(result)
+    return _out(request, result)
 
 
 @router.put(
@@ -142,7 +141,7 @@ def incident_lead(request: HttpRequest, ref: str, payload: LeadIn) -> IncidentOu
         agency=payload.agency,
         client_msg_id=payload.client_msg_id,
     )
-    return _out(result)
+    return _out(request, result)
 
 
 @router.get(

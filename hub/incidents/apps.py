@@ -11,6 +11,7 @@ class IncidentsConfig(AppConfig):
         from hub.incidents.selectors import (
             incident_stream_names,
             incident_stream_readable,
+            incident_stream_reader,
             present_incident_events,
         )
 
@@ -19,4 +20,5 @@ class IncidentsConfig(AppConfig):
             can_read=incident_stream_readable,
             present=present_incident_events,
             visible=incident_stream_names,
+            reader=incident_stream_reader,
         )

@@ -7,7 +7,9 @@ Invariants:
 - rows change only through ``hub.incidents.services``, which emits the event of
   every change on ``incident:<ref>`` in the same transaction;
 - messages are never deleted: edits keep their history as events, redaction
-  hides the text from readers and records who and why.
+  hides the text from readers and records who and why;
+- ``Message.mentions`` is what the latest ``message.posted``/``message.edited``
+  event of the message records (``hub.incidents.mentions``).
 """
 
 from __future__ import annotations
@@ -139,6 +141,12 @@ class Message(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     body = models.TextField()
+    mentions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The current text's @mentions, as its latest message.posted/edited event "
+        "records them (hub.events.types.Mention).",
+    )
     client_msg_id = models.UUIDField()
     seq = models.BigIntegerField(help_text="seq of the message.posted event on the incident stream")
     created_at = models.DateTimeField()

@@ -9,7 +9,13 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field, StrictInt, StrictStr
 
-from hub.events.types import IncidentCategory, IncidentStatus, IncidentVisibility, Severity
+from hub.events.types import (
+    IncidentCategory,
+    IncidentStatus,
+    IncidentVisibility,
+    Mention,
+    Severity,
+)
 from hub.incidents.models import Incident, Message
 from hub.schemas import StrictIn, UserRef
 
@@ -34,9 +40,13 @@ class IncidentOut(Schema):
     updated_at: datetime
     stream: str
     seq: int = Field(description="The incident stream's seq this snapshot reflects.")
+    read_seq: int = Field(
+        description="Your read marker on the incident's stream (0 if you have read none of it); "
+        "events after it are unread."
+    )
 
     @staticmethod
-    def of(incident: Incident, seq: int) -> IncidentOut:
+    def of(incident: Incident, seq: int, read_seq: int) -> IncidentOut:
         return IncidentOut(
             ref=incident.ref,
             crossing_point=incident.crossing_point.code,
@@ -61,6 +71,7 @@ class IncidentOut(Schema):
             updated_at=incident.updated_at,
             stream=incident.stream_name,
             seq=seq,
+            read_seq=read_seq,
         )
 
 
@@ -153,6 +164,9 @@ class MessageOut(Schema):
     edit_count: int
     created_at: datetime
     edited_at: datetime | None
+    mentions: list[Mention] = Field(
+        description="Agencies and officers the text mentions with @ (empty when redacted)."
+    )
 
     @staticmethod
     def of(message: Message) -> MessageOut:
@@ -176,6 +190,7 @@ class MessageOut(Schema):
             edit_count=message.edit_count,
             created_at=message.created_at,
             edited_at=message.edited_at,
+            mentions=[] if redacted else [Mention(**m) for m in message.mentions or []],
         )
 
 

@@ -9,7 +9,7 @@ change missed or applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from hub.agencies.access import OPERATIONAL_ROLES, Access
 from hub.agencies.models import Role
 from hub.events.models import Event
+from hub.events.reads import read_seqs
 from hub.events.selectors import stream_head, stream_snapshot
 from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.permissions import IncidentFacts, can_read_incident
@@ -186,6 +187,42 @@ def incidents_snapshot(
         return [(fresh[i.pk], heads[i.stream_name]) for i in page if i.pk in fresh]
 
 
+# --- with the caller's read marker (IncidentOut.read_seq) ---------------------------
+
+
+def incidents_listed(
+    access: Access,
+    filters: IncidentFilters | None = None,
+    *,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[tuple[Incident, int, int]]:
+    """``incidents_snapshot``, each incident with the caller's read marker on its
+    stream (0 where none): one more query for the whole page."""
+    items = incidents_snapshot(access, filters, before_id=before_id, limit=limit)
+    marks = read_seqs(user_id=access.user_id, streams=[i.stream_name for i, _ in items])
+    return [(incident, seq, marks[incident.stream_name]) for incident, seq in items]
+
+
+def incident_detail_snapshot(access: Access, ref: str) -> tuple[Incident, int, int] | None:
+    """``incident_snapshot`` (incident, seq) and the caller's read marker, if readable."""
+    found = incident_snapshot(access, ref)
+    if found is None:
+        return None
+    incident, _, seq = found
+    return (
+        incident,
+        seq,
+        read_seqs(user_id=access.user_id, streams=[incident.stream_name])[incident.stream_name],
+    )
+
+
+def incident_written(incident: Incident, *, user_id: int) -> tuple[Incident, int, int]:
+    """``incident_state`` after a write, and the writer's read marker on its stream."""
+    fresh, seq = incident_state(incident)
+    return fresh, seq, read_seqs(user_id=user_id, streams=[fresh.stream_name])[fresh.stream_name]
+
+
 def messages_snapshot(
     access: Access, ref: str, *, after_seq: int = 0, limit: int = 100
 ) -> tuple[list[Message], int] | None:
@@ -215,6 +252,17 @@ def incident_stream_readable(access: Access, key: str) -> bool:
     return incident_for(access, key, action="stream.read") is not None
 
 
+def incident_stream_reader(key: str) -> Callable[[Access], bool] | None:
+    """A pure "can read?" over the incident's facts, read once (None: no such incident)."""
+    if len(key) > 32:
+        return None
+    incident = Incident.objects.filter(ref=key).first()
+    if incident is None:
+        return None
+    facts = incident_facts(incident)
+    return lambda access: can_read_incident(access, facts)
+
+
 def incident_stream_names(access: Access) -> list[str]:
     refs = Incident.objects.filter(visibility_filter(access)).values_list("ref", flat=True)
     return [f"incident:{ref}" for ref in refs]
@@ -224,7 +272,9 @@ MASKED_KINDS = frozenset({"message.posted", "message.edited"})
 
 
 def present_incident_events(events: Sequence[Event]) -> list[dict[str, Any]]:
-    """Hide the text of redacted messages from readers (the record keeps it)."""
+    """Hide the text (and the mentions) of redacted messages from readers (the record
+    keeps them). Messages recorded before mentions existed show ``mentions: []``, so
+    every message payload has the same shape."""
     ids = {e.payload.get("message_id") for e in events if e.kind in MASKED_KINDS}
     redacted = (
         set(
@@ -238,8 +288,11 @@ def present_incident_events(events: Sequence[Event]) -> list[dict[str, Any]]:
     shown: list[dict[str, Any]] = []
     for e in events:
         payload = dict(e.payload)
-        if e.kind in MASKED_KINDS and payload.get("message_id") in redacted:
-            payload["body"] = ""
-            payload["redacted"] = True
+        if e.kind in MASKED_KINDS:
+            payload.setdefault("mentions", [])
+            if payload.get("message_id") in redacted:
+                payload["body"] = ""
+                payload["redacted"] = True
+                payload["mentions"] = []
         shown.append(payload)
     return shown

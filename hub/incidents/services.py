@@ -5,7 +5,11 @@
 3. changes rows and ``emit``s the event on ``incident:<ref>`` in one transaction,
    which publishes after commit;
 4. is idempotent on ``client_msg_id`` (``hub.events.idempotency``), whose
-   ``run_idempotent`` opens the transaction.
+   ``run_idempotent`` opens the transaction;
+5. publishes notices after commit (``hub.events.notices``): an incident notice
+   to the crossing point's board when an incident is reported, invites an
+   agency, changes visibility or lead, or moves status; a mention notice to
+   whom a message's ``@`` mentions name (``hub.incidents.mentions``).
 
 Lock order: incident row, then stream row (inside ``emit``). Arguments are
 keyword-only; callers are the REST API, the WebSocket consumer and commands.
@@ -29,6 +33,7 @@ from hub.errors import Conflict, InvalidInput, NotFound
 from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
 from hub.events.models import WriteReceipt
+from hub.events.notices import incident_notice, mention_notice
 from hub.events.pipeline import emit
 from hub.events.selectors import stream_head
 from hub.events.types import (
@@ -38,11 +43,13 @@ from hub.events.types import (
     IncidentReported,
     IncidentTransitioned,
     IncidentUpdated,
+    Mention,
     MessageEdited,
     MessagePosted,
     MessageRedacted,
 )
 from hub.incidents import permissions as perms
+from hub.incidents.mentions import excerpt, mention_recipients, resolve_mentions
 from hub.incidents.models import (
     Category,
     Incident,
@@ -200,6 +207,37 @@ def _snapshot(incident: Incident) -> IncidentReported:
     )
 
 
+def _notice(incident: Incident, seq: int) -> None:
+    """After commit, tell the incident's readers watching its crossing point (a board)."""
+    incident_notice(crossing_point=incident.crossing_point.code, ref=incident.ref, seq=seq)
+
+
+def _notify_mentioned(
+    incident: Incident,
+    facts: IncidentFacts,
+    mentions: list[Mention],
+    *,
+    actor: User,
+    agency: Agency,
+    seq: int,
+    body: str,
+) -> None:
+    """After commit, a mention notice to whom ``mentions`` name (never the author)."""
+    if not mentions:
+        return
+    recipients = mention_recipients(mentions, facts=facts, author_id=actor.pk)
+    mention_notice(
+        recipients=recipients,
+        crossing_point=incident.crossing_point.code,
+        ref=incident.ref,
+        seq=seq,
+        by_user=actor.username,
+        by_name=actor.display_name,
+        by_agency=agency.code,
+        excerpt=excerpt(body),
+    )
+
+
 # --- incidents ---------------------------------------------------------------------
 
 
@@ -287,6 +325,7 @@ def incident_report(
         event = emit(
             stream=incident.stream_name, payload=_snapshot(incident), actor=actor, agency=acting
         )
+        _notice(incident, event.seq)
         return (
             IncidentResult(incident=incident, seq=event.seq),
             Written(incident.stream_name, event.seq, str(incident.pk)),
@@ -357,6 +396,8 @@ def incident_update(
             actor=actor,
             agency=acting,
         )
+        if "visibility" in diff:
+            _notice(incident, event.seq)
         return IncidentResult(incident, event.seq), Written(
             incident.stream_name, event.seq, str(incident.pk)
         )
@@ -411,6 +452,7 @@ def incident_transition(
             actor=actor,
             agency=acting,
         )
+        _notice(incident, event.seq)
         return IncidentResult(incident, event.seq), Written(
             incident.stream_name, event.seq, str(incident.pk)
         )
@@ -467,6 +509,7 @@ def incident_invite_agency(
             actor=actor,
             agency=acting,
         )
+        _notice(incident, event.seq)
         return IncidentResult(incident, event.seq), Written(
             incident.stream_name, event.seq, str(incident.pk)
         )
@@ -514,6 +557,7 @@ def incident_set_lead(
             actor=actor,
             agency=acting,
         )
+        _notice(incident, event.seq)
         return IncidentResult(incident, event.seq), Written(
             incident.stream_name, event.seq, str(incident.pk)
         )
@@ -552,24 +596,29 @@ def message_post(
             target=ref,
         )
         _not_closed(incident)
+        mentions = resolve_mentions(body=text, facts=facts)
         message = Message.objects.create(
             incident=incident,
             author=actor,
             agency=acting,
             body=text,
+            mentions=[m.model_dump(mode="json") for m in mentions],
             client_msg_id=client_msg_id,
             seq=0,
             created_at=timezone.now(),
         )
         event = emit(
             stream=incident.stream_name,
-            payload=MessagePosted(message_id=message.pk, body=text),
+            payload=MessagePosted(message_id=message.pk, body=text, mentions=mentions),
             actor=actor,
             agency=acting,
             at=message.created_at,
         )
         message.seq = event.seq
         message.save(update_fields=["seq"])
+        _notify_mentioned(
+            incident, facts, mentions, actor=actor, agency=acting, seq=event.seq, body=text
+        )
         return (
             MessageResult(message=message, stream=incident.stream_name, seq=event.seq),
             Written(incident.stream_name, event.seq, str(message.pk)),
@@ -629,16 +678,29 @@ def message_edit(
                 MessageResult(message, incident.stream_name, head),
                 Written(incident.stream_name, head, str(message.pk)),
             )
+        mentions = resolve_mentions(body=text, facts=facts)
+        before = {(m.get("kind"), m.get("key")) for m in message.mentions or []}
         message.body = text
+        message.mentions = [m.model_dump(mode="json") for m in mentions]
         message.edit_count += 1
         message.edited_at = timezone.now()
-        message.save(update_fields=["body", "edit_count", "edited_at"])
+        message.save(update_fields=["body", "mentions", "edit_count", "edited_at"])
         event = emit(
             stream=incident.stream_name,
-            payload=MessageEdited(message_id=message.pk, body=text, edit_number=message.edit_count),
+            payload=MessageEdited(
+                message_id=message.pk,
+                body=text,
+                edit_number=message.edit_count,
+                mentions=mentions,
+            ),
             actor=actor,
             agency=acting,
             at=message.edited_at,
+        )
+        # An edit notifies only whom it newly mentions: the others heard of it already.
+        added = [m for m in mentions if (m.kind, m.key) not in before]
+        _notify_mentioned(
+            incident, facts, added, actor=actor, agency=acting, seq=event.seq, body=text
         )
         return (
             MessageResult(message, incident.stream_name, event.seq),

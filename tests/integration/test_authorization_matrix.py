@@ -11,7 +11,9 @@ each in the four roles (duty officer, coordinator, senior official, admin). NA-C
 is invited as a second participant, so there is always someone else's message
 (posted by ``na-cus.duty``) and a participant to hand the lead to.
 
-Besides the incident actions, the matrix covers the reference-data reads (``/me``,
+Besides the incident actions, the matrix covers read markers of the incident's
+stream (``POST /streams/{stream}/read``, ``GET /streams/{stream}/reads``: exactly
+its readers, like its events), the reference-data reads (``/me``,
 ``/agencies``, ``/crossing-points``) and bearer tokens (issue with ``POST
 /auth/token``, revoke your own or, refused, someone else's): everyone signed in
 may read reference data and manage their own tokens, whatever the incident.
@@ -64,7 +66,8 @@ from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
 from hub.errors import Forbidden, HubError, NotFound
 from hub.events import api as events_api
-from hub.events.models import Event
+from hub.events.models import Event, ReadMarker
+from hub.events.reads import stream_mark_read, stream_readers_for
 from hub.events.selectors import stream_events_for
 from hub.incidents import services
 from hub.incidents.export import incident_export
@@ -105,6 +108,8 @@ REST = "rest"
 # - redact: the author (participating), a participating coordinator, or any
 #   senior official serving the point;
 # - export: senior officials serving the point;
+# - read markers of the incident's stream (mark how far you read, list who read
+#   how far): anyone who may read the stream, exactly like its events;
 # - /audit/verify?stream=: anyone who may read the stream;
 #   /audit/verify (everything): senior officials only (403 for anyone else),
 #   checking just the streams they may read (hub.events.permissions);
@@ -129,6 +134,22 @@ TABLE: dict[str, str] = {
         crossing_point  foreign  absent  absent  absent  absent
     """,
     "read_events": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "mark_read": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "read_reads": """
         participants    own      OK   OK   OK   404
         participants    point    404  404  OK   404
         participants    foreign  404  404  404  404
@@ -336,6 +357,8 @@ LOGGED_ACTIONS = {
     "read_incident": "incident.read",
     "read_messages": "incident.read",
     "read_events": "stream.read",
+    "mark_read": "stream.read",
+    "read_reads": "stream.read",
     "audit_verify_stream": "stream.read",
     "report": "incident.report",
     "update": "incident.update",
@@ -392,8 +415,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 19 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (19 * 2 + 5) * 2 * 3 * 4
+# 21 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (21 * 2 + 5) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -588,6 +611,49 @@ def service_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
     return from_service(read)
 
 
+def check_marker(c: Call, outcome: str) -> None:
+    """An allowed mark stores the head (the seq asked for is beyond it); a refusal nothing."""
+    stored = (
+        ReadMarker.objects.filter(user__username=c.username, stream_name=f"incident:{c.ref}")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if outcome == OK:
+        assert stored == len(stream_events(c.ref))
+    else:
+        assert stored is None
+
+
+def plant_other_reader(c: Call) -> None:
+    """A marker of na-cus.duty (a participant, so a reader in every row)."""
+    ReadMarker.objects.create(
+        user=officer(OTHER_AUTHOR),
+        stream_name=f"incident:{c.ref}",
+        seq=1,
+        updated_at=timezone.now(),
+    )
+
+
+def service_mark_read(c: Call, _: pytest.MonkeyPatch) -> str:
+    user = officer(c.username)
+    outcome = from_service(
+        lambda: stream_mark_read(actor=user, stream=f"incident:{c.ref}", seq=10**6)
+    )
+    check_marker(c, outcome)
+    return outcome
+
+
+def service_read_reads(c: Call, _: pytest.MonkeyPatch) -> str:
+    plant_other_reader(c)
+
+    def read() -> None:
+        head, readers = stream_readers_for(access_for(officer(c.username)), f"incident:{c.ref}")
+        assert head == len(stream_events(c.ref))
+        assert [(r.username, r.agency, r.seq) for r in readers] == [(OTHER_AUTHOR, "NA-CUS", 1)]
+
+    return from_service(read)
+
+
 def service_read_messages(c: Call, _: pytest.MonkeyPatch) -> str:
     found = incident_for(access_for(officer(c.username)), c.ref)
     if found is None:
@@ -678,6 +744,28 @@ def rest_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
         body = response.json()
         assert body["head"] == len(stream_events(c.ref))
         assert [e["seq"] for e in body["events"]] == list(range(1, body["head"] + 1))
+    return from_response(response)
+
+
+def rest_mark_read(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.post(f"/api/v1/streams/incident:{c.ref}/read", {"seq": 10**6})
+    if response.status_code == 200:
+        body = response.json()
+        assert (body["stream"], body["seq"]) == (f"incident:{c.ref}", len(stream_events(c.ref)))
+    outcome = from_response(response)
+    check_marker(c, outcome)
+    return outcome
+
+
+def rest_read_reads(c: Call, _: pytest.MonkeyPatch) -> str:
+    plant_other_reader(c)
+    response = c.api.get(f"/api/v1/streams/incident:{c.ref}/reads")
+    if response.status_code == 200:
+        body = response.json()
+        assert body["head"] == len(stream_events(c.ref))
+        assert [(r["user"], r["agency"], r["seq"]) for r in body["readers"]] == [
+            (OTHER_AUTHOR, "NA-CUS", 1)
+        ]
     return from_response(response)
 
 
@@ -876,6 +964,8 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "read_incident": service_read_incident,
     "list_incidents": service_list_incidents,
     "read_events": service_read_events,
+    "mark_read": service_mark_read,
+    "read_reads": service_read_reads,
     "read_messages": service_read_messages,
     "export": service_export,
     "auth_token": service_auth_token,
@@ -887,6 +977,8 @@ REST_ACTIONS: dict[str, Performer] = {
     "read_incident": rest_read_incident,
     "list_incidents": rest_list_incidents,
     "read_events": rest_read_events,
+    "mark_read": rest_mark_read,
+    "read_reads": rest_read_reads,
     "read_messages": rest_read_messages,
     "export": rest_export,
     "audit_verify_stream": rest_audit_verify_stream,
@@ -1102,6 +1194,8 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("GET", "/api/v1/incidents/{ref}/export"): ("export",),
     ("GET", "/api/v1/streams/{stream}/events"): ("read_events",),
+    ("POST", "/api/v1/streams/{stream}/read"): ("mark_read",),
+    ("GET", "/api/v1/streams/{stream}/reads"): ("read_reads",),
     ("GET", "/api/v1/audit/verify"): ("audit_verify_stream", "audit_verify_all"),
     ("GET", "/api/v1/me"): ("me",),
     ("GET", "/api/v1/agencies"): ("agencies",),

@@ -64,7 +64,7 @@ def test_emit_allocates_gap_free_seqs_and_chains_hashes() -> None:
             actor_id=first.actor_id,
             agency_id=first.actor_agency_id,
             at=first.at,
-            payload={"message_id": 1, "body": "message 0", "redacted": False},
+            payload={"message_id": 1, "body": "message 0", "redacted": False, "mentions": []},
             salt=first.salt,
         ),
     )
@@ -103,7 +103,12 @@ def test_publish_happens_after_commit_only(published: list[tuple[str, str]]) -> 
     decoded = json.loads(frame)
     assert decoded["type"] == "event"
     assert (decoded["stream"], decoded["seq"], decoded["kind"]) == (STREAM, 1, "message.posted")
-    assert decoded["payload"] == {"message_id": 1, "body": "hello", "redacted": False}
+    assert decoded["payload"] == {
+        "message_id": 1,
+        "body": "hello",
+        "redacted": False,
+        "mentions": [],
+    }
     assert decoded["actor"]["username"] == "na-imm.duty"
 
 

@@ -341,6 +341,7 @@ def test_post_writes_message_and_event_with_the_same_seq() -> None:
             "message_id": message.pk,
             "body": "Passenger calm, interpreter requested",
             "redacted": False,
+            "mentions": [],
         },
     )
 
