@@ -14,6 +14,9 @@ from hub.asgi import application
 from tests.factories import officer
 
 ORIGIN = (b"origin", b"http://testserver")
+# Frames that arrive on their own, not in answer to a frame: presence and typing, and
+# the read markers sent after caught_up on an incident: stream.
+NOISE = frozenset({"presence", "typing", "seen_state"})
 
 
 def session_cookie(username: str) -> str:
@@ -77,11 +80,12 @@ class Socket:
         return data
 
     async def recv_until(self, kind: str, timeout: float = 5) -> list[dict[str, Any]]:
-        """Frames up to and including the first of ``kind`` (presence/typing skipped)."""
+        """Frames up to and including the first of ``kind`` (presence, typing and
+        seen_state skipped, unless asked for)."""
         frames: list[dict[str, Any]] = []
         while True:
             frame = await self.recv(timeout)
-            if frame["type"] in {"presence", "typing"} and kind not in {"presence", "typing"}:
+            if frame["type"] in NOISE and frame["type"] != kind:
                 continue
             frames.append(frame)
             if frame["type"] == kind or frame["type"] == "__closed__":

@@ -18,6 +18,10 @@ Invariants:
   requested is verified again before it goes live.
 - A socket whose server-side send buffer exceeds ``HUB_WS_MAX_SEND_BUFFER``
   (Daphne only) is closed with 4508: clients resume from their last seq.
+- ``read`` frames write at most one read marker per stream every
+  ``READ_INTERVAL`` seconds; the highest seq held back is written when the
+  window ends, by the next ``read`` after it, on unsubscribe or when the socket
+  goes (in the hub's background, after a fresh sign-in check): never lost.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis
@@ -48,11 +53,17 @@ from hub.realtime.selectors import (
     connection_recheck,
     pending_alerts_frame,
     replay_page,
+    seen_state_frame,
     signed_in_user,
     stream_readable_now,
     subscription_start,
 )
-from hub.realtime.services import alert_ack_from_socket, message_send_from_socket
+from hub.realtime.services import (
+    alert_ack_from_socket,
+    message_send_from_socket,
+    read_mark_deferred,
+    read_mark_from_socket,
+)
 from hub.realtime.transport import LiveFeedUnavailable
 from hub.realtime.wire import (
     BufferProbe,
@@ -66,11 +77,17 @@ from hub.realtime.wire import (
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL = 2.0
+READ_INTERVAL = 2.0  # seconds between read-marker writes per stream per connection
 REPLAY_STALL = 30.0  # seconds a replay waits for a send buffer that does not drain at all
 
 
 def max_send_buffer() -> int:
     return int(settings.HUB_WS_MAX_SEND_BUFFER)
+
+
+def read_clock() -> float:
+    """The clock of the read-marker rate limit (a function, so tests can move it)."""
+    return time.monotonic()
 
 
 class TokenBucket:
@@ -90,6 +107,22 @@ class TokenBucket:
             return False
         self.tokens -= 1.0
         return True
+
+
+@dataclass
+class ReadWindow:
+    """One stream's read-marker writes on one connection: at most one per
+    ``READ_INTERVAL``; the highest seq sent meanwhile waits in ``pending`` and is
+    written when the window ends (or by the next frame after it, or on close)."""
+
+    written_at: float = float("-inf")
+    pending: int | None = None
+    timer: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class HubConsumer(AsyncWebsocketConsumer):
@@ -121,6 +154,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.subs: dict[str, Subscription] = {}
         self.typing_at: dict[str, float] = {}
+        self.reads: dict[str, ReadWindow] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tickets = 0
         self._access_ticket = -1
@@ -186,6 +220,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        self._flush_reads()
         await self._release()
 
     async def _release(self) -> None:
@@ -199,6 +234,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Leave the hub without awaiting (remote clean-up in the background)."""
         self.closing = True
         self.write_direct = None
+        self._flush_reads()
         if self.registered:
             self.registered = False
             subs = list(self.subs.values())
@@ -445,6 +481,8 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.send_frame(ack)
             case p.TypingIn():
                 await self.on_typing(frame)
+            case p.Read():
+                await self.on_read(frame)
             case p.Ping():
                 await self.send_frame(p.Pong(type="pong"))
 
@@ -512,6 +550,10 @@ class HubConsumer(AsyncWebsocketConsumer):
             # ...and whenever they resume a crossing point's feed.
             pending = await db(pending_alerts_frame)(self.access, stream.split(":", 1)[1])
             await self.send_frame(pending)
+        elif stream.startswith("incident:"):
+            # Through the subscription: held while an access re-check is pending,
+            # dropped if it ends the subscription.
+            await sub.push_other(p.encode(await db(seen_state_frame)(stream)))
 
     async def on_unsubscribe(self, frame: p.Unsubscribe) -> None:
         if frame.stream not in self.subs:
@@ -526,6 +568,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         sub = self.subs.pop(stream, None)
         if sub is None:
             return
+        window = self.reads.pop(stream, None)
+        if window is not None:
+            window.cancel()
+            if reason == "requested":
+                self._write_read_later(stream, window.pending)  # the last position counts
         await self.hub.unsubscribe(sub)
         await self.send_frame(p.Unsubscribed(type="unsubscribed", stream=stream, reason=reason))
 
@@ -551,6 +598,87 @@ class HubConsumer(AsyncWebsocketConsumer):
             ),
         )
         await self.hub.broadcast_typing(frame.stream, self.conn_id, p.encode(out))
+
+    async def on_read(self, frame: p.Read) -> None:
+        """Record the read marker now, or, within ``READ_INTERVAL`` of the last write,
+        hold the highest seq until the window ends (nothing sent is lost)."""
+        if frame.stream not in self.subs:
+            raise HubError("Subscribe to the stream first.", code=p.ErrorCode.NOT_SUBSCRIBED)
+        window = self.reads.setdefault(frame.stream, ReadWindow())
+        seq = frame.seq if window.pending is None else max(window.pending, frame.seq)
+        now = read_clock()
+        if now - window.written_at < READ_INTERVAL:
+            window.pending = seq
+            if window.timer is None:
+                window.timer = asyncio.get_running_loop().call_later(
+                    window.written_at + READ_INTERVAL - now, self._read_window_ended, frame.stream
+                )
+            return
+        window.cancel()
+        window.pending = None
+        window.written_at = now
+        try:
+            await db(read_mark_from_socket)(actor=self.user, stream=frame.stream, seq=seq)
+        except NotFound:
+            await self._drop_subscription(frame.stream, "access_revoked")
+            raise
+
+    def _read_window_ended(self, stream: str) -> None:
+        window = self.reads.get(stream)
+        if window is None:
+            return
+        window.timer = None
+        if window.pending is None or self.closing:
+            return  # a closing socket's last position is written by _flush_reads
+        seq, window.pending = window.pending, None
+        window.written_at = read_clock()
+        self._spawn(self._write_read_deferred(stream, seq))
+
+    async def _write_read_deferred(self, stream: str, seq: int) -> None:
+        try:
+            await db(read_mark_deferred)(
+                user_id=self.user_id,
+                session_key=self.session_key,
+                token_id=self.token_id,
+                stream=stream,
+                seq=seq,
+            )
+        except NotFound:
+            if stream in self.subs and not self.closing:
+                await self._drop_subscription(stream, "access_revoked")
+        except Exception:
+            logger.exception("writing %s's read marker on %s failed", self.conn_id, stream)
+
+    def _write_read_later(self, stream: str, seq: int | None) -> None:
+        """Write a held position in the hub's background (it outlives this socket)."""
+        if seq is None or not self.user_id:
+            return
+        user_id, session_key, token_id = self.user_id, self.session_key, self.token_id
+
+        async def write() -> None:
+            try:
+                await db(read_mark_deferred)(
+                    user_id=user_id,
+                    session_key=session_key,
+                    token_id=token_id,
+                    stream=stream,
+                    seq=seq,
+                )
+            except NotFound:
+                pass  # no longer readable: nothing to record
+            except Exception:
+                logger.exception("writing a read marker on %s failed", stream)
+
+        self.hub.spawn(write())
+
+    def _flush_reads(self) -> None:
+        """The socket is going: write every position still held by the rate limit."""
+        reads: dict[str, ReadWindow] = getattr(self, "reads", {})
+        for stream, window in list(reads.items()):
+            window.cancel()
+            self._write_read_later(stream, window.pending)
+            window.pending = None
+        reads.clear()
 
     # --- outbound helpers --------------------------------------------------------
 

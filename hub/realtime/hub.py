@@ -32,6 +32,15 @@ every local socket in one batch (a handful of queries per worker, whatever the
 number of sockets): signed-out users, sessions and expired or revoked tokens are
 closed with 4401; sockets whose grants changed are re-checked; and a rolling
 window of ``HUB_WS_RECHECK_STREAMS`` (socket, stream) pairs is re-authorized.
+
+Notices (``hub.events.notices``) never stall the reader either. An incident
+notice arrives on a ``crossing:`` feed (header ``N``); a mention notice on the
+control channel, naming its recipients. Either way a background task asks the
+database which of the local users concerned can read the incident *now* (one
+batch of queries per notice per worker) and writes the ``notice`` frame to those
+users' sockets only: through the crossing subscription (held while it is being
+re-checked) for an incident notice, to every socket of the user for a mention.
+``seen`` frames (header ``S``) go to a stream's subscribers like presence does.
 """
 
 from __future__ import annotations
@@ -55,11 +64,24 @@ from hub.events.bus import (
     stream_channel,
     stream_from_channel,
 )
+from hub.events.notices import MENTION_NOTICE, NOTICE_HEADER
 from hub.events.selectors import stream_head, stream_heads
 from hub.realtime.db import close_pool_connections, db
 from hub.realtime.presence import HEARTBEAT, LocalPresence, Member, PresenceStore, RedisPresence
-from hub.realtime.protocol import CloseCode, Presence, encode
-from hub.realtime.selectors import ConnectionRef, connections_recheck, frames_between
+from hub.realtime.protocol import (
+    NOTICE,
+    CloseCode,
+    IncidentNotice,
+    MentionNotice,
+    Presence,
+    encode,
+)
+from hub.realtime.selectors import (
+    ConnectionRef,
+    connections_recheck,
+    frames_between,
+    readers_among,
+)
 from hub.realtime.transport import (
     LiveFeedUnavailable,
     LocalTransport,
@@ -575,6 +597,9 @@ class RealtimeHub:
                 return
             await feed.on_event(seq, frame)
             return
+        if header == NOTICE_HEADER:
+            self._on_incident_notice(feed, frame)
+            return
         if header == "P":
             if self._last_presence.get(feed.stream) == frame:
                 return
@@ -603,7 +628,9 @@ class RealtimeHub:
         if not isinstance(data, dict):
             return
         kind = data.get("type")
-        if kind == "access_changed":
+        if kind == MENTION_NOTICE:
+            self._on_mention_notice(data)
+        elif kind == "access_changed":
             user_id = data.get("user_id")
             for conn_id in list(self.by_user.get(user_id, ())) if isinstance(user_id, int) else []:
                 conn = self.conns.get(conn_id)
@@ -635,6 +662,78 @@ class RealtimeHub:
                 conn = self.conns.get(conn_id)
                 if conn is not None and not conn.closing:
                     self.schedule_recheck(conn, subs)
+
+    # --- notices ------------------------------------------------------------------
+
+    def _on_incident_notice(self, feed: Feed, data: str) -> None:
+        """An incident at this crossing point changed: tell this worker's subscribers
+        of the point who can read it (checked in the background, never on the reader)."""
+        try:
+            notice = NOTICE.validate_json(data)
+        except ValueError:
+            logger.warning("malformed incident notice on %s ignored", feed.stream)
+            return
+        if not isinstance(notice, IncidentNotice) or not feed.subs:
+            return
+        self.spawn(self._deliver_incident_notice(feed.stream, notice))
+
+    async def _deliver_incident_notice(self, stream: str, notice: IncidentNotice) -> None:
+        feed = self.feeds.get(stream)
+        users = sorted({sub.conn.user_id for sub in feed.subs.values()}) if feed else []
+        if not users:
+            return
+        try:
+            # Fresh grants and incident facts, read after the change committed.
+            readers = await db(readers_among)(notice.stream, users)
+        except Exception:
+            logger.exception("checking who may see a notice of %s failed", notice.stream)
+            return
+        frame = encode(notice)
+        feed = self.feeds.get(stream)
+        for sub in list(feed.subs.values()) if feed else []:
+            if sub.conn.user_id not in readers:
+                continue  # joined meanwhile (not checked) or may not read the incident
+            try:
+                # Through the subscription: held while its access is being re-checked.
+                await sub.push_other(frame)
+            except Exception:
+                logger.exception("delivery to %s failed", sub.conn.conn_id)
+
+    def _on_mention_notice(self, data: dict[str, Any]) -> None:
+        """A message mentions these users: tell every local socket of theirs."""
+        recipients = data.get("recipients")
+        if not isinstance(recipients, list):
+            return
+        try:
+            notice = NOTICE.validate_python(data.get("notice"))
+        except ValueError:
+            logger.warning("malformed mention notice ignored")
+            return
+        if not isinstance(notice, MentionNotice):
+            return
+        local = sorted(
+            {u for u in recipients if isinstance(u, int) and not isinstance(u, bool)}
+            & set(self.by_user)
+        )
+        if local:
+            self.spawn(self._deliver_mention_notice(notice, local))
+
+    async def _deliver_mention_notice(self, notice: MentionNotice, users: list[int]) -> None:
+        try:
+            readers = await db(readers_among)(notice.stream, users)
+        except Exception:
+            logger.exception("checking who may see a mention in %s failed", notice.stream)
+            return
+        frame = encode(notice)
+        for user_id in sorted(readers):
+            for conn_id in sorted(self.by_user.get(user_id, ())):
+                conn = self.conns.get(conn_id)
+                if conn is None or conn.closing:
+                    continue
+                try:
+                    await conn.send_raw(frame)
+                except Exception:
+                    logger.exception("delivery to %s failed", conn_id)
 
     def close_soon(self, conn: Connection, code: int, reason: str) -> None:
         conn.stop_deliveries()  # at once: nothing more reaches it

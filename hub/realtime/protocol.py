@@ -96,13 +96,24 @@ class Ping(Frame):
     type: Literal["ping"]
 
 
+class Read(Frame):
+    """ "I have read ``stream`` up to ``seq``" on a subscribed stream: the server
+    records your read marker (never lower, at most the head) and tells every
+    subscriber (``seen``). At most one write per stream every 2 s per connection;
+    the last position sent within that window is written when it ends."""
+
+    type: Literal["read"]
+    stream: STREAM
+    seq: int = Field(ge=0, le=2**53)
+
+
 ClientFrame = Annotated[
-    Subscribe | Unsubscribe | MessageSend | AlertAck | TypingIn | Ping,
+    Subscribe | Unsubscribe | MessageSend | AlertAck | TypingIn | Read | Ping,
     Field(discriminator="type"),
 ]
 CLIENT_FRAME = TypeAdapter(ClientFrame)
 CLIENT_TYPES = frozenset(
-    {"subscribe", "unsubscribe", "message.send", "alert.ack", "typing", "ping"}
+    {"subscribe", "unsubscribe", "message.send", "alert.ack", "typing", "read", "ping"}
 )
 
 
@@ -237,6 +248,72 @@ class PendingAlerts(Frame):
     alerts: list[PendingAlert]
 
 
+class OfficerRef(Frame):
+    """An officer as others see them: username, display name, and the agency they
+    act or read under (null when none applies)."""
+
+    user: str
+    name: str
+    agency: str | None
+
+
+class Seen(Frame):
+    """``user`` has read ``stream`` up to ``seq`` (their read marker moved). Markers
+    never go down: keep the highest ``seq`` per user."""
+
+    type: Literal["seen"]
+    stream: str
+    user: OfficerRef
+    seq: int
+
+
+class StreamReader(Frame):
+    user: str
+    name: str
+    agency: str | None
+    seq: int
+
+
+class SeenState(Frame):
+    """Everyone who can read ``stream`` and has read some of it, with their read
+    marker: sent after ``caught_up`` on every ``incident:`` subscription."""
+
+    type: Literal["seen_state"]
+    stream: str
+    readers: list[StreamReader]
+
+
+class IncidentNotice(Frame):
+    """An incident at ``crossing_point`` changed (reported, agency invited,
+    visibility, lead or status): fetch ``GET /api/v1/incidents/{ref}``. Sent to
+    sockets subscribed to ``crossing:<crossing_point>`` whose user can read it."""
+
+    type: Literal["notice"]
+    kind: Literal["incident"]
+    crossing_point: str
+    ref: str
+    stream: str
+    seq: int = Field(description="The event of the incident's stream that caused it.")
+
+
+class MentionNotice(Frame):
+    """A message (event ``seq`` of ``stream``) mentions you or your agency: sent to
+    every socket of yours, whatever it is subscribed to."""
+
+    type: Literal["notice"]
+    kind: Literal["mention"]
+    crossing_point: str
+    ref: str
+    stream: str
+    seq: int
+    by: OfficerRef = Field(description="The author, and the agency they posted for.")
+    excerpt: str = Field(description="The first 140 characters of the message.")
+
+
+Notice = Annotated[IncidentNotice | MentionNotice, Field(discriminator="kind")]
+NOTICE = TypeAdapter(Notice)
+
+
 ServerFrame = Annotated[
     Welcome
     | EventFrame
@@ -248,6 +325,9 @@ ServerFrame = Annotated[
     | ResyncRequired
     | Unsubscribed
     | PendingAlerts
+    | Seen
+    | SeenState
+    | Notice
     | Pong,
     Field(discriminator="type"),
 ]

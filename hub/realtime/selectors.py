@@ -14,7 +14,6 @@ exists and has not expired.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import import_module
@@ -26,13 +25,25 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from hub.accounts.models import ApiToken, User
-from hub.agencies.access import READER_ROLES, Access, Grant
-from hub.agencies.models import CrossingPoint, Membership
-from hub.agencies.selectors import access_for
+from hub.agencies.access import READER_ROLES, Access
+from hub.agencies.models import CrossingPoint
+from hub.agencies.selectors import access_for, accesses_for
 from hub.events.pipeline import encode_event_frame
+from hub.events.reads import stream_readers
 from hub.events.selectors import envelopes_for, events_after, stream_head
-from hub.events.streams import can_read_stream, parse_stream_name, require_readable_stream
-from hub.realtime.protocol import REPLAY_PAGE, PendingAlert, PendingAlerts
+from hub.events.streams import (
+    can_read_stream,
+    parse_stream_name,
+    require_readable_stream,
+    stream_reader,
+)
+from hub.realtime.protocol import (
+    REPLAY_PAGE,
+    PendingAlert,
+    PendingAlerts,
+    SeenState,
+    StreamReader,
+)
 
 Frames = list[tuple[int, str]]
 DB_SESSION_ENGINES = frozenset(
@@ -192,50 +203,6 @@ def connection_recheck(
     return True, access, revoked
 
 
-def accesses_for(users: Sequence[User]) -> dict[int, Access]:
-    """``access_for`` of many active users in two queries (the same snapshots, same order).
-
-    This mirrors ``hub.agencies.selectors.access_for`` for a batch; a test holds
-    the two equal for every demo user.
-    """
-    active = [u for u in users if u.is_active]
-    memberships = list(
-        Membership.objects.filter(
-            user_id__in=[u.pk for u in active], is_active=True, agency__is_active=True
-        )
-        .select_related("agency")
-        .order_by("agency__code", "role", "id")
-    )
-    points: dict[int, set[int]] = defaultdict(set)
-    through = Membership.crossing_points.through.objects.filter(
-        membership_id__in=[m.pk for m in memberships], crossingpoint__is_active=True
-    ).values_list("membership_id", "crossingpoint_id")
-    for membership_id, point_id in through:
-        points[membership_id].add(point_id)
-    grants: dict[int, list[Grant]] = defaultdict(list)
-    for m in memberships:
-        grants[m.user_id].append(
-            Grant(
-                membership_id=m.pk,
-                agency_id=m.agency_id,
-                agency_code=m.agency.code,
-                agency_kind=m.agency.kind,
-                role=m.role,
-                crossing_point_ids=frozenset(points[m.pk]),
-            )
-        )
-    return {
-        u.pk: Access(
-            user_id=u.pk,
-            username=u.username,
-            display_name=u.display_name,
-            is_active=True,
-            grants=tuple(grants[u.pk]),
-        )
-        for u in active
-    }
-
-
 class ConnectionRef(NamedTuple):
     conn_id: str
     user_id: int
@@ -350,3 +317,34 @@ def pending_alerts_frame(access: Access, crossing_point: str | None = None) -> P
             )
         )
     return PendingAlerts(type="pending_alerts", crossing_point=crossing_point, alerts=items)
+
+
+# --- read markers and notices -------------------------------------------------------
+
+
+def seen_state_frame(stream: str) -> SeenState:
+    """Everyone's read marker on ``stream`` who can still read it (``seen_state``).
+
+    No check of the caller: sent right after their subscription was authorized.
+    """
+    return SeenState(
+        type="seen_state",
+        stream=stream,
+        readers=[
+            StreamReader(user=r.username, name=r.name, agency=r.agency, seq=r.seq)
+            for r in stream_readers(stream)
+        ],
+    )
+
+
+def readers_among(stream: str, user_ids: Sequence[int]) -> set[int]:
+    """Which of ``user_ids`` can read ``stream`` now (fresh grants; a few queries for all).
+
+    Notices go only to these: the check is made after the change committed, on
+    the database's current state, not on a socket's cached grants.
+    """
+    if not user_ids:
+        return set()
+    reader = stream_reader(stream)
+    users = list(User.objects.filter(pk__in=sorted(set(user_ids)), is_active=True))
+    return {uid for uid, access in accesses_for(users).items() if reader(access)}

@@ -7,9 +7,11 @@ from uuid import UUID
 from hub.accounts.models import User
 from hub.alerts.services import alert_acknowledge
 from hub.errors import InvalidInput
+from hub.events.reads import ReadResult, stream_mark_read
 from hub.events.streams import parse_stream_name
 from hub.incidents.services import message_post
 from hub.realtime.protocol import Ack
+from hub.realtime.selectors import signed_in_user
 
 
 def message_send_from_socket(*, actor: User, stream: str, body: str, client_msg_id: UUID) -> Ack:
@@ -27,3 +29,19 @@ def alert_ack_from_socket(
         actor=actor, alert_id=alert_id, client_msg_id=client_msg_id, agency=agency
     )
     return Ack(type="ack", client_msg_id=client_msg_id, stream=result.stream, seq=result.seq)
+
+
+def read_mark_from_socket(*, actor: User, stream: str, seq: int) -> ReadResult:
+    """A ``read`` frame, written at once (the frame's sign-in check has just passed)."""
+    return stream_mark_read(actor=actor, stream=stream, seq=seq)
+
+
+def read_mark_deferred(
+    *, user_id: int, session_key: str | None, token_id: int | None, stream: str, seq: int
+) -> ReadResult | None:
+    """A ``read`` position held back by the rate limit, written when its window ends
+    (or the socket closes): only while the socket's user is still signed in."""
+    user = signed_in_user(user_id=user_id, session_key=session_key, token_id=token_id)
+    if user is None:
+        return None
+    return stream_mark_read(actor=user, stream=stream, seq=seq)

@@ -47,7 +47,7 @@ from hub.realtime import protocol as p
 from hub.realtime.hub import RealtimeHub, current_hub, reset_hub
 from hub.realtime.selectors import accesses_for
 from tests.factories import officer, post, report, seed
-from tests.realtime_support import ORIGIN, Socket, signed_in_browser
+from tests.realtime_support import NOISE, ORIGIN, Socket, signed_in_browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +108,7 @@ async def frames_until(s: Socket, wanted: Callable[[Frame], bool], timeout: floa
 
 
 async def reply(s: Socket, timeout: float = 5) -> Frame:
-    return await frames_until(s, lambda f: f["type"] not in {"presence", "typing"}, timeout)
+    return await frames_until(s, lambda f: f["type"] not in NOISE, timeout)
 
 
 def revoked(stream: str) -> Callable[[Frame], bool]:

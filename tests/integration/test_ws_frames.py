@@ -52,7 +52,9 @@ from tests.realtime_support import ORIGIN, Socket, session_cookie
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Frame = dict[str, Any]
-NOISE = frozenset({"presence", "typing"})
+# Frames that arrive on their own: presence and typing, and the read markers that
+# follow caught_up on an incident: stream (test_ws_notices_reads covers them).
+NOISE = frozenset({"presence", "typing", "seen_state"})
 FOREIGN_INCIDENT = {"username": "za-imm.duty", "crossing_point": "JNB"}
 
 
@@ -150,15 +152,25 @@ async def presence_until(s: Socket, online: dict[str, Any], timeout: float = 5) 
     deadline = time.monotonic() + timeout
     while True:
         frame = await recv(s, max(deadline - time.monotonic(), 0.01))
+        if frame["type"] == "seen_state":
+            continue  # follows caught_up on an incident: stream, like presence
         assert frame["type"] == "presence", frame
         p.SERVER_FRAME.validate_python(frame)
         if frame["online"] == online:
             return frame
 
 
+async def reply_or_presence(s: Socket, timeout: float = 5) -> Frame:
+    """The next frame that is not seen_state (which follows caught_up on its own)."""
+    while (frame := await recv(s, timeout))["type"] == "seen_state":
+        pass
+    return frame
+
+
 async def pong(s: Socket) -> list[Frame]:
     """Send ``ping``; assert the socket answers ``pong``. Returns the frames before it
-    (presence excepted: it follows every join and leave, asynchronously)."""
+    (presence and seen_state excepted: they follow every join and leave, and every
+    caught_up of an incident: stream, asynchronously)."""
     await s.send({"type": "ping"})
     before: list[Frame] = []
     while True:
@@ -167,7 +179,7 @@ async def pong(s: Socket) -> list[Frame]:
         if frame["type"] == "pong":
             assert frame == {"type": "pong"}
             return before
-        if frame["type"] != "presence":
+        if frame["type"] not in ("presence", "seen_state"):
             before.append(frame)
 
 
@@ -1390,7 +1402,7 @@ class TestThroughRedis:
         await imm.subscribe(inc.stream_name)
         await pol.subscribe(inc.stream_name)
         both = {"NA-IMM", "NA-POL"}
-        while (frame := await recv(imm))["online"].keys() != both:
+        while (frame := await reply_or_presence(imm))["online"].keys() != both:
             assert frame["type"] == "presence"
         key = f"{self.prefix}:presence:{inc.stream_name}"
         assert self.redis.zcard(key) == 2

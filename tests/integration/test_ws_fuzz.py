@@ -97,10 +97,12 @@ DOCUMENTED_ERRORS = frozenset(
 )
 ACCEPTABLE_ERRORS = DOCUMENTED_ERRORS - {"internal_error"}
 DOCUMENTED_CLOSE_CODES = frozenset({1000, 1001, 1009, 4401, 4408, 4429, 4503})
-# Frames that are not the answer to a frame: live events, presence, typing, and the
-# pending alerts that follow ``caught_up`` of a ``crossing:`` stream.
-NOISE = frozenset({"event", "presence", "typing", "pending_alerts"})
-FIELD_NAMES = ("type", "stream", "after", "client_msg_id", "body", "alert_id")
+# Frames that are not the answer to a frame: live events, presence, typing, the
+# pending alerts that follow ``caught_up`` of a ``crossing:`` stream, the read markers
+# that follow it on an ``incident:`` stream, ``seen`` (a ``read`` reaches every
+# subscriber, the sender too, through the bus) and notices.
+NOISE = frozenset({"event", "presence", "typing", "pending_alerts", "seen_state", "seen", "notice"})
+FIELD_NAMES = ("type", "stream", "after", "client_msg_id", "body", "alert_id", "seq")
 CLIENT_TYPES = tuple(sorted(p.CLIENT_TYPES))
 
 # The documented schema of each client frame: field -> (kind, required).
@@ -114,6 +116,7 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
     },
     "alert.ack": {"alert_id": ("alert_id", True), "client_msg_id": ("uuid", True)},
     "typing": {"stream": ("stream", True)},
+    "read": {"stream": ("stream", True), "seq": ("seq", True)},
     "ping": {},
 }
 # What a valid frame of each type may be answered with: (frame types, error codes).
@@ -132,6 +135,7 @@ VALID_ANSWERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "alert.ack": (frozenset({"ack"}), frozenset({"not_found", "client_msg_id_reused"})),
     "typing": (frozenset(), frozenset({"not_subscribed", "not_found"})),
+    "read": (frozenset(), frozenset({"not_subscribed", "not_found"})),
 }
 
 PROFILE = hsettings(
@@ -172,8 +176,8 @@ def valid_value(kind: str, value: object) -> bool:
             return False
         low, high = (3, 120) if kind == "stream" else (1, 10_000)
         return low <= len(value) <= high
-    if kind in ("after", "alert_id"):
-        low = 0 if kind == "after" else 1
+    if kind in ("after", "alert_id", "seq"):
+        low = 1 if kind == "alert_id" else 0
         return type(value) is int and low <= value <= 2**53
     if kind == "uuid":
         return is_uuid(value)
@@ -427,9 +431,9 @@ class Harness:
                 assert answer is not None
                 assert answer.get("code") == "not_subscribed", answer
             self.tracker.unsubscribed(frame["stream"])
-        elif frame["type"] == "typing":
-            if stream in self.tracker.last:  # forwarded to others (or dropped): no answer
-                assert answer is None, f"typing refused on a subscription: {answer}"
+        elif frame["type"] in ("typing", "read"):
+            if stream in self.tracker.last:  # forwarded or recorded: no answer
+                assert answer is None, f"{frame['type']} refused on a subscription: {answer}"
             else:
                 assert answer is not None
                 assert answer.get("code") == "not_subscribed", answer
@@ -488,7 +492,7 @@ def check_answers(out: Outgoing, expect: Expect, got: list[Frame]) -> None:
     kinds, codes = VALID_ANSWERS[frame["type"]]
     if frame["type"] == "message.send" and not frame["stream"].startswith("incident:"):
         codes = codes | {"invalid_frame"}
-    if frame["type"] == "typing" and not got:
+    if frame["type"] in ("typing", "read") and not got:
         return
     assert len(got) == 1, f"expected one answer {where}, got {got}"
     answer = got[0]
@@ -580,6 +584,7 @@ def valid_field(kind: str, world_streams: SearchStrategy[str]) -> SearchStrategy
     return {
         "stream": world_streams,
         "after": st.integers(min_value=0, max_value=30),
+        "seq": st.integers(min_value=0, max_value=30) | st.just(2**53),
         "uuid": st.uuids().map(str),
         "body": st.text(min_size=1, max_size=40).filter(lambda b: b.strip() != ""),
         "alert_id": st.integers(min_value=10**9, max_value=2**53),
@@ -609,6 +614,7 @@ WRONG: dict[str, SearchStrategy[Any]] = {
     "uuid": NOT_A_STRING.filter(lambda v: not isinstance(v, str))
     | st.text(max_size=40).filter(lambda t: not is_uuid(t)),
     "after": NOT_AN_INTEGER | st.integers(max_value=-1) | st.integers(min_value=2**53 + 1),
+    "seq": NOT_AN_INTEGER | st.integers(max_value=-1) | st.integers(min_value=2**53 + 1),
     "alert_id": NOT_AN_INTEGER | st.integers(max_value=0) | st.integers(min_value=2**53 + 1),
 }
 
@@ -758,6 +764,9 @@ def valid_frames(draw: st.DrawFn, world: World) -> Frame:
         return frame
     if kind in ("unsubscribe", "typing"):
         return {"type": kind, "stream": draw(streams)}
+    if kind == "read":
+        seq = draw(st.integers(min_value=0, max_value=12) | st.just(2**53))
+        return {"type": kind, "stream": draw(streams), "seq": seq}
     if kind == "alert.ack":
         # Ids no alert of this small world has: acknowledging a real alert would
         # write, and the accounting here covers messages only.

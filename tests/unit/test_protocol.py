@@ -31,9 +31,19 @@ def test_committed_schema_is_current() -> None:
     )
 
 
+def _members(union: object) -> list[type[p.Frame]]:
+    """The frame models of a discriminated union, nested unions (``notice``) included."""
+    found: list[type[p.Frame]] = []
+    for member in get_args(get_args(union)[0]):
+        if isinstance(member, type) and issubclass(member, p.Frame):
+            found.append(member)
+        else:
+            found.extend(_members(member))
+    return found
+
+
 def _types(union: object) -> set[str]:
-    members = get_args(get_args(union)[0])
-    return {m.model_fields["type"].annotation.__args__[0] for m in members}
+    return {get_args(m.model_fields["type"].annotation)[0] for m in _members(union)}
 
 
 def test_every_frame_is_strict_and_documented() -> None:
