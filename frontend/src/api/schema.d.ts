@@ -605,6 +605,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/streams/{stream}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record how far you have read a stream (never goes back; clamped to the head) */
+        post: operations["hub_events_reads_api_stream_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/streams/{stream}/reads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who has read a stream how far (seen by) */
+        get: operations["hub_events_reads_api_stream_reads"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1098,6 +1132,11 @@ export interface components {
             participating_agencies: string[];
             /** People Count */
             people_count: number;
+            /**
+             * Read Seq
+             * @description Your read marker on the incident's stream (0 if you have read none of it); events after it are unread.
+             */
+            read_seq: number;
             /** Ref */
             ref: string;
             reported_by: components["schemas"]["UserRef"];
@@ -1185,6 +1224,26 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * Mention
+         * @description Someone a message names with ``@``: a participating agency (``@NA-CUS``, by
+         *     code) or an officer who can read the incident (``@na-pol.duty``, by username).
+         *     ``name`` is the agency's name or the officer's display name when it was posted.
+         */
+        Mention: {
+            /**
+             * Key
+             * @description The agency's code or the officer's username.
+             */
+            key: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "agency" | "officer";
+            /** Name */
+            name: string;
+        };
         /** MessageEditIn */
         MessageEditIn: {
             /** Body */
@@ -1238,6 +1297,11 @@ export interface components {
             edited_at: string | null;
             /** Id */
             id: number;
+            /**
+             * Mentions
+             * @description Agencies and officers the text mentions with @ (empty when redacted).
+             */
+            mentions: components["schemas"]["Mention"][];
             /** Redacted */
             redacted: boolean;
             redacted_by: components["schemas"]["UserRef"] | null;
@@ -1352,6 +1416,66 @@ export interface components {
             overdue: number;
             /** Total */
             total: number;
+        };
+        /** ReadIn */
+        ReadIn: {
+            /**
+             * Seq
+             * @description The last seq you have seen.
+             */
+            seq: number;
+        };
+        /** ReadMarkerOut */
+        ReadMarkerOut: {
+            /**
+             * Seq
+             * @description Your stored marker: never lower than before, never beyond the head.
+             */
+            seq: number;
+            /** Stream */
+            stream: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ReaderOut */
+        ReaderOut: {
+            /**
+             * Agency
+             * @description The agency they read the stream under.
+             */
+            agency: string | null;
+            /** Name */
+            name: string;
+            /** Seq */
+            seq: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * User
+             * @description The username.
+             */
+            user: string;
+        };
+        /** ReadersOut */
+        ReadersOut: {
+            /**
+             * Head
+             * @description The stream's last seq when this was read.
+             */
+            head: number;
+            /**
+             * Readers
+             * @description Everyone who can still read the stream and has read some of it.
+             */
+            readers: components["schemas"]["ReaderOut"][];
+            /** Stream */
+            stream: string;
         };
         /** RedactIn */
         RedactIn: {
@@ -4752,6 +4876,162 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_events_reads_api_stream_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadMarkerOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_events_reads_api_stream_reads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadersOut"];
                 };
             };
             /** @description Unauthorized */

@@ -31,6 +31,13 @@ const ReportForm = lazy(() => import("../incidents/ReportForm").then((m) => m.Re
 const IssueAlert = lazy(() => import("../alerts/IssueAlert").then((m) => m.IssueAlert));
 const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPage));
 
+// Stable components per route (an inline arrow would remount on every render).
+const BoardRoute = ({ code }: { code: string }) => <Board code={code} />;
+const IssueAlertRoute = ({ code }: { code: string }) => <IssueAlert code={code} />;
+const RoomRoute = ({ ref }: { ref: string }) => <Room ref={ref} />;
+const AlertRoute = ({ id }: { id: string }) => <AlertPage id={id} />;
+const Unknown = () => <NotFound />;
+
 function currentPoint(path: string): string | null {
   const named = pointOfRoute(parseRoute(`${path}${location.search}`));
   if (named) return named;
@@ -169,12 +176,12 @@ function Routes() {
         <Router>
           <Route path="/" component={Home} />
           <Route path="/signin" component={SignIn} />
-          <Route path="/points/:code" component={({ code }: { code: string }) => <Board code={code} />} />
-          <Route path="/points/:code/alerts/new" component={({ code }: { code: string }) => <IssueAlert code={code} />} />
-          <Route path="/incidents/:ref" component={({ ref }: { ref: string }) => <Room ref={ref} />} />
-          <Route path="/alerts/:id" component={({ id }: { id: string }) => <AlertPage id={id} />} />
+          <Route path="/points/:code" component={BoardRoute} />
+          <Route path="/points/:code/alerts/new" component={IssueAlertRoute} />
+          <Route path="/incidents/:ref" component={RoomRoute} />
+          <Route path="/alerts/:id" component={AlertRoute} />
           <Route path="/report" component={ReportForm} />
-          <Route default component={() => <NotFound />} />
+          <Route default component={Unknown} />
         </Router>
       </ErrorBoundary>
     </main>

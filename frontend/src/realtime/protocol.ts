@@ -9,7 +9,7 @@
  * WebSocket frames of the Border Coordination Hub (/ws/).
  */
 export type BorderHubProtocol = ClientFrame | ServerFrame;
-export type ClientFrame = Subscribe | Unsubscribe | MessageSend | AlertAck | TypingIn | Ping;
+export type ClientFrame = Subscribe | Unsubscribe | MessageSend | AlertAck | TypingIn | Read | Ping;
 export type ServerFrame =
   | Welcome
   | EventFrame
@@ -21,6 +21,9 @@ export type ServerFrame =
   | ResyncRequired
   | Unsubscribed
   | PendingAlerts
+  | Seen
+  | SeenState
+  | (IncidentNotice | MentionNotice)
   | Pong;
 
 /**
@@ -74,6 +77,20 @@ export interface TypingIn {
    * e.g. incident:WDH-2026-0001
    */
   stream: string;
+}
+/**
+ * "I have read ``stream`` up to ``seq``" on a subscribed stream: the server
+ * records your read marker (never lower, at most the head) and tells every
+ * subscriber (``seen``). At most one write per stream every 2 s per connection;
+ * the last position sent within that window is written when it ends.
+ */
+export interface Read {
+  type: "read";
+  /**
+   * e.g. incident:WDH-2026-0001
+   */
+  stream: string;
+  seq: number;
 }
 export interface Ping {
   type: "ping";
@@ -209,6 +226,81 @@ export interface PendingAlert {
    */
   agencies: string[];
   stream: string;
+}
+/**
+ * ``user`` has read ``stream`` up to ``seq`` (their read marker moved). Markers
+ * never go down: keep the highest ``seq`` per user.
+ */
+export interface Seen {
+  type: "seen";
+  stream: string;
+  user: OfficerRef;
+  seq: number;
+}
+/**
+ * An officer as others see them: username, display name, and the agency they
+ * act or read under (null when none applies).
+ */
+export interface OfficerRef {
+  user: string;
+  name: string;
+  agency: string | null;
+}
+/**
+ * Everyone who can read ``stream`` and has read some of it, with their read
+ * marker: sent after ``caught_up`` on every ``incident:`` subscription.
+ */
+export interface SeenState {
+  type: "seen_state";
+  stream: string;
+  readers: StreamReader[];
+}
+export interface StreamReader {
+  user: string;
+  name: string;
+  agency: string | null;
+  seq: number;
+}
+/**
+ * An incident at ``crossing_point`` changed (reported, agency invited,
+ * visibility, lead or status): fetch ``GET /api/v1/incidents/{ref}``. Sent to
+ * sockets subscribed to ``crossing:<crossing_point>`` whose user can read it.
+ */
+export interface IncidentNotice {
+  type: "notice";
+  kind: "incident";
+  crossing_point: string;
+  ref: string;
+  stream: string;
+  /**
+   * The event of the incident's stream that caused it.
+   */
+  seq: number;
+}
+/**
+ * A message (event ``seq`` of ``stream``) mentions you or your agency: sent to
+ * every socket of yours, whatever it is subscribed to.
+ */
+export interface MentionNotice {
+  type: "notice";
+  kind: "mention";
+  crossing_point: string;
+  ref: string;
+  stream: string;
+  seq: number;
+  by: OfficerRef1;
+  /**
+   * The first 140 characters of the message.
+   */
+  excerpt: string;
+}
+/**
+ * The author, and the agency they posted for.
+ */
+export interface OfficerRef1 {
+  user: string;
+  name: string;
+  agency: string | null;
 }
 export interface Pong {
   type: "pong";

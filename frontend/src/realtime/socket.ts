@@ -273,7 +273,7 @@ export class HubSocket {
       case "pong":
         break;
       default:
-        this.opts.onFrame?.(frame as { type: string; [field: string]: unknown });
+        this.opts.onFrame?.(frame as unknown as { type: string; [field: string]: unknown });
     }
   }
 }
