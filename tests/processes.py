@@ -85,6 +85,12 @@ class DaphneWorker:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def start(self, timeout: float = 30.0) -> DaphneWorker:
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer (see ``start_all``)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -107,8 +113,6 @@ class DaphneWorker:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -150,3 +154,24 @@ class DaphneWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_all(workers: list[DaphneWorker], timeout: float = 30.0) -> None:
+    """Start several workers side by side (their imports overlap), then wait for each."""
+    try:
+        for worker in workers:
+            worker.launch()
+        for worker in workers:
+            worker.wait_ready(timeout)
+    except BaseException:
+        stop_all(workers)
+        raise
+
+
+def stop_all(workers: list[DaphneWorker]) -> None:
+    """Stop several workers side by side (each may take a moment to shut down)."""
+    for worker in workers:
+        if worker.process and worker.process.poll() is None:
+            worker.process.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.stop()
