@@ -2,19 +2,28 @@
 
 Run as a separate pytest invocation (``pytest tests/e2e``): Playwright's sync
 API and the asyncio tests do not share one process.
+
+Each test gets a freshly seeded database and its own hub: on a run configured
+with Redis (``REDIS_URL``, the PostgreSQL pass of CI) two Daphne workers share
+it, and the two officers of a test sit on different workers; otherwise (SQLite
+with the in-memory layer, which does not cross processes) one worker serves
+both. One Chromium serves the whole session; each officer is a browser context
+of their own (cookies, IndexedDB, service worker), closed after the test.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.processes import DaphneWorker, database_url_for
-from tests.services import require_executable
+from tests.processes import DaphneWorker, database_url_for, start_all, stop_all
+from tests.services import require_executable, require_redis
 
 # Playwright's sync API runs its own event loop in this thread; Django's async
 # safety check would otherwise refuse the ORM calls the tests make around it.
@@ -32,6 +41,20 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "e2e"
 WEB_APP_ENTRY = ROOT / "frontend" / "dist" / ".vite" / "manifest.json"
+LAPTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 820, "height": 1180}
+
+
+@dataclass
+class Hub:
+    """The hub a test drives: ``a`` and ``b`` are the same worker on a one-worker run."""
+
+    a: DaphneWorker
+    b: DaphneWorker
+
+    @property
+    def workers(self) -> list[DaphneWorker]:
+        return [self.a] if self.a is self.b else [self.a, self.b]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,6 +66,14 @@ def web_app_built() -> None:
             "run `make frontend` (or `make test`, which builds it) first",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_expect() -> None:
+    """The machine is shared: wait generously (these are waits, not timings)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
@@ -62,35 +93,76 @@ def browser(chromium_path: str) -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def hub_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[DaphneWorker]:
-    """A fresh Daphne per test.
+def redis_configured() -> bool:
+    """The run is configured with Redis (as CI's PostgreSQL + Redis pass is)."""
+    return bool(os.environ.get("REDIS_URL", "").strip())
 
-    Each test empties and re-seeds the database, so seqs start again from 1; a
-    worker kept from an earlier test would still hold that test's stream heads
-    in its live feeds (they linger 30 s after the last subscriber) and take the
-    new events for ones it has already delivered.
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "one_officer: the test drives one officer, so one worker serves it on any run"
+    )
+
+
+@pytest.fixture
+def hub(transactional_db: None, settings: Any, request: pytest.FixtureRequest) -> Iterator[Hub]:
+    """The demo data, seeded once, and a fresh hub serving it.
+
+    Two workers on a Redis run, unless the test is marked ``one_officer``
+    (a second worker would serve nobody).
+
+    Fresh per test: each test empties and re-seeds the database, so seqs start
+    again from 1; a worker kept from an earlier test would still hold that
+    test's stream heads in its live feeds and take the new events for ones it
+    has already delivered. A Redis run gets its own key prefix for the same
+    reason.
     """
     from django.db import connection
 
-    with django_db_blocker.unblock():
-        url = database_url_for(connection.settings_dict)
+    from tests.e2e.officers import seed
+
+    seed()
+    url = database_url_for(connection.settings_dict)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    worker = DaphneWorker(database_url=url, name="e2e", log_dir=ARTIFACTS)
-    worker.start()
-    yield worker
-    worker.stop()
+    if redis_configured():
+        redis_url = require_redis()
+        prefix = f"e2e-{uuid.uuid4().hex[:8]}"
+        # Anything the test process itself publishes reaches the same workers.
+        settings.REDIS_URL = redis_url
+        settings.HUB_REDIS_PREFIX = prefix
+        workers = [
+            DaphneWorker(
+                database_url=url,
+                redis_url=redis_url,
+                redis_prefix=prefix,
+                name=f"e2e-{name}",
+                log_dir=ARTIFACTS,
+            )
+            for name in ("a", "b")[: 1 if request.node.get_closest_marker("one_officer") else 2]
+        ]
+    else:
+        workers = [DaphneWorker(database_url=url, name="e2e", log_dir=ARTIFACTS)]
+    start_all(workers)
+    try:
+        yield Hub(a=workers[0], b=workers[-1])
+    finally:
+        stop_all(workers)
 
 
 @pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    context.close()
+def contexts(browser: Any, request: pytest.FixtureRequest) -> Iterator[list[Any]]:
+    """Browser contexts opened by the test: screenshots of their pages on failure, then closed."""
+    opened: list[Any] = []
+    yield opened
+    report = getattr(request.node, "rep_call", None)
+    for i, context in enumerate(opened):
+        if report is not None and report.failed:
+            for j, page in enumerate(context.pages):
+                try:
+                    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failed-{i}-{j}.png"))
+                except Exception as exc:  # best effort: the failure itself is reported
+                    print(f"no screenshot of context {i} page {j}: {exc}")
+        context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
