@@ -8,7 +8,7 @@ NA-POL") and starts a reply (A sees B typing). A edits the message: B sees
 redacted it and why, and its text is gone from both pages (the room and what was
 announced to screen readers), also from B's room after a reload.
 
-With HUB_SCREENSHOT set, B's view of the room (laptop width, English) before
+With HUB_SCREENSHOT set, A's view of the room (laptop width, English) before
 the redaction refreshes docs/screenshot.png.
 """
 
@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from hub.accounts.models import User
 from hub.incidents.models import Message
-from tests.e2e.conftest import ROOT, Hub
+from tests.e2e.conftest import LAPTOP, ROOT, Hub
 from tests.e2e.officers import (
     DEMO_INCIDENT,
     assert_accessible,
@@ -89,7 +89,11 @@ def test_mention_edit_and_redaction_live_across_agencies(
     expect(versions.locator("li").nth(1)).to_contain_text(EDITED)
     expect(message_row(b, POSTED)).to_have_count(1)  # one row, holding both versions
     if os.environ.get("HUB_SCREENSHOT"):
-        b.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+        expect(mine.get_by_role("button", name="edited (1 time)")).to_be_visible()
+        a.set_viewport_size({"width": LAPTOP["width"], "height": 1000})  # down to the composer
+        a.evaluate("window.scrollTo(0, 0)")
+        a.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+        a.set_viewport_size(LAPTOP)
     assert_accessible(b, "the incident room with a message's versions open")
 
     mine.get_by_role("button", name="Redact").click()
