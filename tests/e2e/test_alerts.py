@@ -4,7 +4,8 @@ NA-IMM's duty officer at Hosea Kutako International Airport (WDH) issues an
 alert through the "Issue alert" form (every other agency deployed there must
 acknowledge it, the default) and lands on the alert's page. NA-POL's duty
 officer, on the other worker, has the WDH board open: the alert appears there
-without a reload, owed by NA-POL; they press "Acknowledge for NA-POL", and the
+without a reload, owed by NA-POL (counted, and listed under the "Alerts my
+agency must acknowledge" card); they press "Acknowledge for NA-POL", and the
 issuer's acknowledgement grid shows NA-POL acknowledged (by whom) live, while
 NA-CUS and NA-AIR still owe it.
 """
@@ -66,9 +67,21 @@ def test_alert_issued_seen_and_acknowledged_live_across_agencies(
     card = police.locator(f"article[data-testid=alert][data-alert-id='{alert_id}']")
     expect(card).to_contain_text(TITLE)
     expect(card).to_have_class(re.compile(r"\bowed\b"))
-    expect(police.get_by_test_id("card-owed")).to_contain_text("1")
-    assert_accessible(police, "the board with a new alert owed")
+    # The "must acknowledge" card counts it and filters to it (NA-POL acknowledged the demo
+    # alert already).
+    owed = police.get_by_test_id("card-owed")
+    expect(owed.locator(".count")).to_have_text("1")
+    owed.click()
+    expect(owed).to_have_attribute("aria-pressed", "true")
+    alerts = police.get_by_test_id("alerts").get_by_test_id("alert")
+    expect(alerts).to_have_count(1)
+    expect(card).to_be_visible()
+    assert_accessible(police, "the board showing the alerts NA-POL must acknowledge")
     card.get_by_role("button", name="Acknowledge for NA-POL").click()
+    expect(owed.locator(".count")).to_have_text("0")
+    expect(alerts).to_have_count(0)
+    owed.click()
+    expect(owed).to_have_attribute("aria-pressed", "false")
     expect(card.locator("li.ack-chip[data-agency='NA-POL']")).to_have_attribute(
         "data-state", "acknowledged"
     )
