@@ -8,6 +8,7 @@ exists from an error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 
@@ -66,3 +67,29 @@ class PayloadTooLarge(HubError):
 class RateLimited(HubError):
     status = 429
     default_code = "rate_limited"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One refused field: where in the request (``("items", 2, "position")``), why, and
+    a machine ``type`` (pydantic's name where pydantic checks the same thing)."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str
+
+
+class InvalidFields(InvalidInput):
+    """Input refused field by field (422 ``invalid_request`` with every problem).
+
+    REST answers it with the same ``errors`` list ``{loc, msg, type}`` as request
+    validation, so a form can show each reason next to its field.
+    """
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in problem.loc) or 'body'}: {problem.msg}"
+            for problem in problems[:20]
+        )
+        super().__init__(detail or "The request is not valid.")
+        self.problems = list(problems)

@@ -372,6 +372,39 @@ class TaskOverdue(EventPayload):
     progress: Progress
 
 
+# --- SOP checklist templates (template:<CODE>) --------------------------------------
+
+TemplateSource = Literal["browser", "code"]
+
+
+class TemplateItemSnapshot(BaseModel):
+    """One item of a published version. ``key`` names the same item in every version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+    position: int = Field(ge=1)
+    title: str
+    guidance: str
+    agency_kind: str
+    due_offset_minutes: int = Field(ge=0)
+    requires_note: bool
+    requires_cosign: bool
+
+
+@event_kind("template.published")
+class TemplatePublished(EventPayload):
+    """A new version of an SOP checklist template, written in the browser by an
+    administrator (the actor) or loaded from code (``load_sops``, no actor). Earlier
+    versions stay as they were; operations keep the version they started from."""
+
+    code: str
+    version: int = Field(ge=1)
+    title: str
+    description: str
+    items: list[TemplateItemSnapshot] = Field(min_length=1)
+    source: TemplateSource
+
+
 # --- the wire envelope ----------------------------------------------------------
 
 

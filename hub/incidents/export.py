@@ -213,6 +213,13 @@ def describe_event(kind: str, payload: dict[str, Any], alerts: AlertsSeen | None
         return _describe_alert(kind, payload, seen)
     if kind.startswith(("operation.", "task.")):
         return _describe_operation(kind, payload)
+    if kind == "template.published":
+        where = "in the browser" if payload.get("source") == "browser" else "from code"
+        count = len(payload.get("items") or [])
+        return (
+            f"SOP template {payload.get('code', '')} v{payload.get('version')} published "
+            f"{where}: {payload.get('title', '')} ({count} item{'' if count == 1 else 's'})"
+        )
     return kind
 
 

@@ -134,6 +134,25 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "notified": ["na-imm.coord"],
         "progress": PROGRESS,
     },
+    "template.published": {
+        "code": "tip-screening",
+        "version": 2,
+        "title": "Screening of a suspected victim of trafficking",
+        "description": "",
+        "items": [
+            {
+                "key": "a1b2c3d4e5f6",
+                "position": 1,
+                "title": "Separate the person from any escort",
+                "guidance": "",
+                "agency_kind": "immigration",
+                "due_offset_minutes": 15,
+                "requires_note": False,
+                "requires_cosign": False,
+            }
+        ],
+        "source": "browser",
+    },
 }
 
 
@@ -156,6 +175,18 @@ def test_every_kind_has_a_readable_line(kind: str) -> None:
         assert '"Drill: vehicle with hidden compartment" (critical)' in line
     if kind.startswith(("operation.", "task.")):
         assert "OP-WDH-2026-0001" in line
+    if kind.startswith("template."):
+        assert "tip-screening v2" in line
+
+
+def test_a_template_version_says_where_it_was_written() -> None:
+    browser = describe_event("template.published", SAMPLES["template.published"])
+    assert browser == (
+        "SOP template tip-screening v2 published in the browser: "
+        "Screening of a suspected victim of trafficking (1 item)"
+    )
+    code = describe_event("template.published", {**SAMPLES["template.published"], "source": "code"})
+    assert "published from code:" in code
 
 
 def test_a_real_alert_is_not_marked_and_an_unknown_alert_is_named_by_id() -> None:
