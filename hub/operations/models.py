@@ -2,8 +2,14 @@
 
 Invariants:
 - a template version is immutable once published; editing a procedure
-  publishes a new version (``template_publish``), and starting an operation
-  copies the items into tasks, so nothing running ever changes under a team;
+  publishes a new version (from code: ``template_publish``; in the browser:
+  ``template_create`` / ``template_revise``), and starting an operation copies
+  the items into tasks, so nothing running ever changes under a team;
+- every version is a ``template.published`` event on ``template:<CODE>`` (the
+  code upper-cased); ``seq`` is that event's seq (None only for versions
+  published before template streams existed, until ``load_sops`` records them);
+- an item's ``key`` is stable across versions: a kept item keeps its key, so
+  two versions are compared item by item (``hub.operations.template_diff``);
 - every change to an operation or task goes through ``hub.operations.services``
   and appends an event to ``operation:<REF>``; progress is also pushed to the
   linked incident's stream;
@@ -20,16 +26,35 @@ from django.db import models
 from hub.agencies.models import Agency, AgencyKind, CrossingPoint
 
 
+class TemplateSource(models.TextChoices):
+    CODE = "code", "Code (load_sops)"
+    BROWSER = "browser", "Written in the browser"
+
+
+def template_stream_name(code: str) -> str:
+    """``template:<CODE>``: template codes are lower-case, stream keys upper-case."""
+    return f"template:{code.upper()}"
+
+
 class ChecklistTemplate(models.Model):
     code = models.SlugField(max_length=60)
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     is_current = models.BooleanField(default=True)
+    source = models.CharField(
+        max_length=16, choices=TemplateSource.choices, default=TemplateSource.CODE
+    )
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    publisher_agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     published_at = models.DateTimeField()
+    seq = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The seq of its template.published event."
+    )
 
     class Meta:
         ordering = ["code", "-version"]
@@ -40,9 +65,14 @@ class ChecklistTemplate(models.Model):
     def __str__(self) -> str:
         return f"{self.code} v{self.version} — {self.title}"
 
+    @property
+    def stream_name(self) -> str:
+        return template_stream_name(self.code)
+
 
 class TemplateItem(models.Model):
     template = models.ForeignKey(ChecklistTemplate, on_delete=models.PROTECT, related_name="items")
+    key = models.CharField(max_length=40, help_text="The same item in every version.")
     position = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
     guidance = models.TextField(blank=True)
@@ -56,7 +86,8 @@ class TemplateItem(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["template", "position"], name="template_item_unique_position"
-            )
+            ),
+            models.UniqueConstraint(fields=["template", "key"], name="template_item_unique_key"),
         ]
 
     def __str__(self) -> str:

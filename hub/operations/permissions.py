@@ -15,6 +15,26 @@
   other than the task's. This holds whether or not the task has an agency (then
   only the completer's agency is excluded). Reassigning a task to another agency
   clears its co-sign, so a co-sign always vouches for the task's current agency.
+
+SOP checklist templates (``template:<CODE>``, and the template routes):
+
+- read (list, one version, the versions, a diff, the stream): every officer who
+  holds an active membership, whatever its role (duty officers and senior
+  officials follow the procedures, coordinators start operations from them,
+  administrators write them), and superusers;
+- write (a new template, or a new version of one): holders of an active
+  ``admin`` membership, of any agency and wherever they serve, and superusers.
+  Why all administrators, and not per agency kind or per crossing point: an SOP
+  is the coordination committee's joint procedure. One checklist gives tasks to
+  several agency kinds (trafficking screening: immigration, police and customs)
+  and is used at every crossing point, so an administrator confined to their own
+  agency's items could not write one joint SOP, and no crossing point owns a
+  template. Administrators already set up the committee's reference data; the
+  officers who run operations (coordinators) do not also rewrite the procedure
+  they are held to. What keeps this safe: every version is an attributed event
+  (actor and agency) on a hash-chained stream that every officer can read,
+  earlier versions are never changed, running operations keep the version they
+  started from, and a diff shows exactly what each version changed.
 """
 
 from __future__ import annotations
@@ -26,6 +46,7 @@ from hub.agencies.models import Role
 from hub.incidents.permissions import IncidentFacts, can_read_incident
 
 COORDINATOR = Role.COORDINATOR.value
+ADMIN = Role.ADMIN.value
 
 # open → in_progress → done; blocked and not_applicable (with a reason) on the way.
 TASK_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -155,3 +176,35 @@ def cosign_problem(
 
 def task_transition_allowed(from_status: str, to_status: str) -> bool:
     return to_status in TASK_TRANSITIONS.get(from_status, frozenset())
+
+
+# --- SOP checklist templates ---------------------------------------------------------
+
+
+def can_read_templates(access: Access, *, is_superuser: bool) -> Decision:
+    """Any active membership (any role), or a superuser's account."""
+    if not access.is_active:
+        return deny("the account is not active")
+    if access.grants:
+        return allow(sorted(access.grants, key=lambda g: (g.agency_code, g.role))[0])
+    if is_superuser:
+        return allow()
+    return deny("SOP templates are read by officers with a membership")
+
+
+def can_write_templates(access: Access, *, is_superuser: bool) -> Decision:
+    """Administrators (an active admin membership, any agency) and superusers.
+
+    The grant, when there is one, is the administrator's agency the version is
+    published for (the first by code); a superuser without one publishes for none.
+    """
+    if not access.is_active:
+        return deny("the account is not active")
+    admin_grants = sorted(
+        (g for g in access.grants if g.role == ADMIN), key=lambda g: g.agency_code
+    )
+    if admin_grants:
+        return allow(admin_grants[0])
+    if is_superuser:
+        return allow()
+    return deny("only administrators write SOP templates")

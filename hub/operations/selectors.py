@@ -5,35 +5,124 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
+from hub.accounts.models import User
 from hub.agencies.access import Access
+from hub.agencies.selectors import access_for
+from hub.errors import NotFound
 from hub.events.selectors import stream_snapshot
-from hub.events.types import Progress, TaskSnapshot
+from hub.events.types import Progress, TaskSnapshot, TemplateItemSnapshot, TemplatePublished
 from hub.incidents.selectors import incident_facts
-from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
-from hub.operations.permissions import OperationFacts, can_read_operation
-from hub.security import log_denial
+from hub.operations.models import (
+    ChecklistTemplate,
+    Operation,
+    Task,
+    TemplateItem,
+    template_stream_name,
+)
+from hub.operations.permissions import OperationFacts, can_read_operation, can_read_templates
+from hub.operations.template_diff import TemplateDiff, template_diff
+from hub.operations.templates import CODE_RE
+from hub.security import log_denial, refuse
 
 ACTIVE_TASK = ("open", "in_progress", "blocked")
 
 
+def _templates() -> QuerySet[ChecklistTemplate]:
+    return ChecklistTemplate.objects.select_related(
+        "published_by", "publisher_agency"
+    ).prefetch_related(Prefetch("items", queryset=TemplateItem.objects.order_by("position")))
+
+
 def templates_current() -> list[ChecklistTemplate]:
-    return list(
-        ChecklistTemplate.objects.filter(is_current=True)
-        .prefetch_related(Prefetch("items", queryset=TemplateItem.objects.order_by("position")))
-        .order_by("code")
-    )
+    return list(_templates().filter(is_current=True).order_by("code"))
 
 
 def template_version(code: str, version: int | None = None) -> ChecklistTemplate | None:
-    qs = ChecklistTemplate.objects.filter(code=code).prefetch_related(
-        Prefetch("items", queryset=TemplateItem.objects.order_by("position"))
-    )
+    if not isinstance(code, str) or len(code) > 60:
+        return None
+    qs = _templates().filter(code=code)
     if version is None:
         return qs.filter(is_current=True).first()
     return qs.filter(version=version).first()
+
+
+def template_publication(template: ChecklistTemplate) -> TemplatePublished:
+    """The version as its ``template.published`` event records it."""
+    return TemplatePublished(
+        code=template.code,
+        version=template.version,
+        title=template.title,
+        description=template.description,
+        items=[
+            TemplateItemSnapshot(
+                key=i.key,
+                position=i.position,
+                title=i.title,
+                guidance=i.guidance,
+                agency_kind=i.agency_kind,
+                due_offset_minutes=i.due_offset_minutes,
+                requires_note=i.requires_note,
+                requires_cosign=i.requires_cosign,
+            )
+            for i in sorted(template.items.all(), key=lambda i: i.position)
+        ],
+        source="browser" if template.source == "browser" else "code",
+    )
+
+
+def _template_reader(user: User, *, target: str) -> Access:
+    """The reader's access, or a logged 403 (``hub.operations.permissions``)."""
+    access = access_for(user)
+    decision = can_read_templates(access, is_superuser=user.is_superuser)
+    if not decision:
+        refuse(access, action="template.read", target=target[:60], reason=decision.reason)
+    return access
+
+
+def templates_for(user: User) -> list[ChecklistTemplate]:
+    """The current version of every template, for a reader."""
+    _template_reader(user, target="*")
+    return templates_current()
+
+
+def template_for(user: User, code: str, version: int | None = None) -> ChecklistTemplate:
+    """One version (the current one by default), for a reader; NotFound if none."""
+    _template_reader(user, target=str(code))
+    found = template_version(code, version)
+    if found is None:
+        raise NotFound("No such checklist template.")
+    return found
+
+
+def template_versions_for(user: User, code: str) -> list[ChecklistTemplate]:
+    """Every version of a template, newest first, for a reader; NotFound if none."""
+    _template_reader(user, target=str(code))
+    versions: list[ChecklistTemplate] = list(
+        ChecklistTemplate.objects.filter(code=code)
+        .select_related("published_by", "publisher_agency")
+        .annotate(item_count=Count("items"))
+        .order_by("-version")
+    )
+    if not versions:
+        raise NotFound("No such checklist template.")
+    return versions
+
+
+def template_diff_for(user: User, code: str, from_version: int, to_version: int) -> TemplateDiff:
+    """What version ``to_version`` changed against ``from_version``; NotFound if either
+    is missing."""
+    _template_reader(user, target=str(code))
+    found = {
+        t.version: t for t in _templates().filter(code=code, version__in=[from_version, to_version])
+    }
+    if from_version not in found or to_version not in found:
+        raise NotFound("No such checklist template version.")
+    return template_diff(
+        template_publication(found[from_version]), template_publication(found[to_version])
+    )
 
 
 def operation_facts(operation: Operation) -> OperationFacts:
@@ -192,3 +281,27 @@ def operation_stream_readable(access: Access, key: str) -> bool:
 
 def operation_stream_names(access: Access) -> list[str]:
     return [op.stream_name for op in operations_visible_to(access, limit=200)]
+
+
+def _is_superuser(user_id: int) -> bool:
+    return User.objects.filter(pk=user_id, is_active=True, is_superuser=True).exists()
+
+
+def template_stream_readable(access: Access, key: str) -> bool:
+    """``template:<CODE>``: an existing template, and a reader (``can_read_templates``)."""
+    code = key.lower()
+    if not CODE_RE.fullmatch(code):
+        return False
+    if not ChecklistTemplate.objects.filter(code=code).exists():
+        return False
+    decision = can_read_templates(access, is_superuser=_is_superuser(access.user_id))
+    if not decision:
+        log_denial(access, action="stream.read", target=key, reason=decision.reason)
+    return bool(decision)
+
+
+def template_stream_names(access: Access) -> list[str]:
+    if not can_read_templates(access, is_superuser=_is_superuser(access.user_id)):
+        return []
+    codes = ChecklistTemplate.objects.values_list("code", flat=True).distinct().order_by("code")
+    return [template_stream_name(code) for code in codes]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
@@ -44,6 +44,9 @@ from hub.events.types import (
     TaskOverdue,
     TaskRemoved,
     TaskStatusChanged,
+    TemplateItemSnapshot,
+    TemplatePublished,
+    TemplateSource,
 )
 from hub.incidents.models import Incident
 from hub.incidents.permissions import can_read_incident
@@ -57,12 +60,21 @@ from hub.operations.models import (
     Task,
     TaskStatus,
     TemplateItem,
+    template_stream_name,
 )
 from hub.operations.selectors import (
     operation_facts,
     progress_of,
     task_snapshot,
+    template_publication,
     template_version,
+)
+from hub.operations.templates import (
+    ItemDraft,
+    TemplateDraft,
+    check_code,
+    check_template,
+    new_item_key,
 )
 from hub.security import acting_agency, log_denial, refuse
 from hub.text import clean_text
@@ -211,6 +223,116 @@ def _choose_agency(point: CrossingPoint, kind: str, lead: Agency) -> Agency | No
 # --- templates ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TemplateResult:
+    template: ChecklistTemplate
+    seq: int  # of its template.published event on template:<CODE>
+    duplicate: bool = False
+
+
+def _template_event(template: ChecklistTemplate) -> TemplatePublished:
+    """The ``template.published`` payload of a version (items read in position order)."""
+    return template_publication(template)
+
+
+def template_record_unrecorded(*, code: str) -> int:
+    """Append ``template.published`` for each version of ``code`` that has no event yet.
+
+    Versions published before template streams existed have ``seq`` None; they are
+    recorded in version order (each at its own ``published_at``, by its publisher)
+    before any newer version, so ``template:<CODE>`` lists every version in order.
+    Returns how many were recorded.
+
+    Precondition: inside a transaction holding ``template:<CODE>`` (``lock_streams``).
+    """
+    unrecorded = list(
+        ChecklistTemplate.objects.filter(code=code, seq__isnull=True)
+        .select_related("published_by", "publisher_agency")
+        .prefetch_related("items")
+        .order_by("version")
+    )
+    for template in unrecorded:
+        event = emit(
+            stream=template.stream_name,
+            payload=_template_event(template),
+            actor=template.published_by,
+            agency=template.publisher_agency,
+            at=template.published_at,
+        )
+        ChecklistTemplate.objects.filter(pk=template.pk).update(seq=event.seq)
+    return len(unrecorded)
+
+
+def _publish_version(
+    *,
+    code: str,
+    draft: TemplateDraft,
+    source: TemplateSource,
+    publisher: User | None,
+    agency: Agency | None,
+    now: datetime,
+) -> ChecklistTemplate:
+    """Write the next version of ``code`` from a checked draft whose items all have keys,
+    and append its ``template.published``.
+
+    Precondition: inside a transaction holding ``template:<CODE>`` (``lock_streams``),
+    so versions of one code are numbered one after the other.
+    """
+    template_record_unrecorded(code=code)
+    previous = ChecklistTemplate.objects.filter(code=code).order_by("-version").first()
+    ChecklistTemplate.objects.filter(code=code, is_current=True).update(is_current=False)
+    template = ChecklistTemplate.objects.create(
+        code=code,
+        version=(previous.version + 1) if previous else 1,
+        title=draft.title,
+        description=draft.description,
+        is_current=True,
+        source=source,
+        published_by=publisher,
+        publisher_agency_id=agency.pk if agency else None,
+        published_at=now,
+    )
+    TemplateItem.objects.bulk_create(
+        [
+            TemplateItem(
+                template=template,
+                key=item.key or "",
+                position=item.position,
+                title=item.title,
+                guidance=item.guidance,
+                agency_kind=item.agency_kind,
+                due_offset_minutes=item.due_offset_minutes,
+                requires_note=item.requires_note,
+                requires_cosign=item.requires_cosign,
+            )
+            for item in draft.items
+        ]
+    )
+    event = emit(
+        stream=template.stream_name,
+        payload=_template_event(template),
+        actor=publisher,
+        agency=agency,
+        at=now,
+    )
+    template.seq = event.seq
+    template.save(update_fields=["seq"])
+    return template
+
+
+def _with_keys(draft: TemplateDraft, keys: dict[int, str]) -> TemplateDraft:
+    """The draft with every item keyed: ``keys`` by position, else a fresh key."""
+    taken = {item.key for item in draft.items if item.key} | set(keys.values())
+    items = []
+    for item in draft.items:
+        key = item.key or keys.get(item.position)
+        if key is None:
+            key = new_item_key(taken)
+            taken.add(key)
+        items.append(replace(item, key=key))
+    return replace(draft, items=tuple(items))
+
+
 @transaction.atomic
 def template_publish(
     *,
@@ -218,48 +340,216 @@ def template_publish(
     title: str,
     description: str,
     items: list[ItemSpec],
-    publisher: User | None = None,
     now: datetime | None = None,
 ) -> ChecklistTemplate:
-    """Publish a new version of an SOP; earlier versions (and their operations) stay as they are."""
+    """Publish a new version of an SOP from code (``load_sops``, tests): earlier versions,
+    and the operations started from them, stay as they are.
+
+    Items are numbered 1..n in the order given; each keeps the key of the item with
+    the same title in the version before (so a diff shows it as changed, not as
+    removed and added). Refused field by field (``InvalidFields``), writing nothing.
+    """
     now = now or timezone.now()
-    if not items:
-        raise InvalidInput("A checklist needs at least one item.")
-    kinds = {k.value for k in AgencyKind}
-    for item in items:
-        if item.agency_kind not in kinds:
-            raise InvalidInput(f"Unknown agency kind {item.agency_kind!r}.")
-    previous = (
-        ChecklistTemplate.objects.select_for_update().filter(code=code).order_by("-version").first()
-    )
-    ChecklistTemplate.objects.filter(code=code, is_current=True).update(is_current=False)
-    template = ChecklistTemplate.objects.create(
+    problems = check_code(code)
+    drafts = [
+        ItemDraft(
+            position=i,
+            title=item.title,
+            agency_kind=item.agency_kind,
+            due_offset_minutes=item.due_offset_minutes,
+            guidance=item.guidance,
+            requires_note=item.requires_note,
+            requires_cosign=item.requires_cosign,
+        )
+        for i, item in enumerate(items, start=1)
+    ]
+    draft = check_template(title=title, description=description, items=drafts, problems=problems)
+    lock_streams([template_stream_name(code)])
+    previous = template_version(code)
+    by_title: dict[str, str] = {}
+    if previous is not None:
+        for old in previous.items.all():
+            by_title.setdefault(old.title, old.key)
+    keys: dict[int, str] = {}
+    for item in draft.items:
+        key = by_title.pop(item.title, None)
+        if key is not None:
+            keys[item.position] = key
+    return _publish_version(
         code=code,
-        version=(previous.version + 1) if previous else 1,
-        title=_text(title, field="title", max_length=MAX_TITLE),
-        description=_text(description, field="description", max_length=MAX_TEXT, required=False),
-        is_current=True,
-        published_by=publisher,
-        published_at=now,
+        draft=_with_keys(draft, keys),
+        source="code",
+        publisher=None,
+        agency=None,
+        now=now,
     )
-    TemplateItem.objects.bulk_create(
-        [
-            TemplateItem(
-                template=template,
-                position=i,
-                title=_text(item.title, field="item title", max_length=MAX_TITLE),
-                guidance=_text(
-                    item.guidance, field="guidance", max_length=MAX_TEXT, required=False
-                ),
-                agency_kind=item.agency_kind,
-                due_offset_minutes=item.due_offset_minutes,
-                requires_note=item.requires_note,
-                requires_cosign=item.requires_cosign,
+
+
+def _template_writer(access: Access, actor: User, *, action: str, target: str) -> Agency | None:
+    """The agency an administrator publishes for (None for a superuser without an
+    admin membership), or a logged 403."""
+    decision = perms.can_write_templates(access, is_superuser=actor.is_superuser)
+    if not decision:
+        refuse(access, action=action, target=target[:60], reason=decision.reason)
+    if decision.grant is None:
+        return None
+    grant = decision.grant
+    return Agency(pk=grant.agency_id, code=grant.agency_code, kind=grant.agency_kind)
+
+
+def _template_replay(receipt: WriteReceipt) -> TemplateResult:
+    template = ChecklistTemplate.objects.get(pk=int(receipt.object_id))
+    return TemplateResult(template=template, seq=receipt.seq or 0, duplicate=True)
+
+
+def _template_request(
+    title: Any, description: Any, items: list[ItemDraft], **more: Any
+) -> dict[str, Any]:
+    return {
+        **more,
+        "title": title,
+        "description": description,
+        "items": [asdict(item) for item in items],
+    }
+
+
+def template_create(
+    *,
+    actor: User,
+    code: str,
+    title: str,
+    description: str = "",
+    items: list[ItemDraft],
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> TemplateResult:
+    """An administrator writes a new SOP template: version 1 of a new code.
+
+    Refused: 403 for anyone but an administrator (``can_write_templates``); 422
+    field by field (``InvalidFields``: the code, the title, the items); 409
+    ``template_exists`` when the code is taken. Nothing is written on a refusal.
+    """
+    now = now or timezone.now()
+    access = access_for(actor)
+
+    def write() -> tuple[TemplateResult, Written]:
+        agency = _template_writer(access, actor, action="template.create", target=str(code))
+        draft = check_template(
+            title=title, description=description, items=items, problems=check_code(code)
+        )
+        lock_streams([template_stream_name(code)])
+        if ChecklistTemplate.objects.filter(code=code).exists():
+            raise Conflict(
+                f"A template with the code {code!r} exists; publish a new version of it "
+                "instead, or choose another code.",
+                code="template_exists",
             )
-            for i, item in enumerate(items, start=1)
-        ]
+        template = _publish_version(
+            code=code,
+            draft=_with_keys(draft, {}),
+            source="browser",
+            publisher=actor,
+            agency=agency,
+            now=now,
+        )
+        return _template_written(template)
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="template.create",
+        request=_template_request(title, description, items, code=code),
+        write=write,
+        replay=_template_replay,
     )
-    return template
+
+
+def _template_written(template: ChecklistTemplate) -> tuple[TemplateResult, Written]:
+    seq = template.seq or 0
+    return TemplateResult(template, seq), Written(template.stream_name, seq, str(template.pk))
+
+
+def template_revise(
+    *,
+    actor: User,
+    code: str,
+    base_version: int,
+    title: str,
+    description: str = "",
+    items: list[ItemDraft],
+    client_msg_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> TemplateResult:
+    """An administrator publishes a new version of a template, edited from ``base_version``.
+
+    Items that keep their ``key`` are the same items as in ``base_version``; items
+    without one are new. The old versions stay, and running operations keep theirs.
+    Once a template has a version written here, ``load_sops`` leaves it alone.
+
+    Refused: 403 for anyone but an administrator; 404 for an unknown code; 409
+    ``template_version_conflict`` when ``base_version`` is no longer the current
+    version (someone published since: nothing is overwritten unseen); 422 field by
+    field; 409 ``no_change`` when the content is the current version's. Nothing is
+    written on a refusal.
+    """
+    now = now or timezone.now()
+    access = access_for(actor)
+
+    def write() -> tuple[TemplateResult, Written]:
+        agency = _template_writer(access, actor, action="template.revise", target=str(code))
+        if not isinstance(code, str) or check_code(code):
+            raise NotFound("No such checklist template.")
+        if not ChecklistTemplate.objects.filter(code=code).exists():
+            raise NotFound("No such checklist template.")
+        lock_streams([template_stream_name(code)])
+        current = template_version(code)
+        assert current is not None  # versions are never deleted, and one is current
+        if base_version != current.version:
+            raise Conflict(
+                f"This edit started from version {base_version}, but version "
+                f"{current.version} is current now: reload it and edit again.",
+                code="template_version_conflict",
+            )
+        known = {item.key: item.position for item in current.items.all()}
+        draft = check_template(title=title, description=description, items=items, known_keys=known)
+        keyed = _with_keys(draft, {})
+        if _same_content(keyed, _template_event(current)):
+            raise Conflict(f"Nothing changed since version {current.version}.", code="no_change")
+        template = _publish_version(
+            code=code, draft=keyed, source="browser", publisher=actor, agency=agency, now=now
+        )
+        return _template_written(template)
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id or new_client_msg_id(),
+        action="template.revise",
+        request=_template_request(title, description, items, code=code, base=base_version),
+        write=write,
+        replay=_template_replay,
+    )
+
+
+def _item_content(item: ItemDraft | TemplateItemSnapshot) -> tuple[object, ...]:
+    return (
+        item.key,
+        item.position,
+        item.title,
+        item.guidance,
+        item.agency_kind,
+        item.due_offset_minutes,
+        item.requires_note,
+        item.requires_cosign,
+    )
+
+
+def _same_content(draft: TemplateDraft, current: TemplatePublished) -> bool:
+    """Would ``draft`` publish exactly ``current`` again (same items, keys and positions)?"""
+    return (draft.title, draft.description, [_item_content(i) for i in draft.items]) == (
+        current.title,
+        current.description,
+        [_item_content(i) for i in current.items],
+    )
 
 
 # --- operations ------------------------------------------------------------------------------

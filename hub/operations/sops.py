@@ -5,6 +5,13 @@ publishes each one as version 1, or as a new version when its content here
 changed, through ``template_publish``; running it again changes nothing, and
 operations already running keep the version they started from.
 
+Administrators may also write versions in the browser (``template_create`` and
+``template_revise``). Once a template has a version written there, the browser
+owns it: ``load_sops`` leaves it alone, whatever the text here says, and says so.
+Each version, from code or browser, is a ``template.published`` event on
+``template:<CODE>``; ``load_sops`` also records there any version published
+before template streams existed.
+
 Each checklist lists its items in the order they fall due: ``due_offset_minutes``
 never decreases down a list (a test holds every SOP to this).
 """
@@ -16,8 +23,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from hub.operations.models import ChecklistTemplate
-from hub.operations.services import MAX_TEXT, ItemSpec, template_publish
+from hub.events.pipeline import lock_streams
+from hub.operations.models import ChecklistTemplate, TemplateSource, template_stream_name
+from hub.operations.services import (
+    MAX_TEXT,
+    ItemSpec,
+    template_publish,
+    template_record_unrecorded,
+)
 from hub.text import clean_text
 
 
@@ -269,25 +282,37 @@ def _stored(template: ChecklistTemplate) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class SopLoaded:
-    template: ChecklistTemplate
+    template: ChecklistTemplate  # the current version after loading
     published: bool  # a new version was published (first load, or the text here changed)
+    # Left alone: a version of it was written in the browser, which load_sops never
+    # overwrites; ``differs`` says whether the SOP here differs from that version.
+    browser: bool = False
+    differs: bool = False
+    recorded: int = 0  # earlier versions recorded on its stream now (see the module doc)
 
 
 def _load_one(sop: Sop) -> SopLoaded:
     with transaction.atomic():
-        # Lock the current version, so two loaders (two deploys at once) compare
-        # and publish one after the other, and the second finds nothing to do.
-        current = (
-            ChecklistTemplate.objects.select_for_update()
-            .filter(code=sop.code, is_current=True)
-            .first()
-        )
-        if current is not None and _stored(current) == _cleaned(sop):
-            return SopLoaded(current, published=False)
+        # Lock the template's stream, as every publisher does, so two loaders (two
+        # deploys at once), or a loader and an administrator, publish one after the
+        # other and the second compares with what the first wrote.
+        lock_streams([template_stream_name(sop.code)])
+        recorded = template_record_unrecorded(code=sop.code)
+        current = ChecklistTemplate.objects.filter(code=sop.code, is_current=True).first()
+        if current is not None:
+            same = _stored(current) == _cleaned(sop)
+            if ChecklistTemplate.objects.filter(
+                code=sop.code, source=TemplateSource.BROWSER
+            ).exists():
+                return SopLoaded(
+                    current, published=False, browser=True, differs=not same, recorded=recorded
+                )
+            if same:
+                return SopLoaded(current, published=False, recorded=recorded)
         template = template_publish(
             code=sop.code, title=sop.title, description=sop.description, items=list(sop.items)
         )
-        return SopLoaded(template, published=True)
+        return SopLoaded(template, published=True, recorded=recorded)
 
 
 def load_sops() -> list[SopLoaded]:
@@ -295,7 +320,8 @@ def load_sops() -> list[SopLoaded]:
 
     A SOP whose current version has the same content is left alone; a changed
     one is published as a new version (``template_publish``), so operations
-    already running keep the version they started from. Never deletes anything.
+    already running keep the version they started from. A template with a version
+    written in the browser is left alone whatever its content. Never deletes anything.
     """
     loaded: list[SopLoaded] = []
     for sop in SOPS:

@@ -22,9 +22,13 @@ from django.db import connection
 from django.test import override_settings
 
 from hub.agencies.models import Deployment
+from hub.events.models import Event
 from hub.operations import services, sops
 from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
+from hub.operations.selectors import template_publication
 from hub.operations.sops import SOPS, load_sops
+from hub.operations.template_diff import template_diff
+from hub.operations.templates import ItemDraft
 from tests.factories import officer
 from tests.processes import database_url_for
 
@@ -210,3 +214,123 @@ def test_document_fraud_registration_step_is_assigned(demo: None) -> None:
     )
     registration.refresh_from_db()
     assert registration.status == "in_progress"
+
+
+# --- beside versions written in the browser -----------------------------------------------
+
+
+def browser_edit(code: str, title: str) -> ChecklistTemplate:
+    """An administrator publishes a new version of ``code`` in the browser (items kept)."""
+    base = ChecklistTemplate.objects.get(code=code, is_current=True)
+    items = [
+        ItemDraft(
+            key=i.key,
+            position=i.position,
+            title=i.title,
+            guidance=i.guidance,
+            agency_kind=i.agency_kind,
+            due_offset_minutes=i.due_offset_minutes,
+            requires_note=i.requires_note,
+            requires_cosign=i.requires_cosign,
+        )
+        for i in base.items.order_by("position")
+    ]
+    return services.template_revise(
+        actor=officer("na-imm.admin"),
+        code=code,
+        base_version=base.version,
+        title=title,
+        description=base.description,
+        items=items,
+    ).template
+
+
+def record() -> tuple[Any, ...]:
+    return (template_rows(), list(Event.objects.order_by("id").values_list("id", flat=True)))
+
+
+def changed_tip() -> sops.Sop:
+    tip = SOPS[0]
+    assert tip.code == "tip-screening"
+    changed_item = dataclasses.replace(tip.items[-1], guidance="Send it within the shift.")
+    return dataclasses.replace(tip, items=(*tip.items[:-1], changed_item))
+
+
+@pytest.mark.django_db
+def test_load_sops_never_overwrites_a_version_written_in_the_browser(
+    demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load()
+    original_title = SOPS[0].title
+    edited = browser_edit("tip-screening", "TIP screening, as the committee agreed in May")
+    assert (edited.version, edited.source) == (2, "browser")
+    before = record()
+
+    output = load()
+    assert (
+        "tip-screening v2: left alone (edited in the browser; load_sops never overwrites "
+        "that, and the SOP in code differs from it)\n" in output
+    )
+    assert "vessel-interdiction v1: unchanged" in output
+    assert f"{len(SOPS)} loaded, 0 new versions published, 1 left alone" in output
+    assert record() == before
+
+    # The browser's version now says what the code says: still the browser's.
+    restored = browser_edit("tip-screening", original_title)
+    assert restored.version == 3
+    before = record()
+    output = load()
+    assert (
+        "tip-screening v3: left alone (edited in the browser; load_sops never overwrites that)\n"
+        in output
+    )
+    assert record() == before
+
+    # The SOP in code changes: the browser's version stays current, no v4.
+    monkeypatch.setattr(sops, "SOPS", (changed_tip(), *SOPS[1:]))
+    output = load()
+    assert "tip-screening v3: left alone" in output
+    assert "the SOP in code differs from it" in output
+    assert "0 new versions published, 1 left alone" in output
+    assert record() == before
+    current = ChecklistTemplate.objects.get(code="tip-screening", is_current=True)
+    assert (current.version, current.source) == (3, "browser")
+    operation = services.operation_start(
+        actor=officer("na-imm.coord"), crossing_point="WDH", template="tip-screening"
+    ).operation
+    assert operation.template_id == restored.pk
+
+
+@pytest.mark.django_db
+def test_a_changed_sop_with_no_browser_version_is_published_with_its_event(
+    demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load()
+    # A browser version of another template does not hold this one back.
+    browser_edit("vessel-interdiction", "Vessel interdiction (port of Walvis Bay)")
+    v1 = ChecklistTemplate.objects.get(code="tip-screening", version=1)
+    monkeypatch.setattr(sops, "SOPS", (changed_tip(), *SOPS[1:]))
+
+    output = load()
+    assert "tip-screening v2: published" in output
+    assert "vessel-interdiction v2: left alone" in output
+    assert "1 new versions published, 1 left alone" in output
+    v2 = ChecklistTemplate.objects.get(code="tip-screening", version=2)
+    assert (v2.source, v2.published_by_id, v2.seq) == ("code", None, 2)
+    events = list(Event.objects.filter(stream__name="template:TIP-SCREENING").order_by("seq"))
+    assert [(e.kind, e.payload["version"], e.payload["source"], e.actor_id) for e in events] == [
+        ("template.published", 1, "code", None),
+        ("template.published", 2, "code", None),
+    ]
+    assert events[1].payload == template_publication(v2).model_dump(mode="json")
+    # Items are matched by title across code versions: the same keys, and the diff
+    # shows the one guidance that changed.
+    assert [i.key for i in v2.items.order_by("position")] == [
+        i.key for i in v1.items.order_by("position")
+    ]
+    diff = template_diff(template_publication(v1), template_publication(v2))
+    assert (diff.fields, diff.items_added, diff.items_removed) == ({}, [], [])
+    [changed] = diff.items_changed
+    assert changed.position == len(SOPS[0].items)
+    assert set(changed.changes) == {"guidance"}
+    assert changed.changes["guidance"].new == "Send it within the shift."
