@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -156,11 +156,21 @@ class DaphneWorker:
         self.stop()
 
 
-def start_all(workers: list[DaphneWorker], timeout: float = 30.0) -> None:
-    """Start several workers side by side (their imports overlap), then wait for each."""
+def start_all(
+    workers: list[DaphneWorker],
+    timeout: float = 30.0,
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
+    """Start several workers side by side (their imports overlap), then wait for each.
+
+    ``meanwhile`` runs after the processes are launched and before waiting for
+    them (e.g. seeding the database, which they do not read until asked).
+    """
     try:
         for worker in workers:
             worker.launch()
+        if meanwhile is not None:
+            meanwhile()
         for worker in workers:
             worker.wait_ready(timeout)
     except BaseException:

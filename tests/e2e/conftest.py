@@ -121,11 +121,10 @@ def hub(transactional_db: None, settings: Any, request: pytest.FixtureRequest) -
 
     from tests.e2e.officers import seed
 
-    seed()
+    redis_url = require_redis() if redis_configured() else None
     url = database_url_for(connection.settings_dict)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    if redis_configured():
-        redis_url = require_redis()
+    if redis_url is not None:
         prefix = f"e2e-{uuid.uuid4().hex[:8]}"
         # Anything the test process itself publishes reaches the same workers.
         settings.REDIS_URL = redis_url
@@ -142,7 +141,8 @@ def hub(transactional_db: None, settings: Any, request: pytest.FixtureRequest) -
         ]
     else:
         workers = [DaphneWorker(database_url=url, name="e2e", log_dir=ARTIFACTS)]
-    start_all(workers)
+    # The workers read nothing before their first request: seed while they start.
+    start_all(workers, meanwhile=seed)
     try:
         yield Hub(a=workers[0], b=workers[-1])
     finally:

@@ -114,7 +114,8 @@ def test_outbox_keeps_writes_through_a_cut_socket_and_a_reload(
 
     # The link comes back: the app reconnects on its own (no reload) and sends both.
     switch.restore()
-    expect(connection).to_have_attribute("data-status", "live")
+    # Its next attempt is at most 10 s away (the socket's back-off ceiling): wait past that.
+    expect(connection).to_have_attribute("data-status", "live", timeout=40_000)
     expect(a.get_by_test_id("unsent")).to_have_count(0)
     expect(a.get_by_test_id("unsent-count")).to_have_count(0)
     expect(a.get_by_test_id("timeline").locator("li.mine", has_text=SECOND)).to_be_visible()
