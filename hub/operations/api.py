@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from ninja.errors import ValidationError
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidFields, InvalidInput, NotFound
 from hub.events.types import Progress
 from hub.operations import services
 from hub.operations.models import ChecklistTemplate, Operation
@@ -21,10 +24,24 @@ from hub.operations.selectors import (
     operation_state,
     operations_snapshot,
     progress_of,
+    template_diff_for,
+    template_for,
     template_version,
-    templates_current,
+    template_versions_for,
+    templates_for,
 )
-from hub.schemas import ERRORS_READ, ERRORS_WRITE, StrictIn, UserRef
+from hub.operations.template_diff import TemplateDiff
+from hub.operations.templates import (
+    CODE_PATTERN,
+    KEY_PATTERN,
+    MAX_DUE_OFFSET_MINUTES,
+    MAX_ITEMS,
+    MAX_POSITION,
+    MAX_TEXT,
+    MAX_TITLE,
+    ItemDraft,
+)
+from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut, StrictIn, UserRef
 
 router = Router(tags=["joint operations"])
 TaskStatusIn = Literal["open", "in_progress", "done", "blocked", "not_applicable"]
@@ -41,6 +58,7 @@ AgencyKindIn = Literal[
 
 
 class TemplateItemOut(Schema):
+    key: str = Field(description="The same item in every version: send it back to keep the item.")
     position: int
     title: str
     guidance: str
@@ -50,13 +68,33 @@ class TemplateItemOut(Schema):
     requires_cosign: bool
 
 
+TemplateSourceOut = Literal["browser", "code"]
+
+
+def _publisher(t: ChecklistTemplate) -> UserRef | None:
+    user = t.published_by
+    if user is None:
+        return None
+    return UserRef(id=user.pk, username=user.username, name=user.display_name)
+
+
 class TemplateOut(Schema):
     code: str
     version: int
     title: str
     description: str
     current: bool
+    source: TemplateSourceOut = Field(
+        description="`browser`: written by an administrator; `code`: loaded by load_sops."
+    )
     published_at: datetime
+    published_by: UserRef | None = Field(description="None for a version loaded from code.")
+    publisher_agency: str | None
+    stream: str = Field(description="`template:<CODE>`: one template.published per version.")
+    seq: int | None = Field(
+        description="The seq of this version's event on `stream` (subscribe after it to hear "
+        "of newer versions); None for a version not recorded yet (run load_sops)."
+    )
     items: list[TemplateItemOut]
 
     @staticmethod
@@ -67,9 +105,15 @@ class TemplateOut(Schema):
             title=t.title,
             description=t.description,
             current=t.is_current,
+            source="browser" if t.source == "browser" else "code",
             published_at=t.published_at,
+            published_by=_publisher(t),
+            publisher_agency=t.publisher_agency.code if t.publisher_agency else None,
+            stream=t.stream_name,
+            seq=t.seq,
             items=[
                 TemplateItemOut(
+                    key=i.key,
                     position=i.position,
                     title=i.title,
                     guidance=i.guidance,
@@ -81,6 +125,97 @@ class TemplateOut(Schema):
                 for i in t.items.all()
             ],
         )
+
+
+class TemplateVersionOut(Schema):
+    version: int
+    title: str
+    current: bool
+    source: TemplateSourceOut
+    published_at: datetime
+    published_by: UserRef | None
+    publisher_agency: str | None
+    items: int = Field(description="How many items the version has.")
+    seq: int | None
+
+    @staticmethod
+    def of(t: ChecklistTemplate) -> TemplateVersionOut:
+        return TemplateVersionOut(
+            version=t.version,
+            title=t.title,
+            current=t.is_current,
+            source="browser" if t.source == "browser" else "code",
+            published_at=t.published_at,
+            published_by=_publisher(t),
+            publisher_agency=t.publisher_agency.code if t.publisher_agency else None,
+            items=getattr(t, "item_count", 0),
+            seq=t.seq,
+        )
+
+
+class TemplateItemIn(StrictIn):
+    key: StrictStr | None = Field(
+        None,
+        max_length=40,
+        pattern=KEY_PATTERN,
+        description="The item's key in the version being edited; leave it out for a new item.",
+    )
+    position: StrictInt = Field(ge=1, le=MAX_POSITION, description="Distinct within the version.")
+    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
+    guidance: StrictStr = Field("", max_length=MAX_TEXT)
+    agency_kind: AgencyKindIn
+    due_offset_minutes: StrictInt = Field(
+        ge=0, le=MAX_DUE_OFFSET_MINUTES, description="Due this long after the operation starts."
+    )
+    requires_note: StrictBool = False
+    requires_cosign: StrictBool = False
+
+    def draft(self) -> ItemDraft:
+        return ItemDraft(**self.model_dump())
+
+
+class TemplateCreateIn(StrictIn):
+    code: StrictStr = Field(min_length=2, max_length=60, pattern=CODE_PATTERN)
+    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
+    description: StrictStr = Field("", max_length=MAX_TEXT)
+    items: list[TemplateItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    client_msg_id: UUID | None = None
+
+
+class TemplateVersionIn(StrictIn):
+    base_version: StrictInt = Field(
+        ge=1,
+        description="The version this edit started from; 409 `template_version_conflict` if "
+        "another has been published since.",
+    )
+    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
+    description: StrictStr = Field("", max_length=MAX_TEXT)
+    items: list[TemplateItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    client_msg_id: UUID | None = None
+
+
+class TemplateDiffQuery(Schema):
+    from_version: int = Field(alias="from", ge=1, description="The older version, say.")
+    to_version: int = Field(alias="to", ge=1)
+
+
+@contextmanager
+def _fields_refused() -> Iterator[None]:
+    """Service refusals field by field (``InvalidFields``) answer exactly as request
+    validation does: 422 with ``errors`` of ``{loc, msg, type}``, ``loc`` in the body."""
+    try:
+        yield
+    except InvalidFields as refused:
+        raise ValidationError(
+            [
+                {"loc": ("body", "payload", *p.loc), "msg": p.msg, "type": p.type}
+                for p in refused.problems
+            ]
+        ) from refused
+
+
+# Template reads refuse (403) a signed-in account without a membership.
+ERRORS_TEMPLATE_READ = {**ERRORS_READ, 403: ErrorOut}
 
 
 class TaskOut(Schema):
@@ -244,22 +379,98 @@ def _out(ref: str) -> OperationOut:
 
 @router.get(
     "/checklist-templates",
-    response={200: list[TemplateOut], **ERRORS_READ},
+    response={200: list[TemplateOut], **ERRORS_TEMPLATE_READ},
     summary="Current SOP checklist templates",
 )
 def template_list(request: HttpRequest) -> list[TemplateOut]:
-    return [TemplateOut.of(t) for t in templates_current()]
+    return [TemplateOut.of(t) for t in templates_for(request_user(request))]
+
+
+@router.post(
+    "/checklist-templates",
+    response={201: TemplateOut, 200: TemplateOut, **ERRORS_WRITE},
+    summary="Write a new SOP template (administrators): version 1 of a new code",
+    description=(
+        "Refused field by field (422 with `errors`); 409 `template_exists` when the code is "
+        "taken. A repeat of a `client_msg_id` answers 200 with the original version."
+    ),
+)
+def template_create(request: HttpRequest, payload: TemplateCreateIn) -> Status[TemplateOut]:
+    with _fields_refused():
+        result = services.template_create(
+            actor=request_user(request),
+            code=payload.code,
+            title=payload.title,
+            description=payload.description,
+            items=[item.draft() for item in payload.items],
+            client_msg_id=payload.client_msg_id,
+        )
+    return Status(200 if result.duplicate else 201, _template_out(result))
 
 
 @router.get(
     "/checklist-templates/{code}",
-    response={200: TemplateOut, **ERRORS_READ},
+    response={200: TemplateOut, **ERRORS_TEMPLATE_READ},
     summary="One template (the current version, or ?version=N)",
 )
 def template_detail(request: HttpRequest, code: str, version: int | None = None) -> TemplateOut:
-    found = template_version(code, version)
-    if found is None:
-        raise NotFound("No such checklist template.")
+    return TemplateOut.of(template_for(request_user(request), code, version))
+
+
+@router.get(
+    "/checklist-templates/{code}/versions",
+    response={200: list[TemplateVersionOut], **ERRORS_TEMPLATE_READ},
+    summary="Every version of a template, newest first: who published it, when, from where",
+)
+def template_versions(request: HttpRequest, code: str) -> list[TemplateVersionOut]:
+    return [TemplateVersionOut.of(t) for t in template_versions_for(request_user(request), code)]
+
+
+@router.post(
+    "/checklist-templates/{code}/versions",
+    response={201: TemplateOut, 200: TemplateOut, **ERRORS_WRITE},
+    summary="Publish a new version of a template (administrators)",
+    description=(
+        "Items that carry a `key` of `base_version` are those items, edited; items without "
+        "one are new. Earlier versions stay; running operations keep theirs; `load_sops` "
+        "never overwrites a version written here. Refused field by field (422 with "
+        "`errors`); 409 `template_version_conflict` when `base_version` is no longer "
+        "current, 409 `no_change` when nothing changed. A repeat of a `client_msg_id` "
+        "answers 200 with the original version."
+    ),
+)
+def template_version_create(
+    request: HttpRequest, code: str, payload: TemplateVersionIn
+) -> Status[TemplateOut]:
+    with _fields_refused():
+        result = services.template_revise(
+            actor=request_user(request),
+            code=code,
+            base_version=payload.base_version,
+            title=payload.title,
+            description=payload.description,
+            items=[item.draft() for item in payload.items],
+            client_msg_id=payload.client_msg_id,
+        )
+    return Status(200 if result.duplicate else 201, _template_out(result))
+
+
+@router.get(
+    "/checklist-templates/{code}/diff",
+    response={200: TemplateDiff, **ERRORS_TEMPLATE_READ},
+    summary="What one version of a template changed against another (?from=1&to=2)",
+    description=(
+        "Items are matched by their stable `key`: added, removed, and changed (each changed "
+        "field with its old and new value); the template's own changed fields in `fields`."
+    ),
+)
+def template_diff(request: HttpRequest, code: str, query: Query[TemplateDiffQuery]) -> TemplateDiff:
+    return template_diff_for(request_user(request), code, query.from_version, query.to_version)
+
+
+def _template_out(result: services.TemplateResult) -> TemplateOut:
+    found = template_version(result.template.code, result.template.version)
+    assert found is not None  # versions are never deleted
     return TemplateOut.of(found)
 
 
