@@ -36,8 +36,9 @@ export const listAlerts = (code: string) =>
 export const getAlert = (id: number) => api<AlertOut>("GET", `/alerts/${id}`);
 
 /** Events after `after` (oldest first), or the newest before `before`. */
-export function streamEvents(stream: string, page: { after?: number; before?: number; limit?: number }): Promise<EventPage> {
+export function streamEvents(stream: string, page: { after?: number; before?: number; limit?: number; kind?: string }): Promise<EventPage> {
   const params = new URLSearchParams();
+  if (page.kind) params.set("kind", page.kind);
   if (page.after !== undefined) params.set("after", String(page.after));
   if (page.before !== undefined) params.set("before", String(page.before));
   params.set("limit", String(page.limit ?? 100));

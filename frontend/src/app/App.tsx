@@ -30,12 +30,15 @@ import { SignIn } from "./SignIn";
 const ReportForm = lazy(() => import("../incidents/ReportForm").then((m) => m.ReportForm));
 const IssueAlert = lazy(() => import("../alerts/IssueAlert").then((m) => m.IssueAlert));
 const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPage));
+// Coordinators' screens (part 2).
+const OperationPage = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPage));
 
 // Stable components per route (an inline arrow would remount on every render).
 const BoardRoute = ({ code }: { code: string }) => <Board code={code} />;
 const IssueAlertRoute = ({ code }: { code: string }) => <IssueAlert code={code} />;
 const RoomRoute = ({ ref }: { ref: string }) => <Room ref={ref} />;
 const AlertRoute = ({ id }: { id: string }) => <AlertPage id={id} />;
+const OperationRoute = ({ ref }: { ref: string }) => <OperationPage ref={ref} />;
 const Unknown = () => <NotFound />;
 
 function currentPoint(path: string): string | null {
@@ -180,6 +183,7 @@ function Routes() {
           <Route path="/points/:code/alerts/new" component={IssueAlertRoute} />
           <Route path="/incidents/:ref" component={RoomRoute} />
           <Route path="/alerts/:id" component={AlertRoute} />
+          <Route path="/operations/:ref" component={OperationRoute} />
           <Route path="/report" component={ReportForm} />
           <Route default component={Unknown} />
         </Router>

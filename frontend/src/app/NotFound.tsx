@@ -4,7 +4,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import { t } from "../i18n";
 
-export function NotFound({ what = "page", ident }: { what?: "page" | "incident" | "alert" | "point"; ident?: string }) {
+export function NotFound({ what = "page", ident }: { what?: "page" | "incident" | "alert" | "point" | "operation"; ident?: string }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
   return (

@@ -183,3 +183,39 @@ export function settled(id: string): Promise<OutboxItem> {
     if (done) stop();
   });
 }
+
+// --- joint operations (part 2) ------------------------------------------------------
+
+export const operationScope = (ref: string) => `operation:${ref}`;
+
+export function startOperation(id: string, payload: Record<string, unknown>): Promise<OutboxItem> {
+  return put({ id, kind: "task", method: "POST", path: "/operations", body: payload, scope: "operation-start", label: String(payload.title ?? payload.template ?? "") });
+}
+
+export function changeTask(ref: string, taskId: number, changes: Record<string, unknown>, label: string): Promise<OutboxItem> {
+  return put({
+    kind: "task",
+    method: "PATCH",
+    path: `/operations/${enc(ref)}/tasks/${taskId}`,
+    body: changes,
+    scope: operationScope(ref),
+    label,
+    meta: { taskId, action: changes.status ? `status:${String(changes.status)}` : changes.assigned_agency !== undefined || changes.assignees !== undefined ? "assign" : "note" },
+  });
+}
+
+export function cosignTask(ref: string, taskId: number, note: string): Promise<OutboxItem> {
+  return put({ kind: "task", method: "POST", path: `/operations/${enc(ref)}/tasks/${taskId}/cosign`, body: { note }, scope: operationScope(ref), label: note, meta: { taskId, action: "cosign" } });
+}
+
+export function removeTask(ref: string, taskId: number, reason: string): Promise<OutboxItem> {
+  return put({ kind: "task", method: "POST", path: `/operations/${enc(ref)}/tasks/${taskId}/remove`, body: { reason }, scope: operationScope(ref), label: reason, meta: { taskId, action: "remove" } });
+}
+
+export function addTask(ref: string, payload: Record<string, unknown>): Promise<OutboxItem> {
+  return put({ kind: "task", method: "POST", path: `/operations/${enc(ref)}/tasks`, body: payload, scope: operationScope(ref), label: String(payload.title ?? ""), meta: { action: "add" } });
+}
+
+export function closeOperation(ref: string, note: string): Promise<OutboxItem> {
+  return put({ kind: "task", method: "POST", path: `/operations/${enc(ref)}/close`, body: { note }, scope: operationScope(ref), label: note, meta: { action: "close" } });
+}

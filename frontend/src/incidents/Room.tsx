@@ -5,6 +5,7 @@
 // writes from the outbox.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { lazy } from "preact-iso";
 import { announce } from "../app/attention";
 import { hasRoleAt, me, pointInfo, session, zoneOf } from "../app/session";
 import { incidentMetaScope, inviteAgency, setLead, transition } from "../app/writes";
@@ -22,6 +23,9 @@ import { Chat } from "./Chat";
 import { RoomStore } from "./room-store";
 import { needsReason, TRANSITIONS } from "./state";
 import type { IncidentState } from "./state";
+
+// The checklist panel loads with the operations code, on first use.
+const OperationPanel = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPanel));
 
 export function Room({ ref: incidentRef }: { ref: string }) {
   const refCode = decodeURIComponent(incidentRef);
@@ -84,6 +88,7 @@ export function Room({ ref: incidentRef }: { ref: string }) {
           <Online online={store.presence.value} />
         </aside>
       </div>
+      {offline ? null : store.operations.value.map((opRef) => <OperationPanel key={opRef} opRef={opRef} />)}
     </div>
   );
 }

@@ -51,6 +51,8 @@ export class RoomStore {
   readonly readers = signal<Map<string, Reader>>(new Map());
   readonly loadingOlder = signal(false);
   readonly staleSince = signal<number | null>(null);
+  /** Joint operations started on this incident (their checklists show in a panel). */
+  readonly operations = signal<string[]>([]);
   readonly timeline: Timeline;
   /** A live event arrived (not replay): for announcements and mention highlights. */
   onLiveEvent: ((event: EventFrame) => void) | null = null;
@@ -100,6 +102,16 @@ export class RoomStore {
     });
     this.follow(head);
     this.save();
+    void this.loadOperations();
+  }
+
+  private async loadOperations(): Promise<void> {
+    try {
+      const page = await streamEvents(this.stream, { after: 0, limit: 50, kind: "operation.started" });
+      this.operations.value = [...new Set(page.events.map((e) => String((e.payload as Record<string, unknown>).ref ?? "")).filter(Boolean))];
+    } catch {
+      // The panel is a convenience; the operation page has the checklist.
+    }
   }
 
   async startOffline(): Promise<boolean> {
@@ -168,6 +180,8 @@ export class RoomStore {
       }
     });
     if (added) {
+      const started = events.filter((e) => e.kind === "operation.started").map((e) => String((e.payload as Record<string, unknown>).ref ?? ""));
+      if (started.some((r) => r && !this.operations.value.includes(r))) this.operations.value = [...new Set([...this.operations.value, ...started.filter(Boolean)])];
       this.save();
       if (live) events.forEach((e) => this.onLiveEvent?.(e));
     }
