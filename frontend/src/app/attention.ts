@@ -23,6 +23,14 @@ function readNotificationSetting(): boolean {
   }
 }
 
+const CLEAR_AFTER_MS = 5000;
+let clearTimer: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Read `text` out. The live region is emptied again after a few seconds: it
+ * is for hearing news, not a record, and text that is later redacted must not
+ * linger in the page.
+ */
 export function announce(text: string, assertive = false): void {
   const target = assertive ? assertiveAnnouncement : politeAnnouncement;
   // The same text twice must still be read out: clear, then set.
@@ -30,6 +38,12 @@ export function announce(text: string, assertive = false): void {
   queueMicrotask(() => {
     target.value = text;
   });
+  if (clearTimer !== null) clearTimeout(clearTimer);
+  clearTimer = setTimeout(() => {
+    politeAnnouncement.value = "";
+    assertiveAnnouncement.value = "";
+    clearTimer = null;
+  }, CLEAR_AFTER_MS);
 }
 
 export const notificationSupport = computed(() => typeof Notification !== "undefined");

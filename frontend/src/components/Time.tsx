@@ -11,7 +11,7 @@ export function Time({ at, tz, relative = false }: { at: string | number | null 
   const iso = new Date(at).toISOString();
   const current = now.value;
   return (
-    <time dateTime={iso} title={formatUtc(at)} class="time">
+    <time dateTime={iso} title={formatUtc(at)} class="time" dir="auto">
       {formatTime(at, tz, current)}
       {relative ? <span class="relative"> · {formatRelative(at, current)}</span> : null}
     </time>

@@ -101,16 +101,19 @@ export async function startLive(username: string): Promise<void> {
   socket = hub;
   feeds = new Feeds(hub);
   let outbox = outboxSignal.value;
-  if (outbox === null || (outbox as unknown as { user?: string }).user !== username) {
+  if (outbox === null || outbox.user !== username) {
     outbox?.close();
     outbox = await Outbox.open({
       user: username,
+      // Nothing is sent before the socket says the hub is reachable (setStatus).
+      online: false,
       send: fetchSender({ base: "/api/v1", csrf: () => csrfToken(), refreshCsrf }),
       onUnauthorized: () => notifyUnauthorized(),
       onSent: (item) => sentListeners.forEach((l) => l(item)),
     });
     outboxSignal.value = outbox;
   } else {
+    outbox.setOnline(false);
     outbox.resume();
   }
   hub.start();
@@ -119,6 +122,8 @@ export async function startLive(username: string): Promise<void> {
 }
 
 export function stopLive(): void {
+  // The socket forgets itself before its close event: say offline here.
+  outboxSignal.value?.setOnline(false);
   socket?.stop();
   socket = null;
   feeds = null;

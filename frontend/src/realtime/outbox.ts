@@ -94,6 +94,8 @@ export interface ChannelLike {
   close(): void;
 }
 export interface OutboxOptions {
+  /** Whether to start online (default: navigator.onLine). The app starts offline until its socket is live. */
+  online?: boolean;
   user: string;
   send: Sender;
   dbName?: string; // default "hub-outbox"
@@ -260,7 +262,7 @@ export class Outbox {
     this.channel = options.channel === undefined ? defaultChannel() : options.channel;
     this.lockName = `hub-outbox:${options.user}`;
     const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
-    this.online = typeof nav?.onLine === "boolean" ? nav.onLine : true;
+    this.online = options.online ?? (typeof nav?.onLine === "boolean" ? nav.onLine : true);
     if (this.channel) {
       this.channel.onmessage = (e) => this.onChannelMessage(e.data);
     }
