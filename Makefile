@@ -53,7 +53,7 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-# The escalation loop runs beside Daphne and stops with it.
+# The background jobs loop (run_escalations) runs beside Daphne and stops with it.
 serve:
 	@echo "Serving the Border Coordination Hub at http://$(HOST):$(PORT)/ (admin: /admin/)"
 	@$(BIN)/python manage.py run_escalations & ESCALATIONS=$$!; \

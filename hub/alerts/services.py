@@ -3,14 +3,15 @@
 Each write appends its event to ``crossing:<CODE>`` (and, for an alert linked
 to an incident, to ``incident:<REF>``) in the same transaction, which
 publishes after commit. Client writes are idempotent on ``client_msg_id``.
-Escalation and expiry run from the database (``manage.py run_escalations``):
-a conditional UPDATE claims each one, so a restart loses none and none fires
-twice. Every function takes ``now`` so tests can drive a clock.
+Escalation and expiry are jobs of the background loop (``hub.jobs``, run by
+``manage.py run_escalations``), which lists what is due and calls
+``alert_target_escalate`` or ``alert_expire`` for each item: a conditional
+UPDATE claims it, so a restart loses none and none fires twice. Every function
+takes ``now`` so tests can drive a clock.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,8 +58,6 @@ from hub.incidents.permissions import can_read_incident
 from hub.incidents.selectors import incident_facts
 from hub.security import acting_agency, refuse
 from hub.text import clean_text
-
-logger = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_BODY = 10_000
@@ -535,7 +534,7 @@ def alert_acknowledge(
     )
 
 
-# --- escalation and expiry (run_escalations) -----------------------------------------------
+# --- escalation and expiry (claimed one item at a time by hub.jobs) -----------------------
 
 
 def officers_to_notify(agency_id: int, crossing_point_id: int) -> list[User]:
@@ -553,52 +552,19 @@ def officers_to_notify(agency_id: int, crossing_point_id: int) -> list[User]:
     )
 
 
-def _escalation_due(now: datetime) -> Any:
-    """Targets overdue at ``now``: listed, then claimed, by the same conditions
-    (an alert cancelled or acknowledged in between is not escalated)."""
-    return AlertTarget.objects.filter(
-        acknowledged_at__isnull=True,
-        escalated_at__isnull=True,
-        due_at__lte=now,
-        alert__ack_required=True,
-        alert__status=AlertStatus.ACTIVE,
-    ).exclude(alert__expires_at__lte=now)
-
-
 ClaimHook = Callable[[str], None]
 
 
-def alerts_escalate_due(
-    *, now: datetime | None = None, on_claimed: ClaimHook | None = None
-) -> list[tuple[int, str]]:
-    """Escalate every target overdue at ``now``, each exactly once; returns (alert, agency).
-
-    Each target is its own transaction: one that fails (logged with its id) is
-    rolled back and left for the next sweep, and the others still escalate.
-    ``on_claimed`` (instrumentation and tests) is called inside each claim's
-    transaction, after its event is written, with ``"alert-target:<id>"``;
-    raising from it rolls that claim back like any other failure.
-    """
-    now = now or timezone.now()
-    due = list(_escalation_due(now).values_list("pk", flat=True).order_by("due_at", "pk"))
-    done: list[tuple[int, str]] = []
-    for target_id in due:
-        try:
-            escalated = _escalate_one(target_id, now, on_claimed)
-        except Exception:
-            logger.exception(
-                "escalation of alert target %s failed; it is retried on the next sweep", target_id
-            )
-            continue
-        if escalated is not None:
-            done.append(escalated)
-    return done
-
-
-def _escalate_one(
-    target_id: int, now: datetime, on_claimed: ClaimHook | None = None
+def alert_target_escalate(
+    *, target_id: int, now: datetime, on_claimed: ClaimHook | None = None
 ) -> tuple[int, str] | None:
-    """Claim one target and escalate it, in one transaction, at most once ever.
+    """Claim one overdue target and escalate it, in one transaction, at most once ever;
+    returns (alert, agency), or None when there was nothing (any more) to escalate.
+
+    Called by the job loop (``hub.jobs.alert_escalation``), which lists the targets
+    due; the claim re-checks every condition. ``on_claimed`` (instrumentation and
+    tests) is called inside the claim's transaction, after its event is written,
+    with ``"alert-target:<id>"``; raising from it rolls the claim back.
 
     Locks are taken as the services take them — the alert row first, then the
     target — so an escalation and an acknowledgement or cancellation queue
@@ -661,32 +627,11 @@ def _escalate_one(
         return alert.pk, target.agency.code
 
 
-def alerts_expire_due(
-    *, now: datetime | None = None, on_claimed: ClaimHook | None = None
-) -> list[int]:
-    """Mark alerts past their expiry as expired, each exactly once (with an event).
-
-    One transaction per alert; a failure is logged with the alert's id and the
-    alert is retried on the next sweep (``on_claimed`` as in alerts_escalate_due,
-    with ``"alert-expiry:<id>"``).
+def alert_expire(*, alert_id: int, now: datetime, on_claimed: ClaimHook | None = None) -> bool:
+    """Claim one alert past its expiry and mark it expired (with its event), at most
+    once ever; False when it is not (any more) due. Called by ``hub.jobs.alert_expiry``;
+    ``on_claimed`` as in ``alert_target_escalate``, with ``"alert-expiry:<id>"``.
     """
-    now = now or timezone.now()
-    ids = list(
-        Alert.objects.filter(status=AlertStatus.ACTIVE, expires_at__lte=now)
-        .order_by("expires_at", "pk")
-        .values_list("pk", flat=True)
-    )
-    expired: list[int] = []
-    for alert_id in ids:
-        try:
-            if _expire_one(alert_id, now, on_claimed):
-                expired.append(alert_id)
-        except Exception:
-            logger.exception("expiry of alert %s failed; it is retried on the next sweep", alert_id)
-    return expired
-
-
-def _expire_one(alert_id: int, now: datetime, on_claimed: ClaimHook | None) -> bool:
     with transaction.atomic():
         claimed = Alert.objects.filter(
             pk=alert_id, status=AlertStatus.ACTIVE, expires_at__lte=now

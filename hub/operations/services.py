@@ -4,13 +4,12 @@ Every change locks the operation row, then its streams (``operation:<REF>`` and
 the linked incident's), appends events, and publishes after commit. Task events
 carry the operation's progress; the linked incident gets ``operation.progress``.
 Client writes are idempotent on ``client_msg_id``; overdue tasks escalate from
-the database (``tasks_escalate_due``), exactly once each. Functions take ``now``
-so tests can drive a clock.
+the database (``task_escalate``, called by the ``hub.jobs`` loop), exactly once
+each. Functions take ``now`` so tests can drive a clock.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -78,8 +77,6 @@ from hub.operations.templates import (
 )
 from hub.security import acting_agency, log_denial, refuse
 from hub.text import clean_text
-
-logger = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_TEXT = 5_000
@@ -1147,43 +1144,7 @@ def task_cosign(
     )
 
 
-# --- escalation (run_escalations) ----------------------------------------------------------------
-
-
-def _overdue(now: datetime) -> Any:
-    """Tasks overdue at ``now``, listed and then claimed by the same conditions."""
-    return Task.objects.filter(
-        escalated_at__isnull=True,
-        removed_at__isnull=True,
-        due_at__lte=now,
-        status__in=["open", "in_progress", "blocked"],
-        operation__status=OperationStatus.ACTIVE,
-    )
-
-
-def tasks_escalate_due(
-    *, now: datetime | None = None, on_claimed: Callable[[str], None] | None = None
-) -> list[int]:
-    """Flag and escalate every task overdue at ``now``, each exactly once.
-
-    Each task is its own transaction: one that fails is logged with its id,
-    rolled back and retried on the next sweep, and the others still escalate.
-    ``on_claimed`` (instrumentation and tests) is called inside each claim's
-    transaction, after its event is written, with ``"task:<id>"``.
-    """
-    now = now or timezone.now()
-    due = list(_overdue(now).values_list("pk", flat=True).order_by("due_at", "pk"))
-
-    escalated: list[int] = []
-    for task_id in due:
-        try:
-            if _escalate_task(task_id, now, on_claimed):
-                escalated.append(task_id)
-        except Exception:
-            logger.exception(
-                "escalation of task %s failed; it is retried on the next sweep", task_id
-            )
-    return escalated
+# --- escalation (claimed one task at a time by hub.jobs) -------------------------------------
 
 
 def _overdue_recipients(task: Task) -> list[User]:
@@ -1210,7 +1171,17 @@ def _overdue_recipients(task: Task) -> list[User]:
     return sorted(found, key=lambda u: u.username)
 
 
-def _escalate_task(task_id: int, now: datetime, on_claimed: Callable[[str], None] | None) -> bool:
+def task_escalate(
+    *, task_id: int, now: datetime, on_claimed: Callable[[str], None] | None = None
+) -> bool:
+    """Claim one overdue task and escalate it (``task.overdue``, e-mail after commit), in
+    one transaction, at most once ever; False when it is not (any more) due.
+
+    Called by the job loop (``hub.jobs.task_escalation``), which lists the tasks due;
+    the claim re-checks every condition. ``on_claimed`` (instrumentation and tests) is
+    called inside the claim's transaction, after its event is written, with
+    ``"task:<id>"``; raising from it rolls the claim back.
+    """
     operation_id = Task.objects.filter(pk=task_id).values_list("operation_id", flat=True).first()
     if operation_id is None:
         return False

@@ -1,8 +1,8 @@
 """Alert services and their REST API: rows written, events emitted, defaults, refusals.
 
 Covers ``alert_issue``, ``alert_update``, ``alert_cancel``, ``alert_acknowledge``,
-``alerts_escalate_due`` and ``alerts_expire_due`` (the escalation loop itself is in
-``test_escalation.py``). Every emitted payload is validated against its pydantic
+and the jobs ``alerts_escalate_due`` and ``alerts_expire_due`` (``hub.jobs``; the
+loop itself is in ``test_escalation.py``). Every emitted payload is validated against its pydantic
 model with ``hub.events.types.validate_payload``. Services are driven with an
 explicit ``now``; the REST tests go through ``/api/v1`` as demo officers.
 
@@ -31,6 +31,7 @@ from hub.errors import Conflict, Forbidden, HubError, IdempotencyConflict, Inval
 from hub.events.models import Event, WriteReceipt
 from hub.events.types import validate_payload
 from hub.incidents.models import Incident
+from hub.jobs import alert_escalation, alert_expiry
 from tests.factories import Api, officer, report, seed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("region")]
@@ -364,7 +365,7 @@ def test_every_event_of_an_alert_carries_its_exercise_flag(exercise: bool, now: 
         actor=officer("na-imm.duty"), alert_id=a.pk, changes={"title": "Drill v2"}, now=now
     )
     ack("na-cus.duty", a, now=now + timedelta(minutes=1))
-    assert services.alerts_escalate_due(now=now + timedelta(hours=1)) == [
+    assert alert_escalation.alerts_escalate_due(now=now + timedelta(hours=1)) == [
         (a.pk, "NA-AIR"),
         (a.pk, "NA-POL"),
     ]
@@ -372,7 +373,7 @@ def test_every_event_of_an_alert_carries_its_exercise_flag(exercise: bool, now: 
         actor=officer("na-imm.coord"), alert_id=a.pk, reason="Drill over", now=now
     )
     b = issue(is_exercise=exercise, expires_at=now + timedelta(minutes=5), now=now).alert
-    assert services.alerts_expire_due(now=now + timedelta(minutes=5)) == [b.pk]
+    assert alert_expiry.alerts_expire_due(now=now + timedelta(minutes=5)) == [b.pk]
     events = events_on("crossing:WDH")
     assert [e.kind for e in events] == [
         "alert.issued",
@@ -475,7 +476,7 @@ def test_a_severity_change_moves_the_deadline_of_who_still_owes_an_acknowledgeme
         "new": critical_due.isoformat(),
     }
     # Past due already: the next sweep escalates NA-AIR and NA-POL at once.
-    assert services.alerts_escalate_due(now=later) == [
+    assert alert_escalation.alerts_escalate_due(now=later) == [
         (alert.pk, "NA-AIR"),
         (alert.pk, "NA-POL"),
     ]
@@ -497,7 +498,7 @@ def test_lowering_the_severity_gives_more_time(now: datetime) -> None:
         now=now + timedelta(minutes=2),
     )
     assert set(due_by_agency(alert).values()) == {now + timedelta(hours=1)}
-    assert services.alerts_escalate_due(now=now + timedelta(minutes=30)) == []
+    assert alert_escalation.alerts_escalate_due(now=now + timedelta(minutes=30)) == []
 
 
 def test_other_changes_and_alerts_without_acknowledgement_keep_no_deadline(
@@ -798,7 +799,7 @@ def test_acknowledge_or_update_of_expired_alert_is_a_conflict(now: datetime) -> 
         ack("na-cus.duty", alert, now=past_expiry)
     assert exc.value.code == "alert_expired"
     # ...and once the sweep has marked it expired.
-    assert services.alerts_expire_due(now=past_expiry) == [alert.pk]
+    assert alert_expiry.alerts_expire_due(now=past_expiry) == [alert.pk]
     with pytest.raises(Conflict) as exc:
         ack("na-cus.duty", alert, now=now + timedelta(minutes=1))
     assert exc.value.code == "alert_expired"
@@ -822,15 +823,18 @@ def test_acknowledge_of_linked_alert_goes_to_incident_stream_too(now: datetime) 
     assert event.payload["agency"] == "NA-CUS"
 
 
-# --- alerts_escalate_due / alerts_expire_due (services) --------------------------------------
+# --- alerts_escalate_due / alerts_expire_due (the jobs) -----------------------------------------
 
 
 def test_escalate_due_writes_escalated_at_and_one_event_per_overdue_target(now: datetime) -> None:
     alert = issue(severity="critical", now=now).alert
     ack("na-air.duty", alert, now=now + timedelta(minutes=1))
     due = now + timedelta(seconds=settings.HUB_ALERT_ACK_WINDOWS["critical"])
-    assert services.alerts_escalate_due(now=due - timedelta(seconds=1)) == []
-    assert services.alerts_escalate_due(now=due) == [(alert.pk, "NA-CUS"), (alert.pk, "NA-POL")]
+    assert alert_escalation.alerts_escalate_due(now=due - timedelta(seconds=1)) == []
+    assert alert_escalation.alerts_escalate_due(now=due) == [
+        (alert.pk, "NA-CUS"),
+        (alert.pk, "NA-POL"),
+    ]
     rows = {r.agency.code: r for r in AlertTarget.objects.filter(alert=alert)}
     assert rows["NA-AIR"].escalated_at is None
     assert rows["NA-CUS"].escalated_at == rows["NA-POL"].escalated_at == due
@@ -839,15 +843,15 @@ def test_escalate_due_writes_escalated_at_and_one_event_per_overdue_target(now: 
     assert all(e.actor is None and e.actor_agency is None and e.at == due for e in escalated)
     assert escalated[0].payload["notified"] == ["na-cus.coord", "na-cus.duty"]
     assert parse_datetime(escalated[0].payload["due_at"]) == due
-    assert services.alerts_escalate_due(now=due + timedelta(hours=1)) == []
+    assert alert_escalation.alerts_escalate_due(now=due + timedelta(hours=1)) == []
 
 
 def test_expire_due_marks_the_alert_and_emits_once(now: datetime) -> None:
     keep = issue(expires_at=now + timedelta(hours=1), now=now).alert
     gone = issue(expires_at=now + timedelta(minutes=30), now=now).alert
     at = now + timedelta(minutes=30)
-    assert services.alerts_expire_due(now=at) == [gone.pk]
-    assert services.alerts_expire_due(now=at) == []
+    assert alert_expiry.alerts_expire_due(now=at) == [gone.pk]
+    assert alert_expiry.alerts_expire_due(now=at) == []
     gone.refresh_from_db()
     keep.refresh_from_db()
     assert (gone.status, gone.expired_at, gone.updated_at) == (AlertStatus.EXPIRED, at, at)
@@ -1071,7 +1075,7 @@ def test_rest_detail_shows_per_agency_acknowledgement_and_overdue() -> None:
     assert air["escalated_at"] is None
     assert all(parse_datetime(t["due_at"]) == due for t in targets.values())
     # Once the sweep ran, the target shows when it was escalated.
-    assert services.alerts_escalate_due() == [(alert.pk, "NA-AIR")]
+    assert alert_escalation.alerts_escalate_due() == [(alert.pk, "NA-AIR")]
     data = Api("na-air.coord").get(f"/api/v1/alerts/{alert.pk}").json()
     assert data["targets"][0]["escalated_at"] is not None
 

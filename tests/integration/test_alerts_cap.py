@@ -32,6 +32,7 @@ from hub.alerts.models import Alert, AlertCategory, AlertTarget
 from hub.errors import InvalidInput
 from hub.events.models import Event, WriteReceipt
 from hub.events.types import validate_payload
+from hub.jobs import alert_expiry
 from tests.factories import Api, officer, report, seed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("region")]
@@ -910,7 +911,7 @@ def test_atom_feed_leaves_out_expired_alerts(now: datetime) -> None:
     # Expired by the clock, before any sweep marked it...
     assert entry_ids(feed()) == [f"tag:{host()},2026:alert:{current.pk}"]
     # ...and once the sweep has.
-    assert services.alerts_expire_due(now=now) == [lapsed.pk]
+    assert alert_expiry.alerts_expire_due(now=now) == [lapsed.pk]
     assert entry_ids(feed()) == [f"tag:{host()},2026:alert:{current.pk}"]
 
 

@@ -1,7 +1,8 @@
 """The escalation loop against a controllable clock: exactly once, never early, never twice.
 
-``alerts_escalate_due``, ``alerts_expire_due`` and ``tasks_escalate_due`` take
-``now``; ``sweep(now)`` runs all three; ``run_forever`` is driven with a fake
+The jobs of ``hub.jobs`` (``alerts_escalate_due``, ``alerts_expire_due``,
+``tasks_escalate_due``) take
+``now``; ``sweep(now)`` runs them all; ``run_forever`` is driven with a fake
 clock whose ``sleep`` advances it, and ``max_sweeps``. A "restart" is a second
 loop over the same clock range. Competing loops are simulated by sweeping twice
 at the same ``now`` and by sweeping from four threads at once (each with its own
@@ -52,9 +53,9 @@ from hub.alerts.models import Alert, AlertStatus, AlertTarget
 from hub.events.audit import verify
 from hub.events.models import Event
 from hub.events.types import validate_payload
-from hub.operations import escalation
+from hub.jobs import alert_escalation, alert_expiry, runner, task_escalation
+from hub.jobs.runner import SweepResult, run_forever, sweep
 from hub.operations import services as ops
-from hub.operations.escalation import SweepResult, run_forever, sweep
 from hub.operations.models import Operation, Task
 from tests.factories import officer, report, seed
 from tests.processes import database_url_for
@@ -428,7 +429,7 @@ def test_acknowledged_after_listing_is_not_escalated(
     due = t0 + window("critical")
     hooked = HookedTransaction(lambda: ack("na-cus.duty", alert, due))
     monkeypatch.setattr(services, "transaction", hooked)
-    assert services.alerts_escalate_due(now=due) == []
+    assert alert_escalation.alerts_escalate_due(now=due) == []
     assert hooked.hook is None, "the hook ran"
     assert tally() == (0, 0, 0)
 
@@ -447,7 +448,7 @@ def test_cancelled_after_listing_is_not_escalated(
 
     hooked = HookedTransaction(cancel)
     monkeypatch.setattr(services, "transaction", hooked)
-    escalated = services.alerts_escalate_due(now=due)
+    escalated = alert_escalation.alerts_escalate_due(now=due)
     assert hooked.hook is None, "the hook ran"
     alert.refresh_from_db()
     assert alert.status == AlertStatus.CANCELLED
@@ -472,7 +473,7 @@ def test_expiry_extended_after_listing_is_not_expired(
 
     hooked = HookedTransaction(extend)
     monkeypatch.setattr(services, "transaction", hooked)
-    expired = services.alerts_expire_due(now=at)
+    expired = alert_expiry.alerts_expire_due(now=at)
     assert hooked.hook is None, "the hook ran"
     alert.refresh_from_db()
     assert alert.expires_at == t0 + timedelta(hours=1)
@@ -488,7 +489,7 @@ def test_task_done_after_listing_is_not_escalated(
     at = t0 + timedelta(minutes=10)
     hooked = HookedTransaction(lambda: complete(task, "na-cus.duty", at))
     monkeypatch.setattr(ops, "transaction", hooked)
-    escalated = ops.tasks_escalate_due(now=at)
+    escalated = task_escalation.tasks_escalate_due(now=at)
     assert hooked.hook is None, "the hook ran"
     task.refresh_from_db()
     assert task.status == "done"
@@ -605,7 +606,7 @@ def test_run_forever_survives_a_failing_sweep_and_stops_when_told(
             raise RuntimeError("database went away")
         return SweepResult(alerts_expired=[len(calls)])
 
-    monkeypatch.setattr(escalation, "sweep", flaky)
+    monkeypatch.setattr(runner, "sweep", flaky)
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.get_fixed_timezone(0)))
     beats: list[int] = []
     ran = run_forever(
@@ -823,7 +824,7 @@ def test_a_failing_phase_does_not_stop_the_other_phases(
     def down(**kwargs: Any) -> list[tuple[int, str]]:
         raise RuntimeError("listing query failed")
 
-    monkeypatch.setattr(escalation, "alerts_escalate_due", down)
+    monkeypatch.setattr(alert_escalation, "alerts_escalate_due", down)
     with caplog.at_level(logging.ERROR):
         result = sweep(t0 + timedelta(hours=1))
     assert (result.alerts_escalated, result.tasks_escalated) == ([], [tasks_of(operation)[0].pk])

@@ -1,16 +1,15 @@
-"""The escalation loop: overdue alert acknowledgements, expired alerts, overdue tasks.
+"""The loop that runs every job (``manage.py run_escalations``).
 
-It works from the database alone, with no timers held in memory: each sweep
-asks what is due at ``now`` and claims each item with a conditional UPDATE, so a
-restarted loop picks up exactly what was left and nothing fires twice, even
-with two loops running or a loop killed in the middle of a claim (the claim's
-transaction rolls back with it).
+It works from the database alone, with no timers held in memory: each sweep asks
+every job what is due at ``now``, and each job claims its items one by one
+(``hub.jobs``), so a restarted loop picks up exactly what was left and nothing
+fires twice, even with two loops running or a loop killed in the middle of a
+claim (the claim's transaction rolls back with it).
 
 Failures are contained: every item is claimed in its own transaction, and an
 item that fails is logged with its id and retried on the next sweep while the
-items after it still escalate; a phase that fails as a whole (its listing
-query) does not stop the other phases; a sweep that fails does not stop the
-loop.
+items after it still run; a job that fails as a whole (its listing query) does
+not stop the other jobs; a sweep that fails does not stop the loop.
 """
 
 from __future__ import annotations
@@ -25,27 +24,37 @@ from typing import TypeVar
 from django.db import close_old_connections
 from django.utils import timezone
 
-from hub.alerts.services import alerts_escalate_due, alerts_expire_due
-from hub.operations.services import tasks_escalate_due
+from hub.jobs import alert_escalation, alert_expiry, task_escalation
+from hub.jobs.claims import ClaimHook
 
 logger = logging.getLogger(__name__)
 
-ClaimHook = Callable[[str], None]
 T = TypeVar("T")
+
+__all__ = ["ClaimHook", "SweepResult", "run_forever", "sweep"]
 
 
 @dataclass
 class SweepResult:
-    alerts_escalated: list[tuple[int, str]] = field(default_factory=list)
-    alerts_expired: list[int] = field(default_factory=list)
-    tasks_escalated: list[int] = field(default_factory=list)
+    """What one sweep claimed, job by job."""
+
+    alerts_escalated: list[tuple[int, str]] = field(default_factory=list)  # (alert, agency)
+    alerts_expired: list[int] = field(default_factory=list)  # alert ids
+    tasks_escalated: list[int] = field(default_factory=list)  # task ids
 
     @property
     def total(self) -> int:
         return len(self.alerts_escalated) + len(self.alerts_expired) + len(self.tasks_escalated)
 
+    def summary(self) -> str:
+        return (
+            f"escalated {len(self.alerts_escalated)} alert acknowledgements, "
+            f"expired {len(self.alerts_expired)} alerts, "
+            f"escalated {len(self.tasks_escalated)} tasks"
+        )
 
-def _phase(name: str, run: Callable[[], list[T]]) -> list[T]:
+
+def _job(name: str, run: Callable[[], list[T]]) -> list[T]:
     try:
         return run()
     except Exception:
@@ -54,21 +63,25 @@ def _phase(name: str, run: Callable[[], list[T]]) -> list[T]:
 
 
 def sweep(now: datetime | None = None, *, on_claimed: ClaimHook | None = None) -> SweepResult:
-    """One pass over everything due at ``now``.
+    """One pass of every job over what is due at ``now``.
 
-    ``on_claimed`` is called inside each item's claim transaction (see the
-    services); tests use it to stop a loop in the middle of a claim.
+    ``on_claimed`` is called inside each item's claim transaction (see
+    ``hub.jobs.claims``); tests use it to stop a loop in the middle of a claim.
+    Each job is looked up on its module at call time, so a test can replace one.
     """
     at = now or timezone.now()
     return SweepResult(
-        alerts_escalated=_phase(
-            "alerts_escalate_due", lambda: alerts_escalate_due(now=at, on_claimed=on_claimed)
+        alerts_escalated=_job(
+            alert_escalation.NAME,
+            lambda: alert_escalation.alerts_escalate_due(now=at, on_claimed=on_claimed),
         ),
-        alerts_expired=_phase(
-            "alerts_expire_due", lambda: alerts_expire_due(now=at, on_claimed=on_claimed)
+        alerts_expired=_job(
+            alert_expiry.NAME,
+            lambda: alert_expiry.alerts_expire_due(now=at, on_claimed=on_claimed),
         ),
-        tasks_escalated=_phase(
-            "tasks_escalate_due", lambda: tasks_escalate_due(now=at, on_claimed=on_claimed)
+        tasks_escalated=_job(
+            task_escalation.NAME,
+            lambda: task_escalation.tasks_escalate_due(now=at, on_claimed=on_claimed),
         ),
     )
 

@@ -1,4 +1,8 @@
-"""``manage.py run_escalations``: escalate overdue acknowledgements and tasks, expire alerts."""
+"""``manage.py run_escalations``: the loop of every background job (``hub.jobs``).
+
+It escalates overdue acknowledgements and tasks and expires alerts; the name is the
+one deployments know.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from hub.operations.escalation import ClaimHook, run_forever, sweep
-from hub.operations.escalation_control import FileControl
+from hub.jobs.control import FileControl
+from hub.jobs.runner import ClaimHook, run_forever, sweep
 
 
 class Command(BaseCommand):
-    help = "Run the escalation loop (alerts and tasks) from the database; safe to restart."
+    help = (
+        "Run the background jobs (alert and task escalation, alert expiry) from the "
+        "database; safe to restart."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Run one sweep and exit.")
@@ -36,8 +43,7 @@ class Command(BaseCommand):
             help="Touch this file after every completed sweep (for a health check: "
             "python -m hub.probe --fresh PATH SECONDS).",
         )
-        # Tests only (HUB_ENV=test): a file clock and a claim gate, see
-        # hub.operations.escalation_control.
+        # Tests only (HUB_ENV=test): a file clock and a claim gate, see hub.jobs.control.
         parser.add_argument("--test-control", type=Path, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -58,11 +64,7 @@ class Command(BaseCommand):
         if options["once"]:
             result = sweep(clock(), on_claimed=on_claimed)
             beat()
-            self.stdout.write(
-                f"escalated {len(result.alerts_escalated)} alert acknowledgements, "
-                f"expired {len(result.alerts_expired)} alerts, "
-                f"escalated {len(result.tasks_escalated)} tasks"
-            )
+            self.stdout.write(result.summary())
             return
         stopping = False
 
