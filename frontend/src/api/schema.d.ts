@@ -202,7 +202,11 @@ export interface paths {
         /** Current SOP checklist templates */
         get: operations["hub_operations_api_template_list"];
         put?: never;
-        post?: never;
+        /**
+         * Write a new SOP template (administrators): version 1 of a new code
+         * @description Refused field by field (422 with `errors`); 409 `template_exists` when the code is taken. A repeat of a `client_msg_id` answers 200 with the original version.
+         */
+        post: operations["hub_operations_api_template_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -220,6 +224,47 @@ export interface paths {
         get: operations["hub_operations_api_template_detail"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checklist-templates/{code}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What one version of a template changed against another (?from=1&to=2)
+         * @description Items are matched by their stable `key`: added, removed, and changed (each changed field with its old and new value); the template's own changed fields in `fields`.
+         */
+        get: operations["hub_operations_api_template_diff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checklist-templates/{code}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a template, newest first: who published it, when, from where */
+        get: operations["hub_operations_api_template_versions"];
+        put?: never;
+        /**
+         * Publish a new version of a template (administrators)
+         * @description Items that carry a `key` of `base_version` are those items, edited; items without one are new. Earlier versions stay; running operations keep theirs; `load_sops` never overwrites a version written here. Refused field by field (422 with `errors`); 409 `template_version_conflict` when `base_version` is no longer current, 409 `no_change` when nothing changed. A repeat of a `client_msg_id` answers 200 with the original version.
+         */
+        post: operations["hub_operations_api_template_version_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1613,6 +1658,135 @@ export interface components {
             /** Status */
             status?: ("open" | "in_progress" | "done" | "blocked" | "not_applicable") | null;
         };
+        /** TemplateCreateIn */
+        TemplateCreateIn: {
+            /** Client Msg Id */
+            client_msg_id?: string | null;
+            /** Code */
+            code: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Items */
+            items: components["schemas"]["TemplateItemIn"][];
+            /** Title */
+            title: string;
+        };
+        /**
+         * TemplateDiff
+         * @description ``to`` compared with ``from``: each list in position order (removed items in
+         *     their old order).
+         */
+        TemplateDiff: {
+            /** Code */
+            code: string;
+            /**
+             * Fields
+             * @description The template's own fields that differ (title, description).
+             */
+            fields: {
+                [key: string]: components["schemas"]["TemplateFieldChange"];
+            };
+            /** From Version */
+            from_version: number;
+            /** Items Added */
+            items_added: components["schemas"]["TemplateItemSnapshot"][];
+            /** Items Changed */
+            items_changed: components["schemas"]["TemplateItemChange"][];
+            /** Items Removed */
+            items_removed: components["schemas"]["TemplateItemSnapshot"][];
+            /**
+             * Items Unchanged
+             * @description How many items are the same in both.
+             */
+            items_unchanged: number;
+            /** To Version */
+            to_version: number;
+        };
+        /** TemplateDiffQuery */
+        TemplateDiffQuery: {
+            /**
+             * From
+             * @description The older version, say.
+             */
+            from: number;
+            /** To */
+            to: number;
+        };
+        /** TemplateFieldChange */
+        TemplateFieldChange: {
+            /** New */
+            new: boolean | number | string | null;
+            /** Old */
+            old: boolean | number | string | null;
+        };
+        /**
+         * TemplateItemChange
+         * @description An item kept in both versions whose fields differ (by key).
+         */
+        TemplateItemChange: {
+            /**
+             * Changes
+             * @description Only the fields that differ: position, title, guidance, agency_kind, due_offset_minutes, requires_note, requires_cosign.
+             */
+            changes: {
+                [key: string]: components["schemas"]["TemplateFieldChange"];
+            };
+            /** Key */
+            key: string;
+            /**
+             * Position
+             * @description Its position in the newer (`to`) version.
+             */
+            position: number;
+            /**
+             * Title
+             * @description Its title in the newer (`to`) version.
+             */
+            title: string;
+        };
+        /** TemplateItemIn */
+        TemplateItemIn: {
+            /**
+             * Agency Kind
+             * @enum {string}
+             */
+            agency_kind: "immigration" | "customs" | "coastguard" | "airport_authority" | "port_authority" | "police" | "health" | "other";
+            /**
+             * Due Offset Minutes
+             * @description Due this long after the operation starts.
+             */
+            due_offset_minutes: number;
+            /**
+             * Guidance
+             * @default
+             */
+            guidance: string;
+            /**
+             * Key
+             * @description The item's key in the version being edited; leave it out for a new item.
+             */
+            key?: string | null;
+            /**
+             * Position
+             * @description Distinct within the version.
+             */
+            position: number;
+            /**
+             * Requires Cosign
+             * @default false
+             */
+            requires_cosign: boolean;
+            /**
+             * Requires Note
+             * @default false
+             */
+            requires_note: boolean;
+            /** Title */
+            title: string;
+        };
         /** TemplateItemOut */
         TemplateItemOut: {
             /** Agency Kind */
@@ -1621,6 +1795,33 @@ export interface components {
             due_offset_minutes: number;
             /** Guidance */
             guidance: string;
+            /**
+             * Key
+             * @description The same item in every version: send it back to keep the item.
+             */
+            key: string;
+            /** Position */
+            position: number;
+            /** Requires Cosign */
+            requires_cosign: boolean;
+            /** Requires Note */
+            requires_note: boolean;
+            /** Title */
+            title: string;
+        };
+        /**
+         * TemplateItemSnapshot
+         * @description One item of a published version. ``key`` names the same item in every version.
+         */
+        TemplateItemSnapshot: {
+            /** Agency Kind */
+            agency_kind: string;
+            /** Due Offset Minutes */
+            due_offset_minutes: number;
+            /** Guidance */
+            guidance: string;
+            /** Key */
+            key: string;
             /** Position */
             position: number;
             /** Requires Cosign */
@@ -1645,6 +1846,74 @@ export interface components {
              * Format: date-time
              */
             published_at: string;
+            /** @description None for a version loaded from code. */
+            published_by: components["schemas"]["UserRef"] | null;
+            /** Publisher Agency */
+            publisher_agency: string | null;
+            /**
+             * Seq
+             * @description The seq of this version's event on `stream` (subscribe after it to hear of newer versions); None for a version not recorded yet (run load_sops).
+             */
+            seq: number | null;
+            /**
+             * Source
+             * @description `browser`: written by an administrator; `code`: loaded by load_sops.
+             * @enum {string}
+             */
+            source: "browser" | "code";
+            /**
+             * Stream
+             * @description `template:<CODE>`: one template.published per version.
+             */
+            stream: string;
+            /** Title */
+            title: string;
+            /** Version */
+            version: number;
+        };
+        /** TemplateVersionIn */
+        TemplateVersionIn: {
+            /**
+             * Base Version
+             * @description The version this edit started from; 409 `template_version_conflict` if another has been published since.
+             */
+            base_version: number;
+            /** Client Msg Id */
+            client_msg_id?: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Items */
+            items: components["schemas"]["TemplateItemIn"][];
+            /** Title */
+            title: string;
+        };
+        /** TemplateVersionOut */
+        TemplateVersionOut: {
+            /** Current */
+            current: boolean;
+            /**
+             * Items
+             * @description How many items the version has.
+             */
+            items: number;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            published_by: components["schemas"]["UserRef"] | null;
+            /** Publisher Agency */
+            publisher_agency: string | null;
+            /** Seq */
+            seq: number | null;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "browser" | "code";
             /** Title */
             title: string;
             /** Version */
@@ -2499,8 +2768,122 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_operations_api_template_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateCreateIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2559,8 +2942,262 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_operations_api_template_diff: {
+        parameters: {
+            query: {
+                /** @description The older version, say. */
+                from: number;
+                to: number;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateDiff"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_operations_api_template_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVersionOut"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_operations_api_template_version_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateVersionIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
