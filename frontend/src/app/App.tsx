@@ -32,6 +32,7 @@ const IssueAlert = lazy(() => import("../alerts/IssueAlert").then((m) => m.Issue
 const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPage));
 // Coordinators' screens (part 2).
 const OperationPage = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPage));
+const OperationsList = lazy(() => import("../operations/OperationsList").then((m) => m.OperationsList));
 
 // Stable components per route (an inline arrow would remount on every render).
 const BoardRoute = ({ code }: { code: string }) => <Board code={code} />;
@@ -39,6 +40,7 @@ const IssueAlertRoute = ({ code }: { code: string }) => <IssueAlert code={code} 
 const RoomRoute = ({ ref }: { ref: string }) => <Room ref={ref} />;
 const AlertRoute = ({ id }: { id: string }) => <AlertPage id={id} />;
 const OperationRoute = ({ ref }: { ref: string }) => <OperationPage ref={ref} />;
+const OperationsRoute = ({ code }: { code: string }) => <OperationsList code={code} />;
 const Unknown = () => <NotFound />;
 
 function currentPoint(path: string): string | null {
@@ -183,6 +185,7 @@ function Routes() {
           <Route path="/points/:code/alerts/new" component={IssueAlertRoute} />
           <Route path="/incidents/:ref" component={RoomRoute} />
           <Route path="/alerts/:id" component={AlertRoute} />
+          <Route path="/points/:code/operations" component={OperationsRoute} />
           <Route path="/operations/:ref" component={OperationRoute} />
           <Route path="/report" component={ReportForm} />
           <Route default component={Unknown} />

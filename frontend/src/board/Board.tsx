@@ -154,6 +154,9 @@ export function Board({ code }: { code: string }) {
             <a class="button" href={`/points/${code}/alerts/new`}>
               {t("action.issueAlert")}
             </a>
+            <a class="button" href={`/points/${code}/operations`}>
+              {t("nav.operations")}
+            </a>
           </nav>
         ) : null}
       </header>
