@@ -11,11 +11,13 @@ import { errorText, label, locale, preferredLocale, registerMessages, setLocale,
 import core from "./locales/en.json";
 import forms from "./locales/forms.en.json";
 import formsUr from "./locales/forms.ur.json";
+import templatesEn from "./locales/templates.en.json";
+import templatesUr from "./locales/templates.ur.json";
 import ur from "./locales/ur.json";
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const en: Record<string, string> = { ...core, ...forms };
-const urdu: Record<string, string> = { ...ur, ...formsUr };
+const en: Record<string, string> = { ...core, ...forms, ...templatesEn };
+const urdu: Record<string, string> = { ...ur, ...formsUr, ...templatesUr };
 
 function sources(dir: string): string[] {
   const out: string[] = [];

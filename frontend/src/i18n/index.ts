@@ -13,10 +13,11 @@ import { computed, signal } from "@preact/signals";
 import { IntlMessageFormat } from "intl-messageformat";
 import core from "./locales/en.json";
 import forms from "./locales/forms.en.json";
+import templates from "./locales/templates.en.json";
 
-const en = { ...core, ...forms };
+const en = { ...core, ...forms, ...templates };
 
-export type MessageKey = keyof typeof core | keyof typeof forms;
+export type MessageKey = keyof typeof core | keyof typeof forms | keyof typeof templates;
 export type Messages = Partial<Record<MessageKey, string>>;
 export type Values = Record<string, string | number | boolean | Date | null | undefined>;
 
@@ -35,8 +36,12 @@ export const LOCALES: readonly LocaleInfo[] = [
     name: "اردو",
     dir: "rtl",
     load: async () => {
-      const [own, ownForms] = await Promise.all([import("./locales/ur.json"), import("./locales/forms.ur.json")]);
-      return { ...own.default, ...ownForms.default } as Messages;
+      const [own, ownForms, ownTemplates] = await Promise.all([
+        import("./locales/ur.json"),
+        import("./locales/forms.ur.json"),
+        import("./locales/templates.ur.json"),
+      ]);
+      return { ...own.default, ...ownForms.default, ...ownTemplates.default } as Messages;
     },
   },
 ];
