@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "hub.incidents",
     "hub.alerts",
     "hub.operations",
+    "hub.sitreps",
     "hub.jobs",
     "hub.realtime",
     "hub.demo",

@@ -1,4 +1,4 @@
-"""Demo alerts and a joint operation, written through the real services.
+"""Demo alerts, a joint operation and situation reports, written through the real services.
 
 Like the demo incidents, each step has a fixed ``client_msg_id`` and is skipped
 when its receipt exists, so ``seed_demo`` converges.
@@ -18,6 +18,7 @@ from hub.events.models import WriteReceipt
 from hub.incidents.demo import demo_id
 from hub.operations import services as ops
 from hub.operations.models import Operation, Task
+from hub.sitreps import services as sitreps
 
 Context = dict[str, str]
 
@@ -178,6 +179,53 @@ STEPS: tuple[Step, ...] = (
             ),
             None,
         )[1],
+    ),
+    Step(
+        "sitrep-tip-cadence",
+        "na-imm.coord",
+        lambda u, c: str(
+            sitreps.sitrep_cadence_set(
+                actor=u,
+                kind="incident",
+                ref=_incident_ref("WDH"),
+                every_minutes=60,
+                client_msg_id=demo_id("sitrep-tip-cadence"),
+            ).subject.pk
+        ),
+    ),
+    Step(
+        "sitrep-tip-1",
+        "na-imm.coord",
+        lambda u, c: str(
+            sitreps.sitrep_post(
+                actor=u,
+                kind="incident",
+                ref=_incident_ref("WDH"),
+                situation="Three passengers held at secondary; the escort is detained. Two of "
+                "the three are minors by their own account.",
+                actions_taken="Separated from the escort; screened with the TIP checklist; "
+                "documents secured.",
+                next_steps="Interviews with a Portuguese interpreter; referral to protection.",
+                needs=[
+                    {"agency": "NA-POL", "need": "Anti-trafficking unit to interview the escort"},
+                    {"agency": None, "need": "A Portuguese interpreter at the airport"},
+                ],
+                client_msg_id=demo_id("sitrep-tip-1"),
+            ).report.pk
+        ),
+    ),
+    Step(
+        "sitrep-op-cadence",
+        "na-imm.coord",
+        lambda u, c: str(
+            sitreps.sitrep_cadence_set(
+                actor=u,
+                kind="operation",
+                ref=_operation(c, "op-tip").ref,
+                every_minutes=30,
+                client_msg_id=demo_id("sitrep-op-cadence"),
+            ).subject.pk
+        ),
     ),
 )
 

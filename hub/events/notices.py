@@ -6,7 +6,8 @@ without ``REDIS_URL``) by the services that make the change, each carrying its
 delivers (``hub.realtime.hub``):
 
 - ``incident_notice``: an incident at a crossing point was reported, invited an
-  agency, changed visibility or lead, or moved status. Published on the
+  agency, changed visibility or lead, moved status, or its situation reports changed
+  (a report, the cadence, a reminder: the board's "reports due"). Published on the
   ``crossing:<CODE>`` stream's channel behind an ``N`` header, so only workers
   with subscribers of that crossing point hear it; each worker sends it to those
   of its ``crossing:<CODE>`` subscribers whose user can read the incident *now*

@@ -117,6 +117,54 @@ class IncidentLeadChanged(EventPayload):
     new: str
 
 
+# --- situation reports (on incident:<REF> or operation:<REF>) ----------------------
+
+
+class SitrepNeed(BaseModel):
+    """Something the lead asks of another agency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agency: str | None = Field(description="The agency asked, by code; null: any agency.")
+    need: str
+
+
+@event_kind("sitrep.posted")
+class SitrepPosted(EventPayload):
+    """The lead's structured update (the actor, for the lead agency). ``ref`` is the
+    incident's or operation's; ``number`` counts its reports from 1. ``due_at`` is when
+    the next report is due under the cadence (null: no cadence)."""
+
+    ref: str
+    number: int = Field(ge=1)
+    situation: str
+    actions_taken: str
+    next_steps: str
+    needs: list[SitrepNeed]
+    every_minutes: int | None
+    due_at: datetime | None
+
+
+@event_kind("sitrep.cadence_set")
+class SitrepCadenceSet(EventPayload):
+    """A report every ``every_minutes`` (5 to 1440), the next by ``due_at``; both null:
+    no cadence any more."""
+
+    ref: str
+    every_minutes: int | None = Field(ge=5, le=1440)
+    due_at: datetime | None
+
+
+@event_kind("sitrep.overdue")
+class SitrepOverdue(EventPayload):
+    """No report by ``due_at``: these coordinators of the lead ``agency`` were reminded
+    (once per due time)."""
+
+    ref: str
+    due_at: datetime
+    agency: str
+    notified: list[str]
+
+
 # --- messages on an incident channel --------------------------------------------
 
 

@@ -32,26 +32,26 @@ from hub.incidents.schemas import (
     RedactIn,
     TransitionIn,
 )
-from hub.incidents.selectors import (
-    IncidentFilters,
-    incident_detail_snapshot,
-    incident_written,
-    incidents_listed,
-    messages_snapshot,
-)
+from hub.incidents.selectors import IncidentFilters, messages_snapshot
 from hub.schemas import ERRORS_READ, ERRORS_WRITE
+from hub.sitreps.selectors import (
+    incident_detail_with_sitrep,
+    incident_written_with_sitrep,
+    incidents_listed_with_sitreps,
+)
 
 router = Router(tags=["incidents"])
 
 
 def _out(request: HttpRequest, result: services.IncidentResult) -> IncidentOut:
-    return IncidentOut.of(*incident_written(result.incident, user_id=request_user(request).pk))
+    user_id = request_user(request).pk
+    return IncidentOut.of(*incident_written_with_sitrep(result.incident, user_id=user_id))
 
 
 @router.get("", response={200: IncidentPage, **ERRORS_READ}, summary="Incidents you may see")
 def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> IncidentPage:
     access = access_for(request_user(request))
-    items = incidents_listed(
+    items = incidents_listed_with_sitreps(
         access,
         IncidentFilters(
             crossing_point=query.crossing_point,
@@ -84,7 +84,7 @@ def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[Inc
     summary="One incident (a snapshot with its seq)",
 )
 def incident_detail(request: HttpRequest, ref: str) -> IncidentOut:
-    found = incident_detail_snapshot(access_for(request_user(request)), ref)
+    found = incident_detail_with_sitrep(access_for(request_user(request)), ref)
     if found is None:
         raise NotFound("Not found.")
     return IncidentOut.of(*found)

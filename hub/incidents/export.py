@@ -172,6 +172,41 @@ def _describe_operation(kind: str, payload: dict[str, Any]) -> str:
     return kind
 
 
+def _describe_sitrep(kind: str, payload: dict[str, Any]) -> str:
+    ref = payload.get("ref", "")
+    due = payload.get("due_at")
+    if kind == "sitrep.posted":
+        number = payload.get("number")
+        parts = [f"Situation report #{number} on {ref}: {payload.get('situation', '')}"]
+        if payload.get("actions_taken"):
+            parts.append(f"actions taken: {payload['actions_taken']}")
+        if payload.get("next_steps"):
+            parts.append(f"next steps: {payload['next_steps']}")
+        needs = [
+            f"{need.get('agency') or 'any agency'}: {need.get('need', '')}"
+            for need in payload.get("needs") or []
+        ]
+        if needs:
+            parts.append("needs " + "; ".join(needs))
+        if due:
+            parts.append(f"next due {due}")
+        return " — ".join(parts)
+    if kind == "sitrep.cadence_set":
+        if payload.get("every_minutes") is None:
+            return f"Situation report cadence on {ref} cleared"
+        return (
+            f"Situation reports on {ref} every {payload.get('every_minutes')} minutes; "
+            f"next due {due}"
+        )
+    if kind == "sitrep.overdue":
+        notified = len(payload.get("notified") or [])
+        return (
+            f"Situation report on {ref} overdue since {due}; {notified} coordinator(s) of "
+            f"{payload.get('agency', '')} reminded"
+        )
+    return kind
+
+
 def describe_event(kind: str, payload: dict[str, Any], alerts: AlertsSeen | None = None) -> str:
     """One line a senior official can read in a report.
 
@@ -197,6 +232,8 @@ def describe_event(kind: str, payload: dict[str, Any], alerts: AlertsSeen | None
         return f"Invited {payload.get('agency')}{note}"
     if kind == "incident.lead_changed":
         return f"Lead {payload.get('old')} → {payload.get('new')}"
+    if kind.startswith("sitrep."):
+        return _describe_sitrep(kind, payload)
     if kind == "message.posted":
         if payload.get("redacted"):
             return f"Message #{payload.get('message_id')} [redacted]"

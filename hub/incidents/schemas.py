@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from ninja import Schema
@@ -18,6 +18,10 @@ from hub.events.types import (
 )
 from hub.incidents.models import Incident, Message
 from hub.schemas import StrictIn, UserRef
+from hub.sitreps.schemas import SitrepStateOut
+
+if TYPE_CHECKING:
+    from hub.sitreps.selectors import SitrepView
 
 
 class IncidentOut(Schema):
@@ -44,9 +48,13 @@ class IncidentOut(Schema):
         description="Your read marker on the incident's stream (0 if you have read none of it); "
         "events after it are unread."
     )
+    sitrep: SitrepStateOut | None = Field(
+        description="The latest situation report (pinned in the room) and the report cadence, "
+        "as of `seq`; null while there has been neither."
+    )
 
     @staticmethod
-    def of(incident: Incident, seq: int, read_seq: int) -> IncidentOut:
+    def of(incident: Incident, seq: int, read_seq: int, sitrep: SitrepView | None) -> IncidentOut:
         return IncidentOut(
             ref=incident.ref,
             crossing_point=incident.crossing_point.code,
@@ -72,6 +80,7 @@ class IncidentOut(Schema):
             stream=incident.stream_name,
             seq=seq,
             read_seq=read_seq,
+            sitrep=SitrepStateOut.maybe(sitrep),
         )
 
 

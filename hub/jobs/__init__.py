@@ -1,10 +1,11 @@
 """Background work: the jobs of one loop (``manage.py run_escalations``).
 
 Each job is a module here that owns one kind of due work (an alert
-acknowledgement overdue, an alert past expiry, a task overdue). A job lists what
-is due at ``now`` from the database and hands each item to its domain's claim
-service (``alert_target_escalate``, ``alert_expire``, ``task_escalate``), which
-claims it in a transaction of its own and writes its event there. Nothing is held in memory
+acknowledgement overdue, an alert past expiry, a task overdue, a situation
+report overdue). A job lists what is due at ``now`` from the database and hands
+each item to its domain's claim service (``alert_target_escalate``,
+``alert_expire``, ``task_escalate``, ``sitrep_remind``), which claims it in a
+transaction of its own and writes its event there. Nothing is held in memory
 between sweeps, so a restarted loop picks up exactly what was left, and a claim
 cannot succeed twice: two loops, or a loop killed in the middle of a claim
 (whose transaction then rolls back), fire each item once.

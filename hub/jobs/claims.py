@@ -9,7 +9,7 @@ from typing import TypeVar
 logger = logging.getLogger("hub.jobs")
 
 # Called inside each claim's transaction, after its event is written, with the
-# item's key ("alert-target:12", "task:7"); raising rolls the claim back.
+# item's key ("alert-target:12", "task:7", "sitrep:3"); raising rolls the claim back.
 ClaimHook = Callable[[str], None]
 K = TypeVar("K")
 R = TypeVar("R")

@@ -7,7 +7,7 @@
   reads it (and counts itself in ``DIR/sweeps``);
 - every claim, inside its transaction and after its event is written, writes
   ``DIR/claimed-<n>`` (the n-th claim, holding the item's key such as
-  ``alert-target:12``) and waits for ``DIR/go-<n>`` or ``DIR/go-all``, so a test
+  ``alert-target:12`` or ``sitrep:3``) and waits for ``DIR/go-<n>`` or ``DIR/go-all``, so a test
   can let claims commit one by one and kill the process while claim n is open.
 
 Files are written whole (to a temporary name, then renamed), so a reader never

@@ -24,7 +24,7 @@ from typing import TypeVar
 from django.db import close_old_connections
 from django.utils import timezone
 
-from hub.jobs import alert_escalation, alert_expiry, task_escalation
+from hub.jobs import alert_escalation, alert_expiry, sitrep_reminders, task_escalation
 from hub.jobs.claims import ClaimHook
 
 logger = logging.getLogger(__name__)
@@ -41,16 +41,23 @@ class SweepResult:
     alerts_escalated: list[tuple[int, str]] = field(default_factory=list)  # (alert, agency)
     alerts_expired: list[int] = field(default_factory=list)  # alert ids
     tasks_escalated: list[int] = field(default_factory=list)  # task ids
+    sitreps_reminded: list[str] = field(default_factory=list)  # incident:/operation: streams
 
     @property
     def total(self) -> int:
-        return len(self.alerts_escalated) + len(self.alerts_expired) + len(self.tasks_escalated)
+        return (
+            len(self.alerts_escalated)
+            + len(self.alerts_expired)
+            + len(self.tasks_escalated)
+            + len(self.sitreps_reminded)
+        )
 
     def summary(self) -> str:
         return (
             f"escalated {len(self.alerts_escalated)} alert acknowledgements, "
             f"expired {len(self.alerts_expired)} alerts, "
-            f"escalated {len(self.tasks_escalated)} tasks"
+            f"escalated {len(self.tasks_escalated)} tasks, "
+            f"reminded {len(self.sitreps_reminded)} situation reports"
         )
 
 
@@ -83,6 +90,10 @@ def sweep(now: datetime | None = None, *, on_claimed: ClaimHook | None = None) -
             task_escalation.NAME,
             lambda: task_escalation.tasks_escalate_due(now=at, on_claimed=on_claimed),
         ),
+        sitreps_reminded=_job(
+            sitrep_reminders.NAME,
+            lambda: sitrep_reminders.sitreps_remind_due(now=at, on_claimed=on_claimed),
+        ),
     )
 
 
@@ -109,10 +120,11 @@ def run_forever(
             if result.total:
                 logger.info(
                     "escalations: %d alert acknowledgements overdue, %d alerts expired, "
-                    "%d tasks overdue",
+                    "%d tasks overdue, %d situation reports overdue",
                     len(result.alerts_escalated),
                     len(result.alerts_expired),
                     len(result.tasks_escalated),
+                    len(result.sitreps_reminded),
                 )
         except Exception:
             logger.exception("escalation sweep failed; retrying next interval")

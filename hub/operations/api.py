@@ -20,9 +20,6 @@ from hub.events.types import Progress
 from hub.operations import services
 from hub.operations.models import ChecklistTemplate, Operation
 from hub.operations.selectors import (
-    operation_snapshot,
-    operation_state,
-    operations_snapshot,
     progress_of,
     template_diff_for,
     template_for,
@@ -42,6 +39,13 @@ from hub.operations.templates import (
     ItemDraft,
 )
 from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut, StrictIn, UserRef
+from hub.sitreps.schemas import SitrepStateOut
+from hub.sitreps.selectors import (
+    SitrepView,
+    operation_detail_with_sitrep,
+    operation_state_with_sitrep,
+    operations_with_sitreps,
+)
 
 router = Router(tags=["joint operations"])
 TaskStatusIn = Literal["open", "in_progress", "done", "blocked", "not_applicable"]
@@ -260,11 +264,16 @@ class OperationOut(Schema):
     tasks: list[TaskOut]
     stream: str
     seq: int
+    sitrep: SitrepStateOut | None = Field(
+        description="The latest situation report and the report cadence, as of `seq`; "
+        "null while there has been neither."
+    )
 
     @staticmethod
-    def of(op: Operation, seq: int) -> OperationOut:
-        """``op`` and the seq of its stream that it reflects (read together, under
-        ``stream_snapshot``: see ``hub.operations.selectors.operation_snapshot``)."""
+    def of(op: Operation, seq: int, sitrep: SitrepView | None) -> OperationOut:
+        """``op`` and the seq of its stream that it reflects, with its situation reports'
+        state (read together, under ``stream_snapshot``: see
+        ``hub.sitreps.selectors.operation_detail_with_sitrep``)."""
         from django.utils import timezone
 
         now = timezone.now()
@@ -318,6 +327,7 @@ class OperationOut(Schema):
             ],
             stream=op.stream_name,
             seq=seq,
+            sitrep=SitrepStateOut.maybe(sitrep),
         )
 
 
@@ -374,7 +384,7 @@ class CloseIn(StrictIn):
 
 
 def _out(ref: str) -> OperationOut:
-    return OperationOut.of(*operation_state(ref))
+    return OperationOut.of(*operation_state_with_sitrep(ref))
 
 
 @router.get(
@@ -481,10 +491,10 @@ def _template_out(result: services.TemplateResult) -> TemplateOut:
 )
 def operation_list(request: HttpRequest, query: Query[OperationListQuery]) -> list[OperationOut]:
     access = access_for(request_user(request))
-    ops = operations_snapshot(
+    ops = operations_with_sitreps(
         access, crossing_point=query.crossing_point, status=query.status, limit=query.limit
     )
-    return [OperationOut.of(op, seq) for op, seq in ops]
+    return [OperationOut.of(*row) for row in ops]
 
 
 @router.post(
@@ -510,7 +520,7 @@ def operation_create(request: HttpRequest, payload: OperationIn) -> Status[Opera
     "/operations/{ref}", response={200: OperationOut, **ERRORS_READ}, summary="One joint operation"
 )
 def operation_detail(request: HttpRequest, ref: str) -> OperationOut:
-    found = operation_snapshot(access_for(request_user(request)), ref)
+    found = operation_detail_with_sitrep(access_for(request_user(request)), ref)
     if found is None:
         raise NotFound("Not found.")
     return OperationOut.of(*found)

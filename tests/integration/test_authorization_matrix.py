@@ -1209,13 +1209,16 @@ ELSEWHERE = {
     "/api/v1/auth/login": "session plumbing",
     "/api/v1/auth/logout": "session plumbing",
 }
-# Alerts, checklist templates and joint operations: test_authorization_matrix_ops.py.
+# Alerts, checklist templates and joint operations: test_authorization_matrix_ops.py;
+# situation reports (on incidents too): test_authorization_matrix_sitreps.py.
 OTHER_MATRIX_PREFIXES = ("/api/v1/alerts", "/api/v1/operations", "/api/v1/checklist-templates")
 
 
 def _in_other_matrix(path: str) -> bool:
-    return path.startswith(OTHER_MATRIX_PREFIXES) or (
-        path.startswith("/api/v1/crossing-points/") and "/alerts" in path
+    return (
+        path.startswith(OTHER_MATRIX_PREFIXES)
+        or (path.startswith("/api/v1/crossing-points/") and "/alerts" in path)
+        or "/sitrep" in path
     )
 
 

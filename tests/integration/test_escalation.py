@@ -1,7 +1,7 @@
 """The escalation loop against a controllable clock: exactly once, never early, never twice.
 
 The jobs of ``hub.jobs`` (``alerts_escalate_due``, ``alerts_expire_due``,
-``tasks_escalate_due``) take
+``tasks_escalate_due``; situation report reminders are in ``test_sitreps.py``) take
 ``now``; ``sweep(now)`` runs them all; ``run_forever`` is driven with a fake
 clock whose ``sleep`` advances it, and ``max_sweeps``. A "restart" is a second
 loop over the same clock range. Competing loops are simulated by sweeping twice
@@ -723,7 +723,8 @@ def test_run_escalations_once_sweeps_and_prints_its_summary() -> None:
     out = io.StringIO()
     call_command("run_escalations", "--once", stdout=out)
     assert out.getvalue().strip() == (
-        "escalated 3 alert acknowledgements, expired 1 alerts, escalated 2 tasks"
+        "escalated 3 alert acknowledgements, expired 1 alerts, escalated 2 tasks, "
+        "reminded 0 situation reports"
     )
     assert all(at is not None for at in escalated_at(overdue).values())
     lapsed.refresh_from_db()
@@ -733,7 +734,8 @@ def test_run_escalations_once_sweeps_and_prints_its_summary() -> None:
     again = io.StringIO()
     call_command("run_escalations", "--once", stdout=again)
     assert again.getvalue().strip() == (
-        "escalated 0 alert acknowledgements, expired 0 alerts, escalated 0 tasks"
+        "escalated 0 alert acknowledgements, expired 0 alerts, escalated 0 tasks, "
+        "reminded 0 situation reports"
     )
     assert tally() == (3, 1, 2)
 

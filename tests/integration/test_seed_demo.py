@@ -26,6 +26,7 @@ from hub.events.audit import verify
 from hub.events.models import Event, Stream, WriteReceipt
 from hub.incidents.models import Incident, Message, Participation
 from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
+from hub.sitreps.models import SitrepSubject, SituationReport
 
 
 def snapshot() -> dict[str, Any]:
@@ -57,6 +58,8 @@ def snapshot() -> dict[str, Any]:
         "template_items": list(TemplateItem.objects.order_by("id").values()),
         "operations": list(Operation.objects.order_by("id").values()),
         "tasks": list(Task.objects.order_by("id").values()),
+        "sitrep_subjects": list(SitrepSubject.objects.order_by("id").values()),
+        "situation_reports": list(SituationReport.objects.order_by("id").values()),
     }
 
 
@@ -102,6 +105,11 @@ def test_seed_demo_activity_covers_the_typical_cases() -> None:
     operation = Operation.objects.get()
     assert operation.incident is not None
     assert operation.tasks.filter(status="done").exists()
+    # A situation report with a cadence on the incident, and a cadence on the operation.
+    on_incident = SitrepSubject.objects.get(incident=operation.incident)
+    assert (on_incident.reports, on_incident.every_minutes) == (1, 60)
+    assert SitrepSubject.objects.get(operation=operation).every_minutes == 30
+    assert SituationReport.objects.get(subject=on_incident).needs[0]["agency"] == "NA-POL"
 
 
 @pytest.mark.django_db

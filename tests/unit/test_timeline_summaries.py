@@ -55,6 +55,26 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "incident.transitioned": {"from_status": "reported", "to_status": "triaged", "reason": ""},
     "incident.agency_invited": {"agency": "NA-POL", "note": ""},
     "incident.lead_changed": {"old": "NA-IMM", "new": "NA-POL"},
+    "sitrep.posted": {
+        "ref": "WDH-2026-0001",
+        "number": 2,
+        "situation": "Two adults interviewed, one minor in care",
+        "actions_taken": "Passports seized",
+        "next_steps": "",
+        "needs": [
+            {"agency": "NA-POL", "need": "An escort to the shelter"},
+            {"agency": None, "need": "A Portuguese interpreter"},
+        ],
+        "every_minutes": 60,
+        "due_at": AT,
+    },
+    "sitrep.cadence_set": {"ref": "WDH-2026-0001", "every_minutes": 60, "due_at": AT},
+    "sitrep.overdue": {
+        "ref": "WDH-2026-0001",
+        "due_at": AT,
+        "agency": "NA-IMM",
+        "notified": ["na-imm.coord"],
+    },
     "message.posted": {"message_id": 1, "body": "On my way"},
     "message.edited": {"message_id": 1, "body": "On my way now", "edit_number": 1},
     "message.redacted": {"message_id": 1, "reason": "PII"},
@@ -212,3 +232,27 @@ def test_updates_of_title_and_severity_carry_forward() -> None:
     )
     line = describe_event("alert.expired", SAMPLES["alert.expired"], seen)
     assert line == '[EXERCISE] Alert expired: alert #4 "Renamed" (low)'
+
+
+def test_situation_report_lines_name_the_subject_the_needs_and_the_cadence() -> None:
+    posted = describe_event("sitrep.posted", SAMPLES["sitrep.posted"])
+    assert posted == (
+        "Situation report #2 on WDH-2026-0001: Two adults interviewed, one minor in care"
+        " — actions taken: Passports seized"
+        " — needs NA-POL: An escort to the shelter; any agency: A Portuguese interpreter"
+        f" — next due {AT}"
+    )
+    bare = {**SAMPLES["sitrep.posted"], "actions_taken": "", "needs": [], "due_at": None}
+    assert describe_event("sitrep.posted", bare) == (
+        "Situation report #2 on WDH-2026-0001: Two adults interviewed, one minor in care"
+    )
+    assert describe_event("sitrep.cadence_set", SAMPLES["sitrep.cadence_set"]) == (
+        f"Situation reports on WDH-2026-0001 every 60 minutes; next due {AT}"
+    )
+    cleared = {"ref": "WDH-2026-0001", "every_minutes": None, "due_at": None}
+    assert describe_event("sitrep.cadence_set", cleared) == (
+        "Situation report cadence on WDH-2026-0001 cleared"
+    )
+    assert describe_event("sitrep.overdue", SAMPLES["sitrep.overdue"]) == (
+        f"Situation report on WDH-2026-0001 overdue since {AT}; 1 coordinator(s) of NA-IMM reminded"
+    )

@@ -1,7 +1,7 @@
 """``manage.py run_escalations``: the loop of every background job (``hub.jobs``).
 
-It escalates overdue acknowledgements and tasks and expires alerts; the name is the
-one deployments know.
+It escalates overdue acknowledgements and tasks, expires alerts and reminds lead
+coordinators of overdue situation reports; the name is the one deployments know.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from hub.jobs.runner import ClaimHook, run_forever, sweep
 
 class Command(BaseCommand):
     help = (
-        "Run the background jobs (alert and task escalation, alert expiry) from the "
-        "database; safe to restart."
+        "Run the background jobs (alert and task escalation, alert expiry, situation "
+        "report reminders) from the database; safe to restart."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
