@@ -4,11 +4,11 @@
 
 import { useComputed, useSignal, useSignalEffect } from "@preact/signals";
 import { useEffect, useMemo, useRef } from "preact/hooks";
-import { useLocation } from "preact-iso";
+import { lazy, useLocation } from "preact-iso";
 import { AlertCard } from "../alerts/AlertCard";
 import { isLive, owedBy, standing } from "../alerts/store";
 import { announce, attention } from "../app/attention";
-import { agenciesAt, me, pointInfo, session, zoneOf } from "../app/session";
+import { agenciesAt, hasRoleAt, me, pointInfo, session, zoneOf } from "../app/session";
 import { AgencyChip, Name } from "../components/Agency";
 import { SeverityBadge, StatusBadge } from "../components/Badges";
 import { now } from "../components/clock";
@@ -34,6 +34,9 @@ export const CATEGORIES = [
 export const SEVERITIES = ["low", "medium", "high", "critical"];
 
 type Card = "open" | "owed" | "overdue" | "unread";
+
+// Coordinators get more on their board; the code for it loads only for them.
+const Coordination = lazy(() => import("./Coordination").then((m) => m.Coordination));
 
 export function Board({ code }: { code: string }) {
   const { query, route, path } = useLocation();
@@ -186,6 +189,7 @@ export function Board({ code }: { code: string }) {
           </li>
         ))}
       </ul>
+      {!offline && hasRoleAt(user, code, "coordinator") ? <Coordination code={code} alerts={alerts} incidents={all} /> : null}
       <div class="board-grid">
         <section class="panel incidents-panel" aria-labelledby="incidents-heading">
           <h2 id="incidents-heading">{t("board.incidents")}</h2>

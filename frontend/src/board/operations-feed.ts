@@ -1,0 +1,66 @@
+// The active operations at a crossing point, kept live through their
+// `operation:<REF>` streams (for the coordinator's board).
+
+import { signal } from "@preact/signals";
+import { api } from "../api/client";
+import { liveFeeds } from "../realtime/live";
+import { applyOperationEvent, fromSnapshot } from "../operations/store";
+import type { OperationSnapshot, OperationState } from "../operations/store";
+
+export class OperationsFeed {
+  readonly operations = signal<OperationState[]>([]);
+  private readonly stops = new Map<string, () => void>();
+  private stopped = false;
+
+  constructor(readonly code: string) {}
+
+  async start(): Promise<void> {
+    try {
+      const list = await api<OperationSnapshot[]>("GET", `/operations?crossing_point=${encodeURIComponent(this.code)}&status=active&limit=200`);
+      if (this.stopped) return;
+      this.operations.value = list.map(fromSnapshot);
+      for (const op of list) {
+        this.stops.set(
+          op.ref,
+          liveFeeds().follow(op.stream, {
+            after: op.seq,
+            event: (event) => {
+              this.operations.value = this.operations.value.map((s) => (s.ref === op.ref ? applyOperationEvent(s, event) : s));
+            },
+          }),
+        );
+      }
+    } catch {
+      this.operations.value = [];
+    }
+  }
+
+  /** Pick up operations started since (those already followed stay as they are). */
+  async refresh(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const list = await api<OperationSnapshot[]>("GET", `/operations?crossing_point=${encodeURIComponent(this.code)}&status=active&limit=200`);
+      for (const op of list) {
+        if (this.stops.has(op.ref) || this.stopped) continue;
+        this.operations.value = [...this.operations.value, fromSnapshot(op)];
+        this.stops.set(
+          op.ref,
+          liveFeeds().follow(op.stream, {
+            after: op.seq,
+            event: (event) => {
+              this.operations.value = this.operations.value.map((s) => (s.ref === op.ref ? applyOperationEvent(s, event) : s));
+            },
+          }),
+        );
+      }
+    } catch {
+      // next minute
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const stop of this.stops.values()) stop();
+    this.stops.clear();
+  }
+}
