@@ -31,6 +31,10 @@ NOT_IN_ADMIN = {
         "changes only through the incident services (invite, set lead), which append "
         "events; the participating agencies are readable on the incident's timeline"
     ),
+    "events.ReadMarker": (
+        "how far each officer has read a stream ('seen by'): written only by the read "
+        "service, monotonic, not part of the record; nothing for an administrator to edit"
+    ),
 }
 
 
