@@ -340,6 +340,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/crossing-points/{code}/sitreps-due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Incidents and operations here with a report cadence, the most overdue first */
+        get: operations["hub_sitreps_api_sitreps_due"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents": {
         parameters: {
             query?: never;
@@ -479,6 +496,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{ref}/sitrep-cadence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Ask for a situation report every N minutes, or clear the cadence (null) */
+        put: operations["hub_sitreps_api_incident_sitrep_cadence"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{ref}/sitreps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Situation reports on an incident, newest first, and its cadence */
+        get: operations["hub_sitreps_api_incident_sitrep_list"];
+        put?: never;
+        /** Post the lead's situation report (coordinators of the lead agency; a repeat of client_msg_id answers 200 with the original) */
+        post: operations["hub_sitreps_api_incident_sitrep_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{ref}/transitions": {
         parameters: {
             query?: never;
@@ -559,6 +611,41 @@ export interface paths {
         put?: never;
         /** Close an operation */
         post: operations["hub_operations_api_operation_close"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operations/{ref}/sitrep-cadence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Ask for a situation report every N minutes, or clear the cadence (null) */
+        put: operations["hub_sitreps_api_operation_sitrep_cadence"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operations/{ref}/sitreps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Situation reports on a joint operation, newest first, and its cadence */
+        get: operations["hub_sitreps_api_operation_sitrep_list"];
+        put?: never;
+        /** Post the lead's situation report (coordinators of the lead agency; a repeat of client_msg_id answers 200 with the original) */
+        post: operations["hub_sitreps_api_operation_sitrep_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -880,6 +967,29 @@ export interface components {
             /** Stream */
             stream: string;
         };
+        /** CadenceIn */
+        CadenceIn: {
+            /** Client Msg Id */
+            client_msg_id?: string | null;
+            /**
+             * Every Minutes
+             * @description A report every N minutes (5 to 1440); null: no cadence.
+             */
+            every_minutes: number | null;
+        };
+        /** CadenceWriteOut */
+        CadenceWriteOut: {
+            /** Duplicate */
+            duplicate: boolean;
+            /**
+             * Seq
+             * @description The seq of the sitrep.cadence_set event.
+             */
+            seq: number;
+            sitrep: components["schemas"]["SitrepStateOut"];
+            /** Stream */
+            stream: string;
+        };
         /** CancelIn */
         CancelIn: {
             /** Client Msg Id */
@@ -1194,6 +1304,8 @@ export interface components {
             seq: number;
             /** Severity */
             severity: string;
+            /** @description The latest situation report (pinned in the room) and the report cadence, as of `seq`; null while there has been neither. */
+            sitrep: components["schemas"]["SitrepStateOut"] | null;
             /** Status */
             status: string;
             /** Stream */
@@ -1372,6 +1484,23 @@ export interface components {
             /** Stream */
             stream: string;
         };
+        /** NeedIn */
+        NeedIn: {
+            /**
+             * Agency
+             * @description The agency asked, by code (any active agency, whether or not it takes part yet); null or absent: any agency.
+             */
+            agency?: string | null;
+            /** Need */
+            need: string;
+        };
+        /** NeedOut */
+        NeedOut: {
+            /** Agency */
+            agency: string | null;
+            /** Need */
+            need: string;
+        };
         /** OkOut */
         OkOut: {
             /** Ok */
@@ -1426,6 +1555,8 @@ export interface components {
             ref: string;
             /** Seq */
             seq: number;
+            /** @description The latest situation report and the report cadence, as of `seq`; null while there has been neither. */
+            sitrep: components["schemas"]["SitrepStateOut"] | null;
             /**
              * Started At
              * Format: date-time
@@ -1540,6 +1671,171 @@ export interface components {
         RevokeIn: {
             /** Id */
             id?: number | null;
+        };
+        /** SitrepDueOut */
+        SitrepDueOut: {
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /** Every Minutes */
+            every_minutes: number;
+            /**
+             * Kind
+             * @description incident or operation
+             */
+            kind: string;
+            /** Last Report At */
+            last_report_at: string | null;
+            /** Lead Agency */
+            lead_agency: string;
+            /** Overdue */
+            overdue: boolean;
+            /** Ref */
+            ref: string;
+            /** Reminded At */
+            reminded_at: string | null;
+            /** Reports */
+            reports: number;
+            /** Stream */
+            stream: string;
+            /** Title */
+            title: string;
+        };
+        /** SitrepIn */
+        SitrepIn: {
+            /**
+             * Actions Taken
+             * @default
+             */
+            actions_taken: string;
+            /**
+             * Client Msg Id
+             * Format: uuid
+             */
+            client_msg_id: string;
+            /** Needs */
+            needs?: components["schemas"]["NeedIn"][];
+            /**
+             * Next Steps
+             * @default
+             */
+            next_steps: string;
+            /** Situation */
+            situation: string;
+        };
+        /** SitrepOut */
+        SitrepOut: {
+            /** Actions Taken */
+            actions_taken: string;
+            /**
+             * Agency
+             * @description The lead agency the author posted for.
+             */
+            agency: string;
+            author: components["schemas"]["UserRef"];
+            /** Needs */
+            needs: components["schemas"]["NeedOut"][];
+            /** Next Steps */
+            next_steps: string;
+            /**
+             * Number
+             * @description 1 for the subject's first report, then 2, 3, ...
+             */
+            number: number;
+            /**
+             * Posted At
+             * Format: date-time
+             */
+            posted_at: string;
+            /**
+             * Seq
+             * @description The seq of its sitrep.posted event on the stream.
+             */
+            seq: number;
+            /** Situation */
+            situation: string;
+            /** Stream */
+            stream: string;
+        };
+        /** SitrepPageOut */
+        SitrepPageOut: {
+            /**
+             * Items
+             * @description Newest first.
+             */
+            items: components["schemas"]["SitrepOut"][];
+            /**
+             * Next Before
+             * @description Pass as `before` for older reports.
+             */
+            next_before: number | null;
+            /**
+             * Seq
+             * @description The stream's seq this page reflects.
+             */
+            seq: number;
+            /** @description Null: no report and no cadence yet. */
+            sitrep: components["schemas"]["SitrepStateOut"] | null;
+            /** Stream */
+            stream: string;
+        };
+        /** SitrepPageQuery */
+        SitrepPageQuery: {
+            /**
+             * Before
+             * @description Only reports numbered below this.
+             */
+            before?: number | null;
+            /**
+             * Limit
+             * @default 20
+             */
+            limit: number;
+        };
+        /**
+         * SitrepStateOut
+         * @description The latest report (the room pins it) and the cadence.
+         */
+        SitrepStateOut: {
+            /**
+             * Due At
+             * @description When the next report is due; null: no cadence.
+             */
+            due_at: string | null;
+            /**
+             * Every Minutes
+             * @description The cadence; null: none.
+             */
+            every_minutes: number | null;
+            latest: components["schemas"]["SitrepOut"] | null;
+            /**
+             * Overdue
+             * @description Due and not posted, while the incident is open (not resolved or closed) or the operation active.
+             */
+            overdue: boolean;
+            /**
+             * Reminded At
+             * @description When the lead's coordinators were reminded of the current due time.
+             */
+            reminded_at: string | null;
+            /**
+             * Reports
+             * @description How many reports there are (the latest one's number).
+             */
+            reports: number;
+        };
+        /** SitrepWriteOut */
+        SitrepWriteOut: {
+            /** Duplicate */
+            duplicate: boolean;
+            report: components["schemas"]["SitrepOut"];
+            /** Seq */
+            seq: number;
+            sitrep: components["schemas"]["SitrepStateOut"];
+            /** Stream */
+            stream: string;
         };
         /** TargetOut */
         TargetOut: {
@@ -3618,6 +3914,64 @@ export interface operations {
             };
         };
     };
+    hub_sitreps_api_sitreps_due: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepDueOut"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     hub_incidents_api_incident_list: {
         parameters: {
             query?: {
@@ -4607,6 +4961,273 @@ export interface operations {
             };
         };
     };
+    hub_sitreps_api_incident_sitrep_cadence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CadenceIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CadenceWriteOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_sitreps_api_incident_sitrep_list: {
+        parameters: {
+            query?: {
+                /** @description Only reports numbered below this. */
+                before?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepPageOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_sitreps_api_incident_sitrep_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SitrepIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepWriteOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepWriteOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     hub_incidents_api_incident_transitions: {
         parameters: {
             query?: never;
@@ -5006,6 +5627,273 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OperationOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_sitreps_api_operation_sitrep_cadence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CadenceIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CadenceWriteOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_sitreps_api_operation_sitrep_list: {
+        parameters: {
+            query?: {
+                /** @description Only reports numbered below this. */
+                before?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepPageOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_sitreps_api_operation_sitrep_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SitrepIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepWriteOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitrepWriteOut"];
                 };
             };
             /** @description Bad Request */

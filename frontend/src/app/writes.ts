@@ -219,3 +219,21 @@ export function addTask(ref: string, payload: Record<string, unknown>): Promise<
 export function closeOperation(ref: string, note: string): Promise<OutboxItem> {
   return put({ kind: "task", method: "POST", path: `/operations/${enc(ref)}/close`, body: { note }, scope: operationScope(ref), label: note, meta: { action: "close" } });
 }
+
+// --- situation reports (part 2) -----------------------------------------------------
+
+export type SitrepSubject = "incident" | "operation";
+
+export const sitrepScope = (kind: SitrepSubject, ref: string) => `sitrep:${kind}:${ref}`;
+
+function subjectPath(kind: SitrepSubject, ref: string): string {
+  return kind === "incident" ? `/incidents/${enc(ref)}` : `/operations/${enc(ref)}`;
+}
+
+export function postSitrep(id: string, kind: SitrepSubject, ref: string, payload: Record<string, unknown>): Promise<OutboxItem> {
+  return put({ id, kind: "sitrep", method: "POST", path: `${subjectPath(kind, ref)}/sitreps`, body: payload, scope: sitrepScope(kind, ref), label: String(payload.situation ?? ""), meta: { action: "post" } });
+}
+
+export function setSitrepCadence(kind: SitrepSubject, ref: string, everyMinutes: number | null): Promise<OutboxItem> {
+  return put({ kind: "sitrep", method: "PUT", path: `${subjectPath(kind, ref)}/sitrep-cadence`, body: { every_minutes: everyMinutes }, scope: sitrepScope(kind, ref), label: String(everyMinutes ?? "—"), meta: { action: "cadence" } });
+}

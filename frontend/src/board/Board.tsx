@@ -17,6 +17,7 @@ import { errorText, label, t } from "../i18n";
 import { formatTime, zoneOffsetLabel } from "../i18n/time";
 import { isOpen, unreadCount } from "../incidents/state";
 import type { IncidentState } from "../incidents/state";
+import { SitrepDue } from "../incidents/SitrepPanel";
 import { BoardStore } from "./store";
 
 export const STATUSES = ["reported", "triaged", "active", "resolved", "closed"];
@@ -288,6 +289,7 @@ function IncidentRow({ incident, tz }: { incident: IncidentState; tz: string }) 
         <SeverityBadge severity={incident.severity} /> <StatusBadge status={incident.status} /> <span>{label("category", incident.category)}</span> ·{" "}
         {t("incident.lead")} <AgencyChip code={incident.lead_agency} /> · <Time at={incident.updated_at} tz={tz} relative />
       </span>
+      <SitrepDue state={incident.sitrep} />
       {unread > 0 ? (
         <span class="unread-badge" data-testid="unread">
           {t("board.unread", { count: unread })}

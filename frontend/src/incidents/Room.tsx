@@ -21,6 +21,7 @@ import { outboxItems, outboxSignal } from "../realtime/live";
 import type { OutboxItem } from "../realtime/outbox";
 import { Chat } from "./Chat";
 import { RoomStore } from "./room-store";
+import { SitrepPanel } from "./SitrepPanel";
 import { needsReason, TRANSITIONS } from "./state";
 import type { IncidentState } from "./state";
 
@@ -81,6 +82,15 @@ export function Room({ ref: incidentRef }: { ref: string }) {
           {t("room.revoked")}
         </p>
       ) : null}
+      <SitrepPanel
+        kind="incident"
+        subject={incident.ref}
+        point={incident.crossing_point}
+        leadAgency={incident.lead_agency}
+        state={incident.sitrep}
+        tz={tz}
+        readOnly={offline || status === "revoked" || incident.status === "closed" || incident.status === "resolved"}
+      />
       <div class="room-grid">
         <Chat store={store} incident={incident} tz={tz} readOnly={offline || status === "revoked"} />
         <aside class="panel room-side" aria-labelledby="room-online">

@@ -100,6 +100,18 @@ export function describeEvent(event: Pick<EventFrame, "kind" | "payload">): stri
     case "task.overdue":
       text = t("event.task.overdue", { id: str(p.task_id), agency: str(p.agency) || "—" });
       break;
+    case "sitrep.posted":
+      text = t("event.sitrep.posted", { n: str(p.number), situation: str(p.situation) });
+      break;
+    case "sitrep.cadence_set":
+      text = p.every_minutes ? t("event.sitrep.cadence_set", { minutes: str(p.every_minutes) }) : t("event.sitrep.cadence_cleared");
+      break;
+    case "sitrep.overdue":
+      text = t("event.sitrep.overdue", { notified: list(p.notified) || "—" });
+      break;
+    case "template.published":
+      text = t("event.template.published", { code: str(p.code), version: str(p.version) });
+      break;
     default:
       text = event.kind.replace(/[._]/g, " ");
   }

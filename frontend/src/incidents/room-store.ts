@@ -107,7 +107,9 @@ export class RoomStore {
 
   private async loadOperations(): Promise<void> {
     try {
-      const page = await streamEvents(this.stream, { after: 0, limit: 50, kind: "operation.started" });
+      // An operation shows on its incident's stream through operation.progress
+      // (and operation.started / operation.closed): the first page names them all.
+      const page = await streamEvents(this.stream, { after: 0, limit: 200, kind: "operation." });
       this.operations.value = [...new Set(page.events.map((e) => String((e.payload as Record<string, unknown>).ref ?? "")).filter(Boolean))];
     } catch {
       // The panel is a convenience; the operation page has the checklist.
@@ -180,7 +182,7 @@ export class RoomStore {
       }
     });
     if (added) {
-      const started = events.filter((e) => e.kind === "operation.started").map((e) => String((e.payload as Record<string, unknown>).ref ?? ""));
+      const started = events.filter((e) => e.kind.startsWith("operation.")).map((e) => String((e.payload as Record<string, unknown>).ref ?? ""));
       if (started.some((r) => r && !this.operations.value.includes(r))) this.operations.value = [...new Set([...this.operations.value, ...started.filter(Boolean)])];
       this.save();
       if (live) events.forEach((e) => this.onLiveEvent?.(e));

@@ -5,6 +5,7 @@
 
 import type { IncidentOut } from "../api/types";
 import type { EventFrame } from "../realtime/protocol";
+import { applySitrepEvent } from "./sitrep-state";
 
 export type IncidentState = IncidentOut & { read_seq?: number };
 
@@ -39,6 +40,11 @@ export function applyIncidentEvent(state: IncidentState, event: EventFrame): Inc
       }
       break;
     }
+    case "sitrep.posted":
+    case "sitrep.cadence_set":
+    case "sitrep.overdue":
+      next.sitrep = applySitrepEvent(state.sitrep, event) ?? null;
+      break;
     default:
       break;
   }

@@ -15,6 +15,7 @@ import { errorText, label, t } from "../i18n";
 import { outboxItems, outboxSignal } from "../realtime/live";
 import { Checklist, NO_FILTERS, ProgressBar } from "./Checklist";
 import type { ChecklistFilters } from "./Checklist";
+import { SitrepPanel } from "../incidents/SitrepPanel";
 import { OperationStore } from "./operation-store";
 import { canManage } from "./rules";
 import { progressOf } from "./store";
@@ -102,6 +103,7 @@ export function OperationPage({ ref: opRef }: { ref: string }) {
           {t("op.revoked")}
         </p>
       ) : null}
+      <SitrepPanel kind="operation" subject={op.ref} point={op.crossingPoint} leadAgency={op.leadAgency} state={op.sitrep} tz={tz} readOnly={op.status === "closed"} />
       <section class="panel" aria-labelledby="checklist-heading">
         <h2 id="checklist-heading">{t("op.checklist")}</h2>
         <ProgressBar op={op} />

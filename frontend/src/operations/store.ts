@@ -4,6 +4,8 @@
 // between a snapshot and the stream are harmless. Progress and "overdue" are
 // derived against a clock the caller passes in, never stored.
 
+import type { SitrepState } from "../incidents/sitrep-state";
+import { applySitrepEvent } from "../incidents/sitrep-state";
 import type { EventFrame } from "../realtime/protocol";
 
 export type TaskStatus = "open" | "in_progress" | "done" | "blocked" | "not_applicable";
@@ -62,6 +64,7 @@ export interface OperationState {
   tasks: TaskState[];
   stream: string;
   seq: number;
+  sitrep: SitrepState | null;
 }
 
 export interface Progress {
@@ -90,6 +93,7 @@ export interface OperationSnapshot {
   close_note: string;
   stream: string;
   seq: number;
+  sitrep?: SitrepState | null;
   tasks: {
     id: number;
     position: number;
@@ -133,6 +137,7 @@ export function fromSnapshot(op: OperationSnapshot): OperationState {
     closeNote: op.close_note,
     stream: op.stream,
     seq: op.seq,
+    sitrep: op.sitrep ?? null,
     tasks: op.tasks
       .map((t) => ({
         id: t.id,
@@ -274,6 +279,11 @@ export function applyOperationEvent(state: OperationState, event: EventFrame): O
       break;
     case "task.overdue":
       if (taskId !== null) edit(taskId, (t) => ({ ...t, escalatedAt: t.escalatedAt ?? event.at }));
+      break;
+    case "sitrep.posted":
+    case "sitrep.cadence_set":
+    case "sitrep.overdue":
+      next.sitrep = applySitrepEvent(state.sitrep, event) ?? null;
       break;
     default:
       break;

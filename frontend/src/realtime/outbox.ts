@@ -51,7 +51,8 @@ export type OutboxKind =
   | "alert.issue"
   | "alert.update"
   | "alert.cancel"
-  | "task";
+  | "task"
+  | "sitrep";
 export type OutboxStatus = "pending" | "sending" | "sent" | "failed";
 export interface OutboxError {
   status: number;
