@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { Board } from "../board/Board";
-import { LOCALES, locale, setLocale, t } from "../i18n";
+import { loadTemplateMessages, LOCALES, locale, setLocale, t } from "../i18n";
 import { Room } from "../incidents/Room";
 import { onFrame } from "../realtime/live";
 import {
@@ -33,6 +33,10 @@ const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPa
 // Coordinators' screens (part 2).
 const OperationPage = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPage));
 const OperationsList = lazy(() => import("../operations/OperationsList").then((m) => m.OperationsList));
+// SOP templates (administrators write them; everyone reads them).
+const TemplatesList = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatesList")).then((m) => m.TemplatesList));
+const TemplatePage = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatePage")).then((m) => m.TemplatePage));
+const TemplateEditor = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplateEditor")).then((m) => m.TemplateEditor));
 
 // Stable components per route (an inline arrow would remount on every render).
 const BoardRoute = ({ code }: { code: string }) => <Board code={code} />;
@@ -41,6 +45,9 @@ const RoomRoute = ({ ref }: { ref: string }) => <Room ref={ref} />;
 const AlertRoute = ({ id }: { id: string }) => <AlertPage id={id} />;
 const OperationRoute = ({ ref }: { ref: string }) => <OperationPage ref={ref} />;
 const OperationsRoute = ({ code }: { code: string }) => <OperationsList code={code} />;
+const TemplateRoute = ({ code }: { code: string }) => <TemplatePage code={code} />;
+const TemplateEditRoute = ({ code }: { code: string }) => <TemplateEditor code={code} />;
+const TemplateNewRoute = () => <TemplateEditor code={null} />;
 const Unknown = () => <NotFound />;
 
 function currentPoint(path: string): string | null {
@@ -187,6 +194,10 @@ function Routes() {
           <Route path="/alerts/:id" component={AlertRoute} />
           <Route path="/points/:code/operations" component={OperationsRoute} />
           <Route path="/operations/:ref" component={OperationRoute} />
+          <Route path="/templates" component={TemplatesList} />
+          <Route path="/templates/new" component={TemplateNewRoute} />
+          <Route path="/templates/:code" component={TemplateRoute} />
+          <Route path="/templates/:code/edit" component={TemplateEditRoute} />
           <Route path="/report" component={ReportForm} />
           <Route default component={Unknown} />
         </Router>

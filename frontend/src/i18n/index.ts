@@ -13,11 +13,12 @@ import { computed, signal } from "@preact/signals";
 import { IntlMessageFormat } from "intl-messageformat";
 import core from "./locales/en.json";
 import forms from "./locales/forms.en.json";
-import templates from "./locales/templates.en.json";
+// The SOP template screens' strings load with those screens (loadTemplateMessages).
+type TemplateMessages = typeof import("./locales/templates.en.json");
 
-const en = { ...core, ...forms, ...templates };
+const en: Record<string, string> = { ...core, ...forms };
 
-export type MessageKey = keyof typeof core | keyof typeof forms | keyof typeof templates;
+export type MessageKey = keyof typeof core | keyof typeof forms | keyof TemplateMessages;
 export type Messages = Partial<Record<MessageKey, string>>;
 export type Values = Record<string, string | number | boolean | Date | null | undefined>;
 
@@ -177,4 +178,11 @@ export function label(group: string, value: string | null | undefined): string {
 /** A server error code as the officer reads it, else the server's own detail. */
 export function errorText(code: string, detail: string): string {
   return tDynamic(`error.${code}`, { detail }, detail || code);
+}
+
+/** The English strings of the SOP template screens (loaded with them, not at start). */
+export async function loadTemplateMessages(): Promise<void> {
+  const extra = (await import("./locales/templates.en.json")).default as Record<string, string>;
+  Object.assign(en, extra);
+  Object.assign(loaded.get("en") as Record<string, string>, extra);
 }

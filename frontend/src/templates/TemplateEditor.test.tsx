@@ -19,6 +19,10 @@ import type { SendResult } from "../realtime/outbox";
 import type { Template } from "./model";
 import { templateDraftKey } from "./model";
 import { TemplateEditor } from "./TemplateEditor";
+import { loadTemplateMessages } from "../i18n";
+
+// The template screens load their strings with them.
+await loadTemplateMessages();
 
 const admin: Me = {
   id: 7,

@@ -13,6 +13,10 @@ import { formatMinutes } from "./format";
 import type { Template, TemplateDiff, TemplateVersion } from "./model";
 import { TemplatePage } from "./TemplatePage";
 import { TemplatesList } from "./TemplatesList";
+import { loadTemplateMessages } from "../i18n";
+
+// The template screens load their strings with them.
+await loadTemplateMessages();
 
 const admin: Me = {
   id: 7,

@@ -27,6 +27,10 @@ import {
   templateRefusal,
 } from "./model";
 import type { ItemInput, Template, TemplateInput } from "./model";
+import { loadTemplateMessages } from "../i18n";
+
+// The template screens load their strings with them.
+await loadTemplateMessages();
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
