@@ -18,7 +18,7 @@ import { ExerciseBadge } from "../components/Badges";
 import { now } from "../components/clock";
 import { Field } from "../components/Field";
 import { Time } from "../components/Time";
-import { errorText, label, t } from "../i18n";
+import { label, t } from "../i18n";
 import { formatTime, zoneOffsetLabel } from "../i18n/time";
 import { focusFirstInvalid, refusalOf, textLength } from "../incidents/form-kit";
 import { SendingLine } from "../incidents/FormParts";
@@ -42,6 +42,7 @@ import { AlertCard } from "./AlertCard";
 import { AlertPageStore, cachedBoardsOf } from "./alert-page-store";
 import { isLive } from "./store";
 import type { AlertState } from "./store";
+import { OutboxState } from "../components/OutboxState";
 
 export function AlertPage({ id }: { id: string }) {
   const numeric = /^[1-9]\d{0,15}$/.test(id) ? Number(id) : null;
@@ -216,16 +217,7 @@ function OutboxLines({ items }: { items: OutboxItem[] }) {
       {shown.map((item) => (
         <li key={item.id} class="outbox-line">
           {item.kind === "alert.update" ? t("alertPage.pendingUpdate") : t("alertPage.pendingCancel")}{" "}
-          {item.status === "failed" ? (
-            <span class="item-error" role="alert">
-              {errorText(item.error?.code ?? "error", item.error?.detail ?? "")}{" "}
-              <button type="button" class="link" onClick={() => void outboxSignal.value?.discard(item.id)}>
-                {t("action.dismiss")}
-              </button>
-            </span>
-          ) : (
-            <span class="item-pending">{t("alertPage.sending")}</span>
-          )}
+          <OutboxState item={item} pending={t("alertPage.sending")} />
         </li>
       ))}
     </ul>

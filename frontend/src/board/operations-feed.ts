@@ -1,5 +1,6 @@
 // The active operations at a crossing point, kept live through their
-// `operation:<REF>` streams (for the coordinator's board).
+// `operation:<REF>` streams (for the coordinator's board). `refresh` picks up
+// operations started since; those already followed stay as they are.
 
 import { signal } from "@preact/signals";
 import { api } from "../api/client";
@@ -14,47 +15,29 @@ export class OperationsFeed {
 
   constructor(readonly code: string) {}
 
-  async start(): Promise<void> {
-    try {
-      const list = await api<OperationSnapshot[]>("GET", `/operations?crossing_point=${encodeURIComponent(this.code)}&status=active&limit=200`);
-      if (this.stopped) return;
-      this.operations.value = list.map(fromSnapshot);
-      for (const op of list) {
-        this.stops.set(
-          op.ref,
-          liveFeeds().follow(op.stream, {
-            after: op.seq,
-            event: (event) => {
-              this.operations.value = this.operations.value.map((s) => (s.ref === op.ref ? applyOperationEvent(s, event) : s));
-            },
-          }),
-        );
-      }
-    } catch {
-      this.operations.value = [];
-    }
+  start(): Promise<void> {
+    return this.refresh();
   }
 
-  /** Pick up operations started since (those already followed stay as they are). */
   async refresh(): Promise<void> {
-    if (this.stopped) return;
+    let list: OperationSnapshot[];
     try {
-      const list = await api<OperationSnapshot[]>("GET", `/operations?crossing_point=${encodeURIComponent(this.code)}&status=active&limit=200`);
-      for (const op of list) {
-        if (this.stops.has(op.ref) || this.stopped) continue;
-        this.operations.value = [...this.operations.value, fromSnapshot(op)];
-        this.stops.set(
-          op.ref,
-          liveFeeds().follow(op.stream, {
-            after: op.seq,
-            event: (event) => {
-              this.operations.value = this.operations.value.map((s) => (s.ref === op.ref ? applyOperationEvent(s, event) : s));
-            },
-          }),
-        );
-      }
+      list = await api<OperationSnapshot[]>("GET", `/operations?crossing_point=${encodeURIComponent(this.code)}&status=active&limit=200`);
     } catch {
-      // next minute
+      return; // the next refresh tries again
+    }
+    for (const op of list) {
+      if (this.stopped || this.stops.has(op.ref)) continue;
+      this.operations.value = [...this.operations.value, fromSnapshot(op)];
+      this.stops.set(
+        op.ref,
+        liveFeeds().follow(op.stream, {
+          after: op.seq,
+          event: (event) => {
+            this.operations.value = this.operations.value.map((s) => (s.ref === op.ref ? applyOperationEvent(s, event) : s));
+          },
+        }),
+      );
     }
   }
 

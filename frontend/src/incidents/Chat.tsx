@@ -17,6 +17,7 @@ import type { MentionCandidate } from "./mentions";
 import type { RoomStore } from "./room-store";
 import type { IncidentState } from "./state";
 import type { ChatMessage } from "./timeline";
+import { OutboxState } from "../components/OutboxState";
 
 /** The hub's limit on a message body (hub/incidents/schemas.py MessageIn). */
 export const MAX_BODY = 10_000;
@@ -321,16 +322,7 @@ function MessageRow({
       {pending.map((item) => (
         <p key={item.id} class="outbox-line">
           {item.kind === "edit" ? t("message.editing") : t("message.redacting")}{" "}
-          {item.status === "failed" ? (
-            <span class="item-error" role="alert">
-              {errorText(item.error?.code ?? "error", item.error?.detail ?? "")}{" "}
-              <button type="button" class="link" onClick={() => void outboxSignal.value?.discard(item.id)}>
-                {t("action.dismiss")}
-              </button>
-            </span>
-          ) : (
-            <span class="item-pending">{t("outbox.pending")}</span>
-          )}
+          <OutboxState item={item} />
         </p>
       ))}
     </li>

@@ -15,15 +15,16 @@ import { SeverityBadge, StatusBadge } from "../components/Badges";
 import { Field } from "../components/Field";
 import { Time } from "../components/Time";
 import { NotFound } from "../app/NotFound";
-import { errorText, label, t } from "../i18n";
+import { label, t } from "../i18n";
 import { formatTime } from "../i18n/time";
-import { outboxItems, outboxSignal } from "../realtime/live";
+import { outboxItems } from "../realtime/live";
 import type { OutboxItem } from "../realtime/outbox";
 import { Chat } from "./Chat";
 import { RoomStore } from "./room-store";
 import { SitrepPanel } from "./SitrepPanel";
 import { needsReason, TRANSITIONS } from "./state";
 import type { IncidentState } from "./state";
+import { OutboxState } from "../components/OutboxState";
 
 // The checklist panel loads with the operations code, on first use.
 const OperationPanel = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPanel));
@@ -188,20 +189,6 @@ function pendingOrFailed(items: OutboxItem[], scope: string, kind: string): Outb
   return items.filter((i) => i.scope === scope && i.kind === kind && i.status !== "sent");
 }
 
-function ItemState({ item }: { item: OutboxItem }) {
-  if (item.status === "failed") {
-    return (
-      <span class="item-error" role="alert">
-        {errorText(item.error?.code ?? "error", item.error?.detail ?? "")}{" "}
-        <button type="button" class="link" onClick={() => void outboxSignal.value?.discard(item.id)}>
-          {t("action.dismiss")}
-        </button>
-      </span>
-    );
-  }
-  return <span class="item-pending">{t("outbox.pending")}</span>;
-}
-
 function CoordinatorControls({ incident }: { incident: IncidentState }) {
   const scope = incidentMetaScope(incident.ref);
   const items = outboxItems.value;
@@ -266,7 +253,7 @@ function CoordinatorControls({ incident }: { incident: IncidentState }) {
       ) : null}
       {transitions.map((item) => (
         <p key={item.id} class="outbox-line" data-testid="transition-state">
-          {t("transition.to", { status: label("status", String(item.meta?.to ?? "")) })}: <ItemState item={item} />
+          {t("transition.to", { status: label("status", String(item.meta?.to ?? "")) })}: <OutboxState item={item} />
         </p>
       ))}
       <div class="coord-forms">
@@ -327,11 +314,10 @@ function CoordinatorControls({ incident }: { incident: IncidentState }) {
       {[...invites, ...leads].map((item) => (
         <p key={item.id} class="outbox-line">
           {item.kind === "invite" ? t("invite.line", { agency: String(item.meta?.agency ?? "") }) : t("lead.line", { agency: String(item.meta?.agency ?? "") })}:{" "}
-          <ItemState item={item} />
+          <OutboxState item={item} />
         </p>
       ))}
     </section>
   );
 }
 
-export { ItemState };

@@ -11,13 +11,14 @@ import { AgencyChip, Name } from "../components/Agency";
 import { now } from "../components/clock";
 import { Field } from "../components/Field";
 import { Time } from "../components/Time";
-import { errorText, t } from "../i18n";
+import { t } from "../i18n";
 import { formatDuration } from "../i18n/time";
 import { newClientMsgId } from "../realtime/ids";
 import { me } from "../app/session";
-import { outboxItems, outboxSignal } from "../realtime/live";
+import { outboxItems } from "../realtime/live";
 import { dueState } from "./sitrep-state";
 import type { SitrepState } from "./sitrep-state";
+import { OutboxState } from "../components/OutboxState";
 
 const CADENCES = [15, 30, 60, 120, 240, 480];
 
@@ -136,16 +137,7 @@ export function SitrepPanel({
       {items.map((item) => (
         <p key={item.id} class="outbox-line">
           {item.meta?.action === "cadence" ? t("sitrep.cadence") : t("sitrep.post")}:{" "}
-          {item.status === "failed" ? (
-            <span class="item-error" role="alert">
-              {errorText(item.error?.code ?? "error", item.error?.detail ?? "")}{" "}
-              <button type="button" class="link" onClick={() => void outboxSignal.value?.discard(item.id)}>
-                {t("action.dismiss")}
-              </button>
-            </span>
-          ) : (
-            <span class="item-pending">{t("outbox.pending")}</span>
-          )}
+          <OutboxState item={item} />
         </p>
       ))}
     </section>

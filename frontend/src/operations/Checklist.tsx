@@ -9,14 +9,15 @@ import { changeTask, cosignTask, operationScope, removeTask } from "../app/write
 import { AgencyChip, Name } from "../components/Agency";
 import { now } from "../components/clock";
 import { Time } from "../components/Time";
-import { errorText, label, t } from "../i18n";
+import { label, t } from "../i18n";
 import { formatDuration, formatTime } from "../i18n/time";
 import { describeEvent } from "../incidents/describe";
-import { outboxItems, outboxSignal } from "../realtime/live";
+import { outboxItems } from "../realtime/live";
 import type { OutboxItem } from "../realtime/outbox";
 import { canCosign, canManage, completionProblem, isMine, isMyAgency, movesFor, NEEDS_REASON } from "./rules";
 import { cosignState, isOverdue, progressOf } from "./store";
 import type { OperationState, TaskState, TaskStatus } from "./store";
+import { OutboxState } from "../components/OutboxState";
 
 export interface ChecklistFilters {
   mine: boolean;
@@ -261,16 +262,7 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
       {items.map((item) => (
         <p key={item.id} class="outbox-line" data-testid="task-outbox">
           {item.label}:{" "}
-          {item.status === "failed" ? (
-            <span class="item-error" role="alert">
-              {errorText(item.error?.code ?? "error", item.error?.detail ?? "")}{" "}
-              <button type="button" class="link" onClick={() => void outboxSignal.value?.discard(item.id)}>
-                {t("action.dismiss")}
-              </button>
-            </span>
-          ) : (
-            <span class="item-pending">{t("outbox.pending")}</span>
-          )}
+          <OutboxState item={item} />
         </p>
       ))}
       {task.history.length > 0 ? (

@@ -11,8 +11,8 @@ import { AgencyChip, Name } from "../components/Agency";
 import { now } from "../components/clock";
 import { Field } from "../components/Field";
 import { Time } from "../components/Time";
-import { errorText, label, t } from "../i18n";
-import { outboxItems, outboxSignal } from "../realtime/live";
+import { label, t } from "../i18n";
+import { outboxItems } from "../realtime/live";
 import { Checklist, NO_FILTERS, ProgressBar } from "./Checklist";
 import type { ChecklistFilters } from "./Checklist";
 import { SitrepPanel } from "../incidents/SitrepPanel";
@@ -20,6 +20,7 @@ import { OperationStore } from "./operation-store";
 import { canManage } from "./rules";
 import { progressOf } from "./store";
 import type { OperationState } from "./store";
+import { OutboxState } from "../components/OutboxState";
 
 export const AGENCY_KINDS = ["immigration", "customs", "coastguard", "airport_authority", "port_authority", "police", "health", "other"];
 
@@ -217,16 +218,7 @@ function ManageOperation({ op }: { op: OperationState }) {
       {lines.map((item) => (
         <p key={item.id} class="outbox-line">
           {item.meta?.action === "close" ? t("op.close") : t("op.addTask")} — {item.label}:{" "}
-          {item.status === "failed" ? (
-            <span class="item-error" role="alert">
-              {errorText(item.error?.code ?? "error", item.error?.detail ?? "")}{" "}
-              <button type="button" class="link" onClick={() => void outboxSignal.value?.discard(item.id)}>
-                {t("action.dismiss")}
-              </button>
-            </span>
-          ) : (
-            <span class="item-pending">{t("outbox.pending")}</span>
-          )}
+          <OutboxState item={item} />
         </p>
       ))}
     </section>
