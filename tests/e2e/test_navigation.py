@@ -79,6 +79,10 @@ def test_deep_links_not_found_and_a_session_that_ends(
     page.goto(hub.a.base_url + room_path)
     expect(page.get_by_test_id("connection")).to_have_attribute("data-status", "live")
     expect(room.get_by_test_id("timeline").get_by_test_id("message").first).to_be_visible()
+    # The room's lazy panels (situation report, operations) fetch after it renders;
+    # on a slow machine one of those reads, not the write, would find the session
+    # gone. Let the page settle so that the write is what finds it.
+    page.wait_for_load_state("networkidle")
     page.get_by_label("Message", exact=True).fill(MESSAGE)
     assert end_sessions_of("na-imm.duty") >= 1
     page.get_by_role("button", name="Send").click()
