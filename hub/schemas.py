@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 
 class StrictIn(Schema):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped.
+
+    A time must also be one the database can store: "9999-12-31T23:59:59-23:59"
+    parses, but is in the year 10000 in UTC (a 422 here, not a 500 at the insert).
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_time(cls, value: Any) -> Any:
+        if isinstance(value, datetime):
+            try:
+                value.astimezone(UTC)
+            except (OverflowError, ValueError):
+                raise ValueError("is outside the range of times the hub stores") from None
+        return value
 
 
 class FieldErrorOut(Schema):

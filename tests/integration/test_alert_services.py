@@ -1098,3 +1098,16 @@ def test_incident_link_over_rest() -> None:
         "/api/v1/crossing-points/WDH/alerts", alert_body(incident="WDH-1999-0042")
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_time_beyond_what_the_database_stores_is_a_422_not_a_500(when: str) -> None:
+    """Found by the bad-input property test: it parses, but is outside year 1..9999 in UTC."""
+    before = (Alert.objects.count(), Event.objects.count())
+    body = {"category": "wanted_person", "severity": "low", "title": "0", "expires_at": when}
+    response = Api("na-imm.duty").post("/api/v1/crossing-points/WDH/alerts", body)
+    assert response.status_code == 422, response.content
+    payload = response.json()
+    assert payload["code"] == "invalid_request"
+    assert any(e["loc"][-1] == "expires_at" for e in payload["errors"]), payload
+    assert (Alert.objects.count(), Event.objects.count()) == before
