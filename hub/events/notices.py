@@ -12,7 +12,8 @@ delivers (``hub.realtime.hub``):
   with subscribers of that crossing point hear it; each worker sends it to those
   of its ``crossing:<CODE>`` subscribers whose user can read the incident *now*
   (read from the database after the commit), and to nobody else.
-- ``mention_notice``: a message mentions officers. Published on the control
+- ``mention_notice``: a message mentions officers, or a situation report asks their
+  agency for something (its "needs"). Published on the control
   channel (every worker), naming the recipients' user ids; each worker sends it
   to every local socket of those users who can still read the incident.
 
@@ -67,9 +68,11 @@ def mention_notice(
     by_name: str,
     by_agency: str | None,
     excerpt: str,
+    stream: str | None = None,
 ) -> None:
-    """After commit: tell ``recipients`` (user ids) that event ``seq`` of
-    ``incident:<ref>`` mentions them (or an agency of theirs)."""
+    """After commit: tell ``recipients`` (user ids) that event ``seq`` of ``stream``
+    (``incident:<ref>`` unless named: a situation report's needs on an operation go
+    out on ``operation:<ref>``) mentions them (or an agency of theirs)."""
     users = sorted(set(recipients))
     if not users:
         return
@@ -82,7 +85,7 @@ def mention_notice(
                 "kind": "mention",
                 "crossing_point": crossing_point,
                 "ref": ref,
-                "stream": f"incident:{ref}",
+                "stream": stream or f"incident:{ref}",
                 "seq": seq,
                 "by": {"user": by_user, "name": by_name, "agency": by_agency},
                 "excerpt": excerpt,

@@ -34,10 +34,11 @@ from hub.agencies.access import Access
 from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
 from hub.alerts.notify import notify_officers
+from hub.alerts.services import officers_to_notify
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
 from hub.events.models import WriteReceipt
-from hub.events.notices import incident_notice
+from hub.events.notices import incident_notice, mention_notice
 from hub.events.pipeline import emit
 from hub.events.types import SitrepCadenceSet, SitrepNeed, SitrepOverdue, SitrepPosted
 from hub.incidents.models import Incident
@@ -190,6 +191,41 @@ def _notice(parent: Incident | Operation, seq: int) -> None:
         incident_notice(crossing_point=parent.crossing_point.code, ref=parent.ref, seq=seq)
 
 
+def _needs_notices(
+    parent: Incident | Operation,
+    seq: int,
+    asked: list[SitrepNeed],
+    *,
+    actor: User,
+    agency: Agency,
+) -> None:
+    """After commit, tell the duty officers and coordinators of each agency a report
+    asks for something (at the point, able to read the stream) what it needs of them."""
+    wanted: dict[str, list[str]] = {}
+    for need in asked:
+        if need.agency is not None:
+            wanted.setdefault(need.agency, []).append(need.need)
+    if not wanted:
+        return
+    for asked_agency in Agency.objects.filter(code__in=sorted(wanted)).order_by("code"):
+        recipients = [
+            u.pk
+            for u in officers_to_notify(asked_agency.pk, parent.crossing_point_id)
+            if u.pk != actor.pk
+        ]
+        mention_notice(
+            recipients=recipients,
+            crossing_point=parent.crossing_point.code,
+            ref=parent.ref,
+            seq=seq,
+            by_user=actor.username,
+            by_name=actor.display_name,
+            by_agency=agency.code,
+            excerpt="; ".join(wanted[asked_agency.code])[:140],
+            stream=parent.stream_name,
+        )
+
+
 def _replay_report(receipt: WriteReceipt) -> SitrepResult:
     report = SituationReport.objects.select_related("author", "agency", "subject").get(
         pk=int(receipt.object_id)
@@ -280,6 +316,7 @@ def sitrep_post(
         report.seq = event.seq
         report.save(update_fields=["seq"])
         _notice(parent, event.seq)
+        _needs_notices(parent, event.seq, asked, actor=actor, agency=agency)
         return (
             SitrepResult(report=report, stream=parent.stream_name, seq=event.seq),
             Written(parent.stream_name, event.seq, str(report.pk)),

@@ -33,7 +33,7 @@ from django.utils.dateparse import parse_datetime
 
 from hub.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
 from hub.events.audit import verify
-from hub.events.bus import parse_stream_message, stream_channel
+from hub.events.bus import control_channel, parse_stream_message, stream_channel
 from hub.events.models import Event
 from hub.events.types import validate_payload
 from hub.incidents import services as incidents
@@ -928,3 +928,52 @@ def test_the_timeline_export_has_a_line_for_each_report_cadence_and_reminder(
     assert "needs NA-POL: Escort" in text
     assert f"Situation report on {incident.ref} overdue since" in text
     assert Incident.objects.get(pk=incident.pk).status == "reported"
+
+
+def _mention_notices(published: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        data
+        for channel, message in published
+        if channel == control_channel()
+        and (data := json.loads(message)).get("type") == "mention_notice"
+    ]
+
+
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize("kind", ["incident", "operation"])
+def test_the_agencies_a_report_asks_for_something_are_told(
+    kind: str,
+    t0: datetime,
+    published: list[tuple[str, str]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    parent: Incident | Operation = report() if kind == "incident" else start_operation()
+    needs = [
+        {"agency": "NA-POL", "need": "An escort to the shelter"},
+        {"agency": "NA-POL", "need": "A statement taker"},
+        {"agency": "NA-CUS", "need": "The baggage held"},
+        {"agency": None, "need": "Shelter"},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = post(parent.ref, t0, kind=kind, needs=needs)
+    notices = {
+        n["notice"]["excerpt"]: (n["recipients"], n["notice"]) for n in _mention_notices(published)
+    }
+    assert sorted(notices) == [
+        "An escort to the shelter; A statement taker",
+        "The baggage held",
+    ]
+    pol, pol_notice = notices["An escort to the shelter; A statement taker"]
+    assert pol == sorted(u.pk for u in (officer("na-pol.duty"), officer("na-pol.coord"))), (
+        "the duty officers and coordinators of NA-POL at WDH"
+    )
+    assert pol_notice["stream"] == parent.stream_name
+    assert (pol_notice["ref"], pol_notice["seq"]) == (parent.ref, result.seq)
+    assert pol_notice["by"] == {
+        "user": LEAD,
+        "name": officer(LEAD).display_name,
+        "agency": "NA-IMM",
+    }
+    cus, _ = notices["The baggage held"]
+    assert officer("na-cus.duty").pk in cus
+    assert officer(LEAD).pk not in cus

@@ -167,7 +167,9 @@ function Routes() {
         const by = (frame.by ?? {}) as { name?: string; agency?: string };
         const text = t("announce.mention", { name: by.name ?? "", ref: String(frame.ref ?? ""), excerpt: String(frame.excerpt ?? "") });
         announce(text);
-        attention(t("notify.mentionTitle", { ref: String(frame.ref ?? "") }), String(frame.excerpt ?? ""), `/incidents/${String(frame.ref ?? "")}`);
+        // A situation report's needs on an operation come from operation:<REF>.
+        const where = String(frame.stream ?? "").startsWith("operation:") ? "operations" : "incidents";
+        attention(t("notify.mentionTitle", { ref: String(frame.ref ?? "") }), String(frame.excerpt ?? ""), `/${where}/${String(frame.ref ?? "")}`);
       }
     });
   }, []);

@@ -14,18 +14,11 @@ import { now } from "../components/clock";
 import { t } from "../i18n";
 import { formatDuration } from "../i18n/time";
 import type { IncidentState } from "../incidents/state";
+import { sitrepsDue } from "./sitreps-due";
+import type { SitrepDue } from "./sitreps-due";
 import { OperationsFeed } from "./operations-feed";
 import { isOverdue } from "../operations/store";
 import type { OperationState } from "../operations/store";
-
-export interface SitrepDue {
-  kind: "incident" | "operation";
-  ref: string;
-  title: string;
-  due_at: string | null;
-  overdue: boolean;
-  every_minutes: number | null;
-}
 
 type Focus = "acks" | "tasks" | "operations" | "sitreps" | "reported" | null;
 
@@ -70,7 +63,13 @@ export function Coordination({ code, alerts, incidents }: { code: string; alerts
   }
   const overdueTasks = ops.flatMap((op) => op.tasks.filter((task) => isOverdue(task, current)).map((task) => ({ op, task })));
   const inProgress = ops.filter((op) => op.status !== "closed");
-  const due = sitreps.filter((s) => s.due_at !== null && (s.overdue || Date.parse(s.due_at) - current < 15 * 60_000));
+  const owed = sitrepsDue(
+    sitreps,
+    incidents.map((i) => ({ ref: i.ref, title: i.title, sitrep: i.sitrep, closed: i.status === "closed" || i.status === "resolved" })),
+    ops.map((op) => ({ ref: op.ref, title: op.title, sitrep: op.sitrep, closed: op.status === "closed" })),
+    current,
+  );
+  const due = owed.filter((s) => s.due_at !== null && (s.overdue || Date.parse(s.due_at) - current < 15 * 60_000));
   const reported = incidents.filter((i) => i.status === "reported");
   const totalUnacked = [...unackedByAgency.values()].reduce((a, b) => a + b, 0);
 
@@ -85,7 +84,7 @@ export function Coordination({ code, alerts, incidents }: { code: string; alerts
   for (const { op, task } of overdueTasks) {
     attention.push({ key: `t${task.id}`, lateMs: current - Date.parse(task.dueAt as string), text: t("coord.attn.task", { ref: op.ref, title: task.title, agency: task.assignedAgency ?? "—" }), href: `/operations/${op.ref}` });
   }
-  for (const s of sitreps) {
+  for (const s of owed) {
     if (s.overdue && s.due_at) attention.push({ key: `s${s.ref}`, lateMs: current - Date.parse(s.due_at), text: t("coord.attn.sitrep", { ref: s.ref }), href: s.kind === "incident" ? `/incidents/${s.ref}` : `/operations/${s.ref}` });
   }
   for (const incident of reported) {
