@@ -331,6 +331,11 @@ class OperationOut(Schema):
         )
 
 
+class TaskAssignmentIn(StrictIn):
+    position: StrictInt = Field(ge=1)
+    agency: StrictStr | None = Field(max_length=20)
+
+
 class OperationIn(StrictIn):
     crossing_point: StrictStr = Field(max_length=6)
     template: StrictStr = Field(max_length=60)
@@ -338,6 +343,12 @@ class OperationIn(StrictIn):
     incident: StrictStr | None = Field(None, max_length=32)
     title: StrictStr | None = Field(None, min_length=1, max_length=200)
     agency: StrictStr | None = Field(None, max_length=20, description="Lead for this agency.")
+    assignments: list[TaskAssignmentIn] | None = Field(
+        None,
+        max_length=200,
+        description="Per task position, the deployed agency it goes to instead of the "
+        "hub's choice (or null: no agency yet).",
+    )
     client_msg_id: UUID | None = None
 
 
@@ -503,6 +514,9 @@ def operation_list(request: HttpRequest, query: Query[OperationListQuery]) -> li
     summary="Start a joint operation from an SOP template",
 )
 def operation_create(request: HttpRequest, payload: OperationIn) -> Status[OperationOut]:
+    positions = [a.position for a in payload.assignments or []]
+    if len(positions) != len(set(positions)):
+        raise InvalidInput("Each task position may be assigned once.", code="duplicate_position")
     result = services.operation_start(
         actor=request_user(request),
         crossing_point=payload.crossing_point,
@@ -511,6 +525,11 @@ def operation_create(request: HttpRequest, payload: OperationIn) -> Status[Opera
         incident=payload.incident,
         title=payload.title,
         agency=payload.agency,
+        assignments=(
+            {a.position: a.agency for a in payload.assignments}
+            if payload.assignments is not None
+            else None
+        ),
         client_msg_id=payload.client_msg_id,
     )
     return Status(200 if result.duplicate else 201, _out(result.operation.ref))

@@ -561,13 +561,22 @@ def operation_start(
     incident: str | None = None,
     title: str | None = None,
     agency: str | None = None,
+    assignments: dict[int, str | None] | None = None,
     client_msg_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> OperationResult:
-    """Start a joint operation from an SOP: concrete tasks with due times and agencies."""
+    """Start a joint operation from an SOP: concrete tasks with due times and agencies.
+
+    Each task goes to the deployed agency of its kind (``_choose_agency``) unless
+    ``assignments`` names another for its position (an agency deployed at the
+    point, or None for no agency yet), as the start dialog lets a coordinator do.
+    """
     now = now or timezone.now()
     access = access_for(actor)
     clean_title = _text(title, field="title", max_length=MAX_TITLE) if title is not None else None
+    chosen = dict(assignments or {})
+    if not all(isinstance(k, int) and (v is None or isinstance(v, str)) for k, v in chosen.items()):
+        raise InvalidInput("assignments map task positions to agency codes.")
 
     def write() -> tuple[OperationResult, Written]:
         point = CrossingPoint.objects.filter(code=crossing_point, is_active=True).first()
@@ -611,6 +620,25 @@ def operation_start(
             lead_agency=lead,
             started_at=now,
         )
+        items = list(sop.items.all())
+        unknown = sorted(set(chosen) - {item.position for item in items})
+        if unknown:
+            raise InvalidInput(
+                f"The template has no task at position {unknown[0]}.", code="unknown_task"
+            )
+        named = {code for code in chosen.values() if code is not None}
+        deployed = {
+            d.agency.code: d.agency
+            for d in Deployment.objects.filter(
+                crossing_point=point, is_active=True, agency__is_active=True, agency__code__in=named
+            ).select_related("agency")
+        }
+        for position, code in sorted(chosen.items()):
+            if code is not None and code not in deployed:
+                raise InvalidInput(
+                    f"Task {position}: {code} is not deployed at {point.code}.",
+                    code="agency_not_deployed",
+                )
         tasks = [
             Task(
                 operation=operation,
@@ -618,12 +646,16 @@ def operation_start(
                 title=item.title,
                 guidance=item.guidance,
                 agency_kind=item.agency_kind,
-                assigned_agency=_choose_agency(point, item.agency_kind, lead),
+                assigned_agency=(
+                    (deployed[code] if (code := chosen[item.position]) is not None else None)
+                    if item.position in chosen
+                    else _choose_agency(point, item.agency_kind, lead)
+                ),
                 due_at=now + timedelta(minutes=item.due_offset_minutes),
                 requires_note=item.requires_note,
                 requires_cosign=item.requires_cosign,
             )
-            for item in sop.items.all()
+            for item in items
         ]
         Task.objects.bulk_create(tasks)
         tasks = list(
@@ -654,6 +686,7 @@ def operation_start(
             "incident": incident,
             "title": title,
             "agency": agency,
+            "assignments": {str(k): v for k, v in sorted(chosen.items())},
         },
         write=write,
         replay=_replay,
@@ -1017,11 +1050,9 @@ def task_update(
                         "This task needs a note or evidence before it is done.",
                         code="note_required",
                     )
-                if task.requires_cosign and task.cosigned_by_id is None:
-                    raise Conflict(
-                        "This task needs a co-sign by an officer of another agency first.",
-                        code="cosign_required",
-                    )
+                # A task that needs a co-sign may be done first ("done by …, awaiting
+                # co-sign from another agency") or co-signed first; either way the
+                # co-sign must come from another agency than the completer's.
                 if task.requires_cosign:
                     problem = perms.cosign_problem(
                         completer_id=actor.pk,
@@ -1036,6 +1067,13 @@ def task_update(
                         )
                 task.completed_by = actor
                 task.completed_at = now
+            elif previous == TaskStatus.DONE:
+                # Reopened: the completion, and a co-sign that vouched for it, no longer stand.
+                task.completed_by = None
+                task.completed_at = None
+                task.cosigned_by = None
+                task.cosigned_agency = None
+                task.cosigned_at = None
             task.status = status
             task.save()
             payload: Any = TaskStatusChanged(
@@ -1088,7 +1126,7 @@ def task_cosign(
     client_msg_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> OperationResult:
-    """A second agency's officer vouches for the task (needed before some tasks are done)."""
+    """A second agency's officer vouches for the task, before or after it is done."""
     now = now or timezone.now()
     access = access_for(actor)
     clean_note = _text(note, field="note", max_length=MAX_SHORT, required=False)

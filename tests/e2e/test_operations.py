@@ -5,11 +5,12 @@ the "Start operation" dialog (axe-core checks the open dialog) and, on the
 operation page, hands the referral task (immigration's by the SOP, needs a
 note and a co-sign) to NA-POL's duty officer. That officer (on the other
 worker when two run) starts and completes it with a note and an evidence
-reference; NA-CUS's duty officer co-signs it (before the completion: the hub
-refuses to complete a co-sign task that has no co-sign yet). All three see the
+reference, and the row reads "done by NA-POL (…), awaiting co-sign from
+another agency"; NA-CUS's duty officer then co-signs it. All three see the
 progress move to "1 of 8 done" and the co-sign sentence without reloading; the
-database holds the same. The operation page is checked by axe-core and photographed in Urdu
-(var/e2e/urdu-operation.png).
+database holds the same. After a reload the sentence keeps its names, and "who
+did what" lists the task's history from the record. The operation page is checked
+by axe-core and photographed in Urdu (var/e2e/urdu-operation.png).
 
 On the demo data, a task made overdue and a situation report made late (their
 due times moved into the past through the ORM: set-up, not the thing tested)
@@ -73,6 +74,10 @@ def test_three_agencies_work_one_task_live(browser: Any, hub: Hub, contexts: lis
     dialog.get_by_label("SOP template").select_option(TEMPLATE)
     expect(dialog.locator("table.start-tasks tbody tr")).to_have_count(TASKS)
     expect(dialog.get_by_label("Lead agency")).to_have_value("NA-IMM")
+    # Each task shows the agency it will go to, which the coordinator may change.
+    first = dialog.get_by_label("Task 1 goes to", exact=True)
+    expect(first).to_have_value("NA-IMM")
+    first.select_option("NA-POL")
     assert_accessible(coord, "the start-operation dialog")
     dialog.get_by_role("button", name="Start operation").click()
 
@@ -102,48 +107,63 @@ def test_three_agencies_work_one_task_live(browser: Any, hub: Hub, contexts: lis
         expect(task_row(page, REFERRAL).locator(".task-meta")).to_contain_text("NA-POL")
         expect(task_row(page, REFERRAL).locator(".assignees")).to_have_text("na-pol.duty")
 
-    # NA-POL's officer starts it; NA-CUS's officer co-signs it (the hub takes the
-    # co-sign before the completion); NA-POL's officer completes it with the note.
+    # NA-POL's officer starts it and completes it with the note; the row then says
+    # who did it and that it awaits a co-sign; NA-CUS's officer co-signs it.
     mine = task_row(pol, REFERRAL)
     mine.get_by_role("button", name=exact("Start")).click()
     mine.get_by_role("button", name=exact("Start")).click()  # the form's submit (note optional)
     for page in pages:
         expect(task_row(page, REFERRAL)).to_have_attribute("data-status", "in_progress")
-    # NA-POL is the task's agency: it is not offered the co-sign; NA-CUS is.
+    # NA-POL is the task's agency: it is not offered the co-sign.
     expect(mine.get_by_role("button", name="Co-sign")).to_have_count(0)
-
-    theirs = task_row(cus, REFERRAL)
-    theirs.get_by_role("button", name="Co-sign").click()
-    theirs.get_by_label("Co-sign note (optional)").fill("Shelter confirmed by phone.")
-    theirs.get_by_role("button", name="Co-sign").click()
-    for page in pages:
-        expect(task_row(page, REFERRAL).get_by_test_id("cosign")).to_have_text(
-            f"co-signed in advance by NA-CUS ({names['na-cus.duty']})"
-        )
-        expect(progress(page)).to_contain_text(f"0 of {TASKS} done")
 
     mine.get_by_role("button", name=exact("Complete")).click()
     mine.get_by_label("Note (required for this task)").fill(NOTE)
     mine.get_by_label("Evidence reference").fill(EVIDENCE)
     mine.get_by_role("button", name=exact("Complete")).click()
+    awaiting = re.compile(
+        rf"^\s*done by NA-POL \({re.escape(names['na-pol.duty'])}, \d{{2}}:\d{{2}}[^)]*\), "
+        rf"awaiting co-sign from another agency\s*$"
+    )
+    for page in pages:
+        row = task_row(page, REFERRAL)
+        expect(row).to_have_attribute("data-status", "done")
+        expect(progress(page)).to_contain_text(f"1 of {TASKS} done")
+        expect(row.get_by_test_id("cosign")).to_have_text(awaiting)
+
+    theirs = task_row(cus, REFERRAL)
+    theirs.get_by_role("button", name="Co-sign").click()
+    theirs.get_by_label("Co-sign note (optional)").fill("Shelter confirmed by phone.")
+    theirs.get_by_role("button", name="Co-sign").click()
     sentence = re.compile(
         rf"^\s*done by NA-POL \({re.escape(names['na-pol.duty'])}\), "
         rf"co-signed by NA-CUS \({re.escape(names['na-cus.duty'])}, .+\)\s*$"
     )
     for page in pages:
         row = task_row(page, REFERRAL)
-        expect(row).to_have_attribute("data-status", "done")
-        expect(progress(page)).to_contain_text(f"1 of {TASKS} done")
         expect(row.get_by_test_id("cosign")).to_have_text(sentence)
         expect(row).to_contain_text(NOTE)
         expect(row).to_contain_text(EVIDENCE)
         assert same_document(page), f"{page.url} was reloaded"
+
+    # After a reload the sentence keeps its names and agencies, and "who did what"
+    # lists the task's history from the record, not only what this page saw.
+    cus.reload()
+    row = task_row(cus, REFERRAL)
+    expect(row.get_by_test_id("cosign")).to_have_text(sentence)
+    row.get_by_role("button", name=re.compile(r"^Who did what")).click()
+    history = row.locator("ol.task-history li")
+    expect(history).to_have_count(4)  # assigned, started, done, co-signed
+    expect(history.last).to_contain_text(names["na-cus.duty"])
 
     operation = Operation.objects.get(ref=ref)
     assert operation.template.code == TEMPLATE
     assert operation.lead_agency.code == "NA-IMM"
     assert operation.started_by.username == "na-imm.coord"
     assert operation.tasks.count() == TASKS
+    first_agency = operation.tasks.get(position=1).assigned_agency
+    assert first_agency is not None
+    assert first_agency.code == "NA-POL"
     task = Task.objects.get(operation=operation, title__startswith=REFERRAL)
     assert Task.objects.filter(pk=task.pk).values(
         "status",
@@ -165,7 +185,7 @@ def test_three_agencies_work_one_task_live(browser: Any, hub: Hub, contexts: lis
     assert [u.username for u in task.assignees.all()] == ["na-pol.duty"]
     assert task.cosigned_at is not None
     assert task.completed_at is not None
-    assert task.cosigned_at <= task.completed_at
+    assert task.completed_at <= task.cosigned_at
     assert Task.objects.filter(operation=operation, status="done").count() == 1
 
     # The coordinator's page in Urdu (no reload: the switch is live).

@@ -163,14 +163,25 @@ def test_done_without_the_note_it_needs_is_note_required() -> None:
     assert response.status_code == 200, response.content
 
 
-def test_done_without_a_cosign_is_cosign_required() -> None:
+def test_done_before_the_cosign_then_cosigned_by_another_agency() -> None:
     op = start()
     police = Api("na-pol.duty")
     url = task_url(op, task_id(op, 5))
     assert police.patch(url, {"status": "in_progress", "note": "Bag A-114"}).status_code == 200
+    response = police.patch(url, {"status": "done"})
+    assert response.status_code == 200, response.content
+    task = shown_task(response, url)
+    assert (task["status"], task["completed_by"], task["cosigned_by"]) == (
+        "done",
+        "na-pol.duty",
+        None,
+    )
     before = written(op["ref"])
-    refused(police.patch(url, {"status": "done"}), 409, "cosign_required")
+    refused(Api("na-pol.coord").post(f"{url}/cosign", {}), 403, "same_agency_cosign")
     assert written(op["ref"]) == before
+    response = Api("na-cus.duty").post(f"{url}/cosign", {})
+    assert response.status_code == 200, response.content
+    assert shown_task(response, url)["cosigned_agency"] == "NA-CUS"
 
 
 @pytest.mark.parametrize("status", ["blocked", "not_applicable"])
@@ -313,4 +324,51 @@ def test_rest_reassignment_clears_the_cosign() -> None:
     )
     event = last_event(op["ref"])
     assert (event.kind, event.payload["agency"]) == ("task.assigned", "NA-CUS")
-    refused(Api("na-cus.duty").patch(url, {"status": "done"}), 409, "cosign_required")
+    # The new owner may complete it; its co-sign must now come from another agency.
+    assert Api("na-cus.duty").patch(url, {"status": "done"}).status_code == 200
+    refused(Api("na-cus.coord").post(f"{url}/cosign", {}), 403, "same_agency_cosign")
+
+
+def test_start_with_per_task_agencies_chosen_in_the_dialog() -> None:
+    coord = Api("na-imm.coord")
+    body = {
+        "crossing_point": "WDH",
+        "template": "tip-screening",
+        "assignments": [{"position": 5, "agency": "NA-CUS"}, {"position": 1, "agency": None}],
+    }
+    response = coord.post("/api/v1/operations", body)
+    assert response.status_code == 201, response.content
+    tasks = {t["position"]: t["assigned_agency"] for t in response.json()["tasks"]}
+    default = {t["position"]: t["assigned_agency"] for t in start()["tasks"]}
+    assert tasks[5] == "NA-CUS" != default[5]
+    assert tasks[1] is None
+    assert default[1] is not None
+    assert {p: a for p, a in tasks.items() if p not in (1, 5)} == {
+        p: a for p, a in default.items() if p not in (1, 5)
+    }
+    started = last_event(response.json()["ref"])
+    assert {t["position"]: t["assigned_agency"] for t in started.payload["tasks"]} == tasks
+
+
+@pytest.mark.parametrize(
+    ("assignments", "status", "code"),
+    [
+        ([{"position": 5, "agency": "ZA-IMM"}], 422, "agency_not_deployed"),
+        ([{"position": 99, "agency": "NA-CUS"}], 422, "unknown_task"),
+        (
+            [{"position": 5, "agency": "NA-CUS"}, {"position": 5, "agency": None}],
+            422,
+            "duplicate_position",
+        ),
+        ([{"position": 0, "agency": "NA-CUS"}], 422, "invalid_request"),
+    ],
+)
+def test_start_with_a_bad_assignment_is_refused_and_starts_nothing(
+    assignments: list[dict[str, Any]], status: int, code: str
+) -> None:
+    before = (Operation.objects.count(), Event.objects.count(), WriteReceipt.objects.count())
+    body = {"crossing_point": "WDH", "template": "tip-screening", "assignments": assignments}
+    refused(Api("na-imm.coord").post("/api/v1/operations", body), status, code)
+    assert (Operation.objects.count(), Event.objects.count(), WriteReceipt.objects.count()) == (
+        before
+    )

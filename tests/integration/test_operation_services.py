@@ -172,9 +172,6 @@ def test_completion_needs_note_and_cosign_from_another_agency() -> None:
         services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="done")
     assert missing_note.value.code == "note_required"
     services.task_update(actor=police, ref=op.ref, task_id=t.pk, note="Phone sealed in bag A-114")
-    with pytest.raises(Conflict) as missing_cosign:
-        services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="done")
-    assert missing_cosign.value.code == "cosign_required"
     with pytest.raises(Forbidden) as same:
         services.task_cosign(actor=officer("na-pol.coord"), ref=op.ref, task_id=t.pk)
     assert same.value.code == "same_agency_cosign"
@@ -466,16 +463,49 @@ def test_reassigning_to_another_agency_clears_the_cosign() -> None:
     assigned = [e for e in events(op.stream_name) if e.kind == "task.assigned"]
     assert [e.payload["agency"] for e in assigned] == ["NA-POL", "NA-IMM"]
     assert [e.payload["cosign_cleared"] for e in assigned] == [None, "NA-IMM"]
-    # NA-IMM now owns the task: it cannot complete it on its own old co-sign.
-    with pytest.raises(Conflict) as missing:
-        services.task_update(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, status="done")
-    assert missing.value.code == "cosign_required"
+    # NA-IMM now owns the task: its own old co-sign is gone, and it cannot co-sign itself.
     with pytest.raises(Forbidden) as own:
         services.task_cosign(actor=officer("na-imm.coord"), ref=op.ref, task_id=t.pk)
     assert own.value.code == "same_agency_cosign"
     services.task_cosign(actor=officer("na-pol.duty"), ref=op.ref, task_id=t.pk)
     services.task_update(actor=officer("na-imm.duty"), ref=op.ref, task_id=t.pk, status="done")
     assert status_of(t) == "done"
+
+
+def test_done_first_then_cosigned_by_another_agency() -> None:
+    """The order the operation page shows: "done by NA-POL (…), awaiting co-sign"."""
+    op = start()
+    t = task(op, 5)  # police, note + co-sign
+    police = officer("na-pol.duty")
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="in_progress")
+    services.task_update(
+        actor=police, ref=op.ref, task_id=t.pk, status="done", note="Phone sealed in bag A-114"
+    )
+    t.refresh_from_db()
+    assert (t.status, t.completed_by, t.cosigned_by) == ("done", police, None)
+    # The completing agency cannot co-sign its own work, whoever of it asks.
+    with pytest.raises(Forbidden) as same:
+        services.task_cosign(actor=officer("na-pol.coord"), ref=op.ref, task_id=t.pk)
+    assert same.value.code == "same_agency_cosign"
+    services.task_cosign(actor=officer("na-cus.duty"), ref=op.ref, task_id=t.pk, note="Seen")
+    t.refresh_from_db()
+    assert t.cosigned_agency is not None
+    assert t.cosigned_agency.code == "NA-CUS"
+    kinds = [e.kind for e in events(op.stream_name)][-2:]
+    assert kinds == ["task.status_changed", "task.cosigned"]
+
+
+def test_reopening_a_done_task_withdraws_its_completion_and_cosign() -> None:
+    op = start()
+    t = task(op, 5)
+    police = officer("na-pol.duty")
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="in_progress")
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="done", note="Bag A-114")
+    services.task_cosign(actor=officer("na-cus.duty"), ref=op.ref, task_id=t.pk)
+    services.task_update(actor=police, ref=op.ref, task_id=t.pk, status="in_progress")
+    t.refresh_from_db()
+    assert (t.status, t.completed_by, t.completed_at) == ("in_progress", None, None)
+    assert (t.cosigned_by, t.cosigned_agency, t.cosigned_at) == (None, None, None)
 
 
 # --- who may read follows the tasks: sockets are re-checked ------------------------------------

@@ -2,7 +2,8 @@
 // Writes go through the outbox (realtime/outbox.ts), not through here.
 
 import { api } from "./client";
-import type { AlertOut, CrossingPoint, EventPage, IncidentOut, IncidentPage, Me } from "./types";
+import type { EventFrame } from "../realtime/protocol";
+import type { AlertOut, CrossingPoint, EventOut, EventPage, IncidentOut, IncidentPage, Me } from "./types";
 
 const enc = encodeURIComponent;
 
@@ -43,6 +44,23 @@ export function streamEvents(stream: string, page: { after?: number; before?: nu
   if (page.before !== undefined) params.set("before", String(page.before));
   params.set("limit", String(page.limit ?? 100));
   return api<EventPage>("GET", `/streams/${enc(stream)}/events?${params}`);
+}
+
+/** A REST event as the socket would have delivered it. */
+export function eventFrame(e: EventOut): EventFrame {
+  return { type: "event", stream: e.stream, seq: e.seq, kind: e.kind, at: e.at, actor: e.actor ?? null, payload: e.payload } as EventFrame;
+}
+
+/** Every event of a (small) stream from `after` through `through`, oldest first, a page at a time. */
+export async function streamEventsThrough(stream: string, through: number, after = 0): Promise<EventFrame[]> {
+  const out: EventFrame[] = [];
+  while (after < through) {
+    const page = await streamEvents(stream, { after, limit: 500 });
+    if (page.events.length === 0) break;
+    for (const e of page.events) if (e.seq <= through) out.push(eventFrame(e));
+    after = page.events.at(-1)?.seq ?? through;
+  }
+  return out;
 }
 
 /** The stream's current head seq (one cheap page of the timeline endpoint). */

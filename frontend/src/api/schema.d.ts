@@ -1513,6 +1513,11 @@ export interface components {
              * @description Lead for this agency.
              */
             agency?: string | null;
+            /**
+             * Assignments
+             * @description Per task position, the deployed agency it goes to instead of the hub's choice (or null: no agency yet).
+             */
+            assignments?: components["schemas"]["TaskAssignmentIn"][] | null;
             /** Client Msg Id */
             client_msg_id?: string | null;
             /** Crossing Point */
@@ -1855,6 +1860,13 @@ export interface components {
              * @description Past due and not acknowledged (escalated).
              */
             overdue: boolean;
+        };
+        /** TaskAssignmentIn */
+        TaskAssignmentIn: {
+            /** Agency */
+            agency: string | null;
+            /** Position */
+            position: number;
         };
         /** TaskIn */
         TaskIn: {

@@ -4,8 +4,7 @@
 
 import { batch, signal } from "@preact/signals";
 import { ApiError } from "../api/client";
-import { getIncident, streamEvents } from "../api/endpoints";
-import type { EventOut } from "../api/types";
+import { eventFrame as frameOf, getIncident, streamEvents } from "../api/endpoints";
 import { loadCached, saveCached } from "../realtime/cache";
 import { liveFeeds, liveSocket } from "../realtime/live";
 import type { EventFrame, Presence } from "../realtime/protocol";
@@ -34,10 +33,6 @@ export interface Typist {
 interface RoomSnapshot {
   incident: IncidentState;
   events: EventFrame[];
-}
-
-function frameOf(e: EventOut): EventFrame {
-  return { type: "event", stream: e.stream, seq: e.seq, kind: e.kind, at: e.at, actor: e.actor ?? null, payload: e.payload } as EventFrame;
 }
 
 export type RoomStatus = "loading" | "ready" | "not-found" | "failed" | "revoked";

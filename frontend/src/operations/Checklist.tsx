@@ -265,7 +265,7 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
           <OutboxState item={item} />
         </p>
       ))}
-      {task.history.length > 0 ? (
+      {task.history.length > 0 || showHistory ? (
         <p class="history-toggle">
           <button type="button" class="link" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)}>
             {t("op.history", { count: task.history.length })}

@@ -197,6 +197,8 @@ function StartOperation({ code, leads, onStarted }: { code: string; leads: strin
   const [chosen, setChosen] = useState("");
   const [incident, setIncident] = useState("");
   const [lead, setLead] = useState(leads[0] ?? "");
+  // Per task position, the agency chosen instead of the suggestion ("" = no agency yet).
+  const [overrides, setOverrides] = useState<Record<number, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const id = useMemo(() => newClientMsgId(), []);
@@ -207,6 +209,7 @@ function StartOperation({ code, leads, onStarted }: { code: string; leads: strin
   }, [code]);
   const template = templates.find((x) => x.code === chosen);
   const countryOf = (agency: string) => agency.split("-")[0];
+  const deployed = (point?.agencies ?? []).map((a) => a.agency);
 
   return (
     <form
@@ -216,7 +219,17 @@ function StartOperation({ code, leads, onStarted }: { code: string; leads: strin
         if (!template) return setErrors({ template: t("ops.chooseTemplate") });
         setBusy(true);
         setErrors({});
-        void startOperation(id, { crossing_point: code, template: template.code, template_version: template.version, incident: incident || null, agency: lead || null })
+        const assignments = template.items
+          .filter((item) => item.position in overrides && overrides[item.position] !== (predictedAgency(point, item.agency_kind, lead, countryOf) ?? ""))
+          .map((item) => ({ position: item.position, agency: overrides[item.position] || null }));
+        void startOperation(id, {
+          crossing_point: code,
+          template: template.code,
+          template_version: template.version,
+          incident: incident || null,
+          agency: lead || null,
+          ...(assignments.length > 0 ? { assignments } : {}),
+        })
           .then((item) => settled(item.id))
           .then((item) => {
             setBusy(false);
@@ -231,7 +244,7 @@ function StartOperation({ code, leads, onStarted }: { code: string; leads: strin
     >
       <Field label={t("op.template")} error={errors.template}>
         {(props) => (
-          <select {...props} value={chosen} onChange={(e) => setChosen(e.currentTarget.value)}>
+          <select {...props} value={chosen} onChange={(e) => (setChosen(e.currentTarget.value), setOverrides({}))}>
             <option value="">{t("ops.chooseTemplate")}</option>
             {templates.map((x) => (
               <option key={x.code} value={x.code}>
@@ -280,13 +293,28 @@ function StartOperation({ code, leads, onStarted }: { code: string; leads: strin
             </thead>
             <tbody>
               {template.items.map((item) => {
-                const agency = predictedAgency(point, item.agency_kind, lead, countryOf);
+                const suggested = predictedAgency(point, item.agency_kind, lead, countryOf);
+                const value = overrides[item.position] ?? suggested ?? "";
                 return (
-                  <tr key={item.key}>
+                  <tr key={item.key} data-testid="start-task">
                     <td>{item.position}</td>
                     <td dir="auto">{item.title}</td>
                     <td>{label("agencyKind", item.agency_kind)}</td>
-                    <td>{agency ? <AgencyChip code={agency} /> : <span class="hint">{t("ops.nobody")}</span>}</td>
+                    <td>
+                      <select
+                        aria-label={t("ops.goesToFor", { position: item.position })}
+                        value={value}
+                        onChange={(e) => setOverrides({ ...overrides, [item.position]: e.currentTarget.value })}
+                      >
+                        {deployed.map((a) => (
+                          <option key={a} value={a}>
+                            {a === suggested ? t("ops.suggested", { agency: a }) : a}
+                          </option>
+                        ))}
+                        <option value="">{t("ops.noAgencyYet")}</option>
+                      </select>
+                      {suggested === null ? <p class="hint">{t("ops.nobody")}</p> : null}
+                    </td>
                     <td>{formatDuration(item.due_offset_minutes * 60_000)}</td>
                   </tr>
                 );

@@ -3,9 +3,10 @@
 
 import { signal } from "@preact/signals";
 import { ApiError, api } from "../api/client";
+import { streamEventsThrough } from "../api/endpoints";
 import type { FeedListener } from "../realtime/feeds";
 import { liveFeeds } from "../realtime/live";
-import { applyOperationEvent, fromSnapshot } from "./store";
+import { applyOperationEvent, fromSnapshot, withRecord } from "./store";
 import type { OperationSnapshot, OperationState } from "./store";
 
 export type OperationStatus = "loading" | "ready" | "not-found" | "failed" | "revoked";
@@ -27,6 +28,7 @@ export class OperationStore {
       this.operation.value = fromSnapshot(snapshot);
       this.status.value = "ready";
       this.follow(snapshot.stream, snapshot.seq);
+      void this.loadRecord(snapshot.stream, snapshot.seq);
     } catch (error) {
       if (this.stopped) return;
       this.status.value = error instanceof ApiError && (error.status === 404 || error.status === 422) ? "not-found" : "failed";
@@ -51,6 +53,15 @@ export class OperationStore {
     this.stop = liveFeeds().follow(stream, listener);
   }
 
+  /** Who did what before this page opened, and the names behind "done by" and "co-signed by". */
+  private async loadRecord(stream: string, through: number): Promise<void> {
+    const events = await streamEventsThrough(stream, through).catch(() => null);
+    const current = this.operation.value;
+    if (events === null || current === null || this.stopped) return;
+    const next = withRecord(current, events);
+    if (next !== current) this.operation.value = next;
+  }
+
   /** A fresh snapshot (after a resync or a gap); events already applied stay monotonic. */
   async reload(): Promise<void> {
     try {
@@ -64,6 +75,7 @@ export class OperationStore {
         }
         this.operation.value = fresh;
         liveFeeds().resume(snapshot.stream, snapshot.seq);
+        void this.loadRecord(snapshot.stream, snapshot.seq);
       }
     } catch {
       setTimeout(() => void this.reload(), 5000);

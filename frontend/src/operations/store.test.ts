@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Me } from "../api/types";
 import type { EventFrame } from "../realtime/protocol";
 import { canCosign, canManage, canWork, completionProblem, movesFor } from "./rules";
-import { applyOperationEvent, cosignState, fromSnapshot, isOverdue, progressOf } from "./store";
+import { applyOperationEvent, cosignState, fromSnapshot, isOverdue, progressOf, withRecord } from "./store";
 import type { OperationSnapshot } from "./store";
 
 const STREAM = "operation:OP-WDH-2026-0001";
@@ -69,6 +69,36 @@ function me(username: string, grants: [string, string][]): Me {
 }
 
 describe("operation store", () => {
+  it("fills in who did what and the names behind the co-sign sentence from the record", () => {
+    // The snapshot as a reload sees it: usernames only, no history.
+    const reloaded = fromSnapshot({
+      ...snapshot,
+      tasks: [task(1), task(2, { assigned_agency: "NA-POL", requires_cosign: true, status: "done", completed_by: "na-pol.duty", completed_at: "2026-12-03T11:00:03Z", cosigned_by: "na-cus.duty", cosigned_agency: "NA-CUS", cosigned_at: "2026-12-03T11:00:04Z" })],
+    });
+    expect(cosignState(reloaded.tasks[1]!)).toMatchObject({ kind: "cosigned", doneBy: "na-pol.duty", doneAgency: null });
+    const record = [
+      ev(1, "operation.started", { ref: snapshot.ref }),
+      ev(2, "task.status_changed", { task_id: 2, from_status: "open", to_status: "in_progress" }),
+      ev(3, "task.status_changed", { task_id: 2, from_status: "in_progress", to_status: "done", note: "Referred" }),
+      ev(4, "task.cosigned", { task_id: 2, agency: "NA-CUS", note: "" }, cus),
+      ev(6, "task.noted", { task_id: 2, note: "later" }), // beyond the snapshot: the live feed brings it
+    ];
+    const filled = withRecord(reloaded, record);
+    const t2 = filled.tasks[1]!;
+    expect(t2.history.map((h) => h.seq)).toEqual([2, 3, 4]);
+    expect(cosignState(t2)).toMatchObject({ kind: "cosigned", doneBy: "L. Nakale", doneAgency: "NA-POL", by: "J. Shikongo", agency: "NA-CUS" });
+    expect(filled.tasks[0]!.history).toEqual([]);
+    // Twice, or after live lines arrived: each line once, in order.
+    expect(withRecord(filled, record).tasks[1]!.history.map((h) => h.seq)).toEqual([2, 3, 4]);
+  });
+
+  it("reopening a done task withdraws its co-sign", () => {
+    let s = fromSnapshot({ ...snapshot, tasks: [task(2, { assigned_agency: "NA-POL", requires_cosign: true, status: "done", completed_by: "na-pol.duty", completed_at: "2026-12-03T11:00:03Z", cosigned_by: "na-cus.duty", cosigned_agency: "NA-CUS", cosigned_at: "2026-12-03T11:00:04Z" })] });
+    s = applyOperationEvent(s, ev(6, "task.status_changed", { task_id: 2, from_status: "done", to_status: "in_progress" }));
+    expect(s.tasks[0]).toMatchObject({ status: "in_progress", completedBy: null, cosignedBy: null, cosignedAgency: null, cosignedAt: null });
+    expect(cosignState(s.tasks[0]!)).toEqual({ kind: "none" });
+  });
+
   it("applies task events and derives progress", () => {
     let s = fromSnapshot(snapshot);
     s = applyOperationEvent(s, ev(6, "task.status_changed", { task_id: 2, from_status: "open", to_status: "in_progress", note: "", evidence: "", reason: "" }));

@@ -212,6 +212,51 @@ function line(event: EventFrame): TaskHistoryLine {
   };
 }
 
+function taskIdOf(event: EventFrame): number | null {
+  const p = event.payload as Payload;
+  if (typeof p.task_id === "number") return p.task_id;
+  if (event.kind === "task.added" && typeof (p.task as Payload | undefined)?.id === "number") return (p.task as Payload).id as number;
+  return null;
+}
+
+/**
+ * Fill in what the REST snapshot leaves out, from the operation's own events up
+ * to the snapshot's seq: each task's "who did what", and the names and agencies
+ * behind "done by" and "co-signed by". Lines already present (seen live) are
+ * kept once, in seq order.
+ */
+export function withRecord(state: OperationState, events: readonly EventFrame[]): OperationState {
+  const byTask = new Map<number, EventFrame[]>();
+  for (const event of events) {
+    if (event.stream !== state.stream || event.seq > state.seq) continue;
+    const id = taskIdOf(event);
+    if (id === null) continue;
+    const list = byTask.get(id) ?? [];
+    list.push(event);
+    byTask.set(id, list);
+  }
+  if (byTask.size === 0) return state;
+  const tasks = state.tasks.map((task) => {
+    const mine = byTask.get(task.id);
+    if (!mine) return task;
+    const seen = new Set(task.history.map((h) => h.seq));
+    const history = [...task.history, ...mine.filter((e) => !seen.has(e.seq)).map(line)].sort((a, b) => a.seq - b.seq);
+    const next: TaskState = { ...task, history };
+    for (const event of [...mine].sort((a, b) => a.seq - b.seq)) {
+      const p = event.payload as Payload;
+      const who = event.actor?.username ?? null;
+      if (event.kind === "task.status_changed" && p.to_status === "done" && who !== null && who === task.completedBy) {
+        next.completedByName = event.actor?.name ?? null;
+        next.completedAgency = event.actor?.agency ?? null;
+      } else if (event.kind === "task.cosigned" && who !== null && who === task.cosignedBy) {
+        next.cosignedByName = event.actor?.name ?? null;
+      }
+    }
+    return next;
+  });
+  return { ...state, tasks };
+}
+
 /** The state after `event`, or the same object when it changes nothing. */
 export function applyOperationEvent(state: OperationState, event: EventFrame): OperationState {
   if (event.seq <= state.seq || event.stream !== state.stream) return state;
@@ -261,6 +306,8 @@ export function applyOperationEvent(state: OperationState, event: EventFrame): O
             completedByName: done ? (event.actor?.name ?? null) : to === t.status ? t.completedByName : null,
             completedAgency: done ? (event.actor?.agency ?? null) : to === t.status ? t.completedAgency : null,
             completedAt: done ? event.at : to === t.status ? t.completedAt : null,
+            // Reopened: a co-sign that vouched for the completion goes with it.
+            ...(t.status === "done" && !done ? { cosignedBy: null, cosignedByName: null, cosignedAgency: null, cosignedAt: null } : {}),
           };
         });
       break;
