@@ -71,9 +71,13 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy hub tests bench
 
+# One pytest worker per core (pytest-xdist), each with its own test database; a
+# module runs whole on one worker (its tests may share module state, such as the
+# authorization matrices' "every cell was checked").
+PYTEST_WORKERS ?= auto
 pytest: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Playwright's sync API and the asyncio tests do not share one process.
 e2e: install-dev

@@ -70,6 +70,14 @@ const MOVE_LABEL: Record<TaskStatus, string> = {
   open: "op.move.reopen",
 };
 
+/** A move's button, by where the task stands: a done task is reopened, a blocked one resumed. */
+function moveLabel(from: TaskStatus, to: TaskStatus): string {
+  if (to === "in_progress" && from === "done") return t("op.move.reopen");
+  if (to === "in_progress" && from === "blocked") return t("op.move.resume");
+  if (to === "open" && from === "in_progress") return t("op.move.toOpen");
+  return t(MOVE_LABEL[to] as "op.move.start");
+}
+
 function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState; tz: string; items: OutboxItem[] }) {
   const user = me.value;
   const current = now.value;
@@ -106,7 +114,7 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
       if (NEEDS_REASON.includes(mode)) changes.reason = text.trim();
       else if (text.trim()) changes.note = text.trim();
       if (mode === "done" && evidence.trim() !== task.evidence) changes.evidence = evidence.trim();
-      void changeTask(op.ref, task.id, changes, t(MOVE_LABEL[mode] as "op.move.start"));
+      void changeTask(op.ref, task.id, changes, moveLabel(task.status, mode));
     }
     setMode(null);
     setText("");
@@ -188,7 +196,7 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
         <div class="task-actions" role="group" aria-label={t("op.actionsFor", { title: task.title })}>
           {moves.map((to) => (
             <button key={to} type="button" disabled={busy} class={to === "done" ? "primary" : ""} onClick={() => (setMode(to), setText(""), setError(null))}>
-              {t(MOVE_LABEL[to] as "op.move.start")}
+              {moveLabel(task.status, to)}
             </button>
           ))}
           {cosign ? (
@@ -247,7 +255,7 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
             </label>
           ) : null}
           <button type="submit" class="primary">
-            {mode === "assign" ? t("op.assign") : mode === "remove" ? t("op.remove") : mode === "cosign" ? t("op.cosignAction") : t(MOVE_LABEL[mode] as "op.move.start")}
+            {mode === "assign" ? t("op.assign") : mode === "remove" ? t("op.remove") : mode === "cosign" ? t("op.cosignAction") : moveLabel(task.status, mode)}
           </button>
           <button type="button" class="link" onClick={() => (setMode(null), setError(null))}>
             {t("action.cancel")}
