@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { Board } from "../board/Board";
-import { loadTemplateMessages, LOCALES, locale, setLocale, t } from "../i18n";
+import { loadOperationMessages, loadReviewMessages, loadTemplateMessages, LOCALES, locale, setLocale, t } from "../i18n";
 import { Room } from "../incidents/Room";
 import { onFrame } from "../realtime/live";
 import {
@@ -31,17 +31,19 @@ const ReportForm = lazy(() => import("../incidents/ReportForm").then((m) => m.Re
 const IssueAlert = lazy(() => import("../alerts/IssueAlert").then((m) => m.IssueAlert));
 const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPage));
 // Coordinators' screens (part 2).
-const OperationPage = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPage));
-const OperationsList = lazy(() => import("../operations/OperationsList").then((m) => m.OperationsList));
+const OperationPage = lazy(() => loadOperationMessages().then(() => import("../operations/OperationPage")).then((m) => m.OperationPage));
+const OperationsList = lazy(() => loadOperationMessages().then(() => import("../operations/OperationsList")).then((m) => m.OperationsList));
 // SOP templates (administrators write them; everyone reads them).
 const TemplatesList = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatesList")).then((m) => m.TemplatesList));
 const TemplatePage = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatePage")).then((m) => m.TemplatePage));
+const Review = lazy(() => loadReviewMessages().then(() => import("../review/Review")).then((m) => m.Review));
 const TemplateEditor = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplateEditor")).then((m) => m.TemplateEditor));
 
 // Stable components per route (an inline arrow would remount on every render).
 const BoardRoute = ({ code }: { code: string }) => <Board code={code} />;
 const IssueAlertRoute = ({ code }: { code: string }) => <IssueAlert code={code} />;
 const RoomRoute = ({ ref }: { ref: string }) => <Room ref={ref} />;
+const ReviewRoute = ({ ref }: { ref: string }) => <Review ref={ref} />;
 const AlertRoute = ({ id }: { id: string }) => <AlertPage id={id} />;
 const OperationRoute = ({ ref }: { ref: string }) => <OperationPage ref={ref} />;
 const OperationsRoute = ({ code }: { code: string }) => <OperationsList code={code} />;
@@ -193,6 +195,7 @@ function Routes() {
           <Route path="/points/:code" component={BoardRoute} />
           <Route path="/points/:code/alerts/new" component={IssueAlertRoute} />
           <Route path="/incidents/:ref" component={RoomRoute} />
+          <Route path="/incidents/:ref/review" component={ReviewRoute} />
           <Route path="/alerts/:id" component={AlertRoute} />
           <Route path="/points/:code/operations" component={OperationsRoute} />
           <Route path="/operations/:ref" component={OperationRoute} />

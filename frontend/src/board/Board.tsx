@@ -13,7 +13,7 @@ import { AgencyChip, Name } from "../components/Agency";
 import { SeverityBadge, StatusBadge } from "../components/Badges";
 import { now } from "../components/clock";
 import { Time } from "../components/Time";
-import { errorText, label, t } from "../i18n";
+import { errorText, label, loadOperationMessages, t } from "../i18n";
 import { formatTime, zoneOffsetLabel } from "../i18n/time";
 import { isOpen, unreadCount } from "../incidents/state";
 import type { IncidentState } from "../incidents/state";
@@ -37,7 +37,7 @@ export const SEVERITIES = ["low", "medium", "high", "critical"];
 type Card = "open" | "owed" | "overdue" | "unread";
 
 // Coordinators get more on their board; the code for it loads only for them.
-const Coordination = lazy(() => import("./Coordination").then((m) => m.Coordination));
+const Coordination = lazy(() => loadOperationMessages().then(() => import("./Coordination")).then((m) => m.Coordination));
 
 export function Board({ code }: { code: string }) {
   const { query, route, path } = useLocation();

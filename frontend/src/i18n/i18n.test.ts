@@ -13,11 +13,15 @@ import forms from "./locales/forms.en.json";
 import formsUr from "./locales/forms.ur.json";
 import templatesEn from "./locales/templates.en.json";
 import templatesUr from "./locales/templates.ur.json";
+import reviewEn from "./locales/review.en.json";
+import reviewUr from "./locales/review.ur.json";
+import opsEn from "./locales/operations.en.json";
+import opsUr from "./locales/operations.ur.json";
 import ur from "./locales/ur.json";
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const en: Record<string, string> = { ...core, ...forms, ...templatesEn };
-const urdu: Record<string, string> = { ...ur, ...formsUr, ...templatesUr };
+const en: Record<string, string> = { ...core, ...forms, ...templatesEn, ...reviewEn, ...opsEn };
+const urdu: Record<string, string> = { ...ur, ...formsUr, ...templatesUr, ...reviewUr, ...opsUr };
 
 function sources(dir: string): string[] {
   const out: string[] = [];

@@ -13,12 +13,15 @@ import { computed, signal } from "@preact/signals";
 import { IntlMessageFormat } from "intl-messageformat";
 import core from "./locales/en.json";
 import forms from "./locales/forms.en.json";
-// The SOP template screens' strings load with those screens (loadTemplateMessages).
+// The strings of the operations, SOP template and review screens load with those
+// screens (loadOperationMessages, loadTemplateMessages, loadReviewMessages), not at start.
 type TemplateMessages = typeof import("./locales/templates.en.json");
+type ReviewMessages = typeof import("./locales/review.en.json");
+type OperationMessages = typeof import("./locales/operations.en.json");
 
 const en: Record<string, string> = { ...core, ...forms };
 
-export type MessageKey = keyof typeof core | keyof typeof forms | keyof TemplateMessages;
+export type MessageKey = keyof typeof core | keyof typeof forms | keyof TemplateMessages | keyof ReviewMessages | keyof OperationMessages;
 export type Messages = Partial<Record<MessageKey, string>>;
 export type Values = Record<string, string | number | boolean | Date | null | undefined>;
 
@@ -37,12 +40,14 @@ export const LOCALES: readonly LocaleInfo[] = [
     name: "اردو",
     dir: "rtl",
     load: async () => {
-      const [own, ownForms, ownTemplates] = await Promise.all([
+      const parts = await Promise.all([
         import("./locales/ur.json"),
         import("./locales/forms.ur.json"),
+        import("./locales/operations.ur.json"),
         import("./locales/templates.ur.json"),
+        import("./locales/review.ur.json"),
       ]);
-      return { ...own.default, ...ownForms.default, ...ownTemplates.default } as Messages;
+      return Object.assign({}, ...parts.map((part) => part.default)) as Messages;
     },
   },
 ];
@@ -180,9 +185,22 @@ export function errorText(code: string, detail: string): string {
   return tDynamic(`error.${code}`, { detail }, detail || code);
 }
 
-/** The English strings of the SOP template screens (loaded with them, not at start). */
-export async function loadTemplateMessages(): Promise<void> {
-  const extra = (await import("./locales/templates.en.json")).default as Record<string, string>;
+function addEnglish(extra: Record<string, string>): void {
   Object.assign(en, extra);
   Object.assign(loaded.get("en") as Record<string, string>, extra);
+}
+
+/** The English strings of the SOP template screens (loaded with them, not at start). */
+export async function loadTemplateMessages(): Promise<void> {
+  addEnglish((await import("./locales/templates.en.json")).default as Record<string, string>);
+}
+
+/** The English strings of the joint-operation screens and the coordinator's board (loaded with them). */
+export async function loadOperationMessages(): Promise<void> {
+  addEnglish((await import("./locales/operations.en.json")).default as Record<string, string>);
+}
+
+/** The English strings of the review, search and metrics screens (loaded with them). */
+export async function loadReviewMessages(): Promise<void> {
+  addEnglish((await import("./locales/review.en.json")).default as Record<string, string>);
 }

@@ -15,7 +15,7 @@ import { SeverityBadge, StatusBadge } from "../components/Badges";
 import { Field } from "../components/Field";
 import { Time } from "../components/Time";
 import { NotFound } from "../app/NotFound";
-import { label, t } from "../i18n";
+import { label, loadOperationMessages, t } from "../i18n";
 import { formatTime } from "../i18n/time";
 import { outboxItems } from "../realtime/live";
 import type { OutboxItem } from "../realtime/outbox";
@@ -27,7 +27,7 @@ import type { IncidentState } from "./state";
 import { OutboxState } from "../components/OutboxState";
 
 // The checklist panel loads with the operations code, on first use.
-const OperationPanel = lazy(() => import("../operations/OperationPage").then((m) => m.OperationPanel));
+const OperationPanel = lazy(() => loadOperationMessages().then(() => import("../operations/OperationPage")).then((m) => m.OperationPanel));
 
 export function Room({ ref: incidentRef }: { ref: string }) {
   const refCode = decodeURIComponent(incidentRef);
@@ -118,10 +118,20 @@ function IncidentHeader({
   const user = me.value;
   const point = incident.crossing_point;
   const coordinator = incident.participating_agencies.some((a) => hasRoleAt(user, point, "coordinator", a));
+  // The review is for senior officials and the lead agency's coordinators (the hub decides).
+  const reviewer = hasRoleAt(user, point, "senior_official") || hasRoleAt(user, point, "coordinator", incident.lead_agency);
   return (
     <header class="page-head incident-head">
       <p class="crumbs">
         <a href={`/points/${point}`}>{t("nav.board", { point: pointInfo(point)?.name ?? point })}</a>
+        {reviewer ? (
+          <>
+            {" · "}
+            <a href={`/incidents/${encodeURIComponent(incident.ref)}/review`} data-testid="review-link">
+              {t("room.review")}
+            </a>
+          </>
+        ) : null}
       </p>
       <h1 tabIndex={-1} ref={headingRef} data-testid="incident-title">
         <bdi class="ref">{incident.ref}</bdi> <span dir="auto">{incident.title}</span>
