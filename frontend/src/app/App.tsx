@@ -138,6 +138,13 @@ function TopBar() {
                 {t("action.reportIncident")}
               </a>
             </li>
+            {user.memberships.some((m) => m.role === "coordinator" || m.role === "admin") ? (
+              <li>
+                <a href="/templates" aria-current={path.startsWith("/templates") ? "page" : undefined}>
+                  {t("nav.templates")}
+                </a>
+              </li>
+            ) : null}
           </ul>
         </nav>
       ) : null}

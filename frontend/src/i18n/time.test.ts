@@ -44,6 +44,13 @@ describe("times in the crossing point's zone", () => {
     expect(formatRelative(at, now)).not.toBe("3 min. ago");
   });
 
+  it("calls a time a moment either side of the clock 'now', not 'in 1 second'", () => {
+    const now = Date.parse(at);
+    expect(formatRelative(now + 900, now, "en")).toBe("now");
+    expect(formatRelative(now - 3000, now, "en")).toBe("now");
+    expect(formatRelative(now - 12_000, now, "en")).toBe("12 sec. ago");
+  });
+
   it("formats durations", () => {
     expect(formatDuration(45_000, "en")).toBe("45s");
     expect(formatDuration(2 * 3_600_000 + 5 * 60_000, "en")).toBe("2h 5m");

@@ -73,6 +73,11 @@ export function formatRelative(value: string | number | Date, now: number = Date
     return "";
   }
   const rtf = new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" });
+  // The shared clock ticks once a second: something that just happened may look a
+  // moment ahead of it. Within a few seconds either way it is "now".
+  if (Math.abs(ms) < 5000) {
+    return rtf.format(0, "second");
+  }
   for (const [unit, size] of UNITS) {
     if (Math.abs(ms) >= size || unit === "second") {
       return rtf.format(Math.round(ms / size), unit);
