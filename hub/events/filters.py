@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from hub.accounts.models import User
+from hub.agencies.models import Agency
 from hub.errors import InvalidInput
+from hub.events.models import Event
 from hub.events.types import EVENT_TYPES
 
 # The review's chips. Each event kind is in exactly one group (tests/unit checks
@@ -93,7 +96,9 @@ class EventFilter:
         q: str | None = None,
         automatic: bool = True,
     ) -> EventFilter:
-        """Validate raw query values; InvalidInput names the field that is wrong."""
+        """Validate raw values; InvalidInput (``invalid_filter``) names the field that is
+        wrong by its query parameter (``group``, ``from``, ``to``, ``q``) as the detail's
+        first word: ``"to: must be after from."``."""
         if isinstance(groups, str):
             names = [g.strip() for g in groups.split(",") if g.strip()]
         else:
@@ -104,11 +109,20 @@ class EventFilter:
                 f"group: unknown {', '.join(unknown)}; one or more of {', '.join(GROUPS)}.",
                 code="invalid_filter",
             )
-        for field, value in (("start", start), ("end", end)):
-            if value is not None and value.tzinfo is None:
+        for field, value in (("from", start), ("to", end)):
+            if value is None:
+                continue
+            if value.tzinfo is None or value.utcoffset() is None:
                 raise InvalidInput(
                     f"{field}: give a time with its UTC offset.", code="invalid_filter"
                 )
+            try:
+                value.astimezone(UTC)
+            except (OverflowError, ValueError):
+                raise InvalidInput(
+                    f"{field}: is outside the range of times the hub stores.",
+                    code="invalid_filter",
+                ) from None
         if start is not None and end is not None and end <= start:
             raise InvalidInput("to: must be after from.", code="invalid_filter")
         text = (q or "").strip()
@@ -139,13 +153,27 @@ class EventFilter:
         )
 
     def narrow(self, qs: QuerySet[Any]) -> QuerySet[Any]:
-        """The events of ``qs`` this filter keeps (text: see ``hub.events.filters.text``)."""
+        """The events of ``qs`` this filter keeps (text: see ``_text_match``).
+
+        The agency and the officer are looked up first (one small query each) and
+        compared by id: the page query then stays on the events table alone, so the
+        planner can walk the ``(stream, seq)`` index in order and stop at the page's
+        ``LIMIT`` (a join on the agency's code or the username made PostgreSQL sort
+        every matching row of the stream instead). An unknown code or username
+        keeps nothing.
+        """
         if self.groups:
             qs = qs.filter(kind__in=kinds_of(self.groups))
         if self.agency is not None:
-            qs = qs.filter(actor_agency__code=self.agency)
+            agency_id = Agency.objects.filter(code=self.agency).values_list("pk", flat=True).first()
+            if agency_id is None:
+                return qs.none()
+            qs = qs.filter(actor_agency_id=agency_id)
         if self.actor is not None:
-            qs = qs.filter(actor__username=self.actor)
+            user_id = User.objects.filter(username=self.actor).values_list("pk", flat=True).first()
+            if user_id is None:
+                return qs.none()
+            qs = qs.filter(actor_id=user_id)
         if self.start is not None:
             qs = qs.filter(at__gte=self.start)
         if self.end is not None:
@@ -183,9 +211,9 @@ def _text_match(q: str) -> Q:
     description, a note, a reason, a situation report's text), never a redacted
     message: its ``message.posted`` and ``message.edited`` events do not match,
     whoever asks (the redaction hides the text from every reader of the stream).
+    A message is redacted when the record holds its ``message.redacted`` event
+    (message ids are unique across streams), so this app reads no domain table.
     """
-    from hub.incidents.models import Message
-
     fields = (
         "body",
         "title",
@@ -199,7 +227,7 @@ def _text_match(q: str) -> Q:
     match = Q()
     for field in fields:
         match |= Q(**{f"payload__{field}__icontains": q})
-    redacted = Message.objects.filter(redacted_at__isnull=False).values_list("pk", flat=True)
+    redacted = Event.objects.filter(kind="message.redacted").values("payload__message_id")
     hidden = Q(kind__in=("message.posted", "message.edited")) & Q(payload__message_id__in=redacted)
     return match & ~hidden
 
