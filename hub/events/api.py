@@ -3,17 +3,18 @@ verification of the record."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import AwareDatetime, Field, field_validator
 
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
 from hub.events.audit import verify
+from hub.events.filters import GROUPS, MAX_Q, EventFilter
 from hub.events.permissions import VerifyScope, can_verify_record, can_verify_stream
 from hub.events.selectors import MAX_PAGE, stream_page_for
 from hub.events.streams import can_read_stream, visible_stream_names
@@ -37,7 +38,10 @@ class EventOut(Schema):
 
 class EventPage(Schema):
     stream: str
-    head: int = Field(description="The stream's last seq when this page was read.")
+    head: int = Field(
+        description="The stream's last seq when this page was read (every event of the "
+        "stream, filtered or not: the Y of 'Showing X of Y')."
+    )
     events: list[EventOut] = Field(description="The page's events, in ascending seq order.")
     next_after: int | None = Field(
         description="Pass as `after` for the next newer page; null when caught up."
@@ -49,6 +53,25 @@ class EventPage(Schema):
             "both bounds were given; on a page read forward, null when `after` is 0)."
         )
     )
+    matched: int | None = Field(
+        description=(
+            "With `count=true`: how many events with seq <= `head` pass the filters "
+            "(`kind`, `group`, `agency`, `actor`, `from`, `to`, `q`, `automatic`), the X "
+            "of 'Showing X of Y'. Null without `count=true` (counting costs a query the "
+            "pages do not need)."
+        )
+    )
+
+
+def _storable(value: datetime | None) -> datetime | None:
+    # "9999-12-31T23:59:59-23:59" parses but is in the year 10000 in UTC: a 422 here,
+    # not a 500 when the database is asked to compare with it.
+    if value is not None:
+        try:
+            value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("is outside the range of times the hub stores") from None
+    return value
 
 
 class EventsQuery(Schema):
@@ -72,12 +95,84 @@ class EventsQuery(Schema):
     )
     limit: int = Field(100, ge=1, le=MAX_PAGE, description="At most this many events.")
     kind: str = Field("", max_length=64, description="Only kinds starting with this prefix.")
+    group: str = Field(
+        "",
+        max_length=200,
+        description=(
+            "Only these kind groups, comma-separated: "
+            + ", ".join(f"`{g}`" for g in GROUPS)
+            + ". Every event kind is in exactly one group. Empty: every group."
+        ),
+    )
+    agency: str | None = Field(
+        None, max_length=32, description="Only events by an officer acting for this agency (code)."
+    )
+    actor: str | None = Field(
+        None, max_length=150, description="Only events by this officer (username)."
+    )
+    start: AwareDatetime | None = Field(
+        None,
+        alias="from",
+        description="Only events at or after this time (ISO 8601 with a UTC offset; inclusive).",
+    )
+    end: AwareDatetime | None = Field(
+        None,
+        alias="to",
+        description="Only events before this time (ISO 8601 with a UTC offset; exclusive).",
+    )
+    q: str = Field(
+        "",
+        max_length=MAX_Q,
+        description=(
+            "Only events whose written text (a message, a title, a description, a note, a "
+            "reason, a situation report) contains this, ignoring case. A redacted "
+            "message never matches, whoever asks."
+        ),
+    )
+    automatic: bool = Field(
+        True,
+        description="false: leave out entries no officer made (reminders, escalations, "
+        "progress, expiries).",
+    )
+    count: bool = Field(
+        False, description="true: also count the events that pass the filters (`matched`)."
+    )
+
+    @field_validator("agency", "actor", "start", "end", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("start", "end", mode="after")
+    @classmethod
+    def _storable_time(cls, value: datetime | None) -> datetime | None:
+        return _storable(value)
+
+    def event_filter(self) -> EventFilter:
+        """The filters as ``hub.events.filters`` checks them (InvalidInput names the field)."""
+        return EventFilter.parse(
+            groups=self.group,
+            agency=self.agency,
+            actor=self.actor,
+            start=self.start,
+            end=self.end,
+            q=self.q,
+            automatic=self.automatic,
+        )
 
 
 @router.get(
     "/streams/{stream}/events",
     response={200: EventPage, **ERRORS_READ},
-    summary="A stream's events after or before a seq (timeline and replay; keyset-paginated)",
+    summary="A stream's events after or before a seq (timeline and replay; keyset-paginated), "
+    "optionally filtered",
+    description=(
+        "Keyset pages in both directions over the events that pass the filters; the "
+        "cursors (`next_after`, `prev_before`) are seqs, so walking them never skips or "
+        "repeats an event, also while new events are appended. Filters are checked "
+        "field by field: a bad one is a 422 naming it (`errors[].loc`, or the detail's "
+        "first word for `group` and `to` before `from`)."
+    ),
 )
 def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) -> EventPage:
     page = stream_page_for(
@@ -87,6 +182,8 @@ def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) 
         before=query.before,
         limit=query.limit,
         kind_prefix=query.kind,
+        event_filter=query.event_filter(),
+        count=query.count,
     )
     out = [
         EventOut(**env.model_dump(), prev_hash=e.prev_hash, hash=e.hash)
@@ -98,6 +195,7 @@ def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) 
         events=out,
         next_after=page.next_after,
         prev_before=page.prev_before,
+        matched=page.matched,
     )
 
 

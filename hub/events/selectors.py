@@ -3,7 +3,9 @@
 Paging is keyset on ``(stream, seq)``, forward (``seq > after ORDER BY seq
 LIMIT n``) and backward (``seq < before ORDER BY seq DESC LIMIT n``, handed
 back in ascending order): constant time at any depth, unlike OFFSET, and never
-a COUNT(*).
+a COUNT(*). Filters (``hub.events.filters``) narrow the same keyset read; the
+count of what they keep (``events_matched``) is a separate query, run only when
+a caller asks for it.
 
 Snapshots (``stream_snapshot``): an endpoint that returns some state together
 with "the seq this state reflects" must read both as of one moment. Read in
@@ -32,8 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from hub.agencies.access import Access
+from hub.events.filters import EventFilter
 from hub.events.models import Event, Stream
 from hub.events.pipeline import actor_ref
 from hub.events.streams import require_readable_stream
@@ -82,28 +86,62 @@ def stream_snapshot(names: Sequence[str]) -> Iterator[dict[str, int]]:
         yield _heads_held(names)
 
 
-def events_after(
-    name: str, *, after: int, limit: int, until: int | None = None, kind_prefix: str = ""
-) -> list[Event]:
-    qs = Event.objects.filter(stream__name=name, seq__gt=after)
-    if until is not None:
-        qs = qs.filter(seq__lte=until)
+def _filtered(
+    name: str, *, kind_prefix: str = "", event_filter: EventFilter | None = None
+) -> QuerySet[Event]:
+    """The stream's events under the kind prefix and the filter (no bound, no order).
+
+    The stream is looked up first and compared by id (like the agency and the
+    officer in ``EventFilter.narrow``): with the id in the query, PostgreSQL's
+    planner walks ``event_unique_stream_seq`` in seq order and stops at the LIMIT;
+    with a join on the name it cannot estimate the stream's rows and sorted every
+    matching row of a 100,000-event stream instead.
+    """
+    stream_id = Stream.objects.filter(name=name).values_list("pk", flat=True).first()
+    if stream_id is None:
+        return Event.objects.none()
+    qs: QuerySet[Event] = Event.objects.filter(stream_id=stream_id)
     if kind_prefix:
         qs = qs.filter(kind__startswith=kind_prefix)
+    if event_filter is not None:
+        qs = event_filter.narrow(qs)
+    return qs
+
+
+def events_after(
+    name: str,
+    *,
+    after: int,
+    limit: int,
+    until: int | None = None,
+    kind_prefix: str = "",
+    event_filter: EventFilter | None = None,
+) -> list[Event]:
+    """The oldest ``limit`` events with ``after < seq <= until`` that pass the kind
+    prefix and ``event_filter``, in ascending seq order (a keyset read on
+    ``(stream, seq)``: it walks the index from ``after`` and stops at ``limit`` rows)."""
+    qs = _filtered(name, kind_prefix=kind_prefix, event_filter=event_filter).filter(seq__gt=after)
+    if until is not None:
+        qs = qs.filter(seq__lte=until)
     return list(
         qs.select_related("actor", "actor_agency", "stream").order_by("seq")[: min(limit, MAX_PAGE)]
     )
 
 
 def events_before(
-    name: str, *, before: int, limit: int, after: int = 0, kind_prefix: str = ""
+    name: str,
+    *,
+    before: int,
+    limit: int,
+    after: int = 0,
+    kind_prefix: str = "",
+    event_filter: EventFilter | None = None,
 ) -> list[Event]:
-    """The newest ``limit`` events with ``after < seq < before``, in ascending seq order."""
-    qs = Event.objects.filter(stream__name=name, seq__lt=before)
+    """The newest ``limit`` events with ``after < seq < before`` that pass the kind
+    prefix and ``event_filter``, in ascending seq order (the index walked backward)."""
+    qs = _filtered(name, kind_prefix=kind_prefix, event_filter=event_filter).filter(seq__lt=before)
     if after > 0:
         qs = qs.filter(seq__gt=after)
-    if kind_prefix:
-        qs = qs.filter(kind__startswith=kind_prefix)
     newest_first = list(
         qs.select_related("actor", "actor_agency", "stream").order_by("-seq")[
             : min(limit, MAX_PAGE + 1)
@@ -111,6 +149,21 @@ def events_before(
     )
     newest_first.reverse()
     return newest_first
+
+
+def events_matched(
+    name: str, *, until: int, kind_prefix: str = "", event_filter: EventFilter | None = None
+) -> int:
+    """How many events with ``seq <= until`` pass the kind prefix and the filter.
+
+    A COUNT over the filtered rows: asked for explicitly (``count=true``), never on
+    the paging path.
+    """
+    return (
+        _filtered(name, kind_prefix=kind_prefix, event_filter=event_filter)
+        .filter(seq__lte=until)
+        .count()
+    )
 
 
 def envelopes_for(
@@ -144,6 +197,7 @@ class EventPageRead:
     ``next_after``: pass as ``after`` for the next newer page (None when caught up).
     ``prev_before``: pass as ``before`` for the next older page (None when nothing
     older is left: the page starts at the stream's start, or at ``after``).
+    ``matched``: how many events up to ``head`` pass the filters (None unless asked).
     """
 
     events: list[Event]
@@ -151,6 +205,7 @@ class EventPageRead:
     head: int
     next_after: int | None
     prev_before: int | None
+    matched: int | None = None
 
 
 def stream_page_for(
@@ -161,6 +216,8 @@ def stream_page_for(
     before: int | None = None,
     limit: int,
     kind_prefix: str = "",
+    event_filter: EventFilter | None = None,
+    count: bool = False,
 ) -> EventPageRead:
     """A readable page of a stream. NotFound if the stream is not the caller's.
 
@@ -168,6 +225,13 @@ def stream_page_for(
     catching up). With ``before``: the newest ``limit`` events with
     ``after < seq < before`` (scrolling back through a timeline), still in
     ascending order.
+
+    Under a kind prefix or an ``event_filter`` the page holds only the events that
+    pass, and the cursors work the same way over them: a seq is never skipped or
+    repeated by walking ``next_after`` forward or ``prev_before`` backward, because
+    each cursor is a seq bound (not a position) and the rows below the head never
+    change. ``count``: also count every event up to the head that passes
+    (``matched``), one more query.
     """
     require_readable_stream(access, name)
     head = stream_head(name)
@@ -175,7 +239,14 @@ def stream_page_for(
     # Events are immutable and every seq <= head has committed: bounding the page
     # by the head read first makes "head" true of the page it comes with.
     if before is None:
-        events = events_after(name, after=after, limit=limit, until=head, kind_prefix=kind_prefix)
+        events = events_after(
+            name,
+            after=after,
+            limit=limit,
+            until=head,
+            kind_prefix=kind_prefix,
+            event_filter=event_filter,
+        )
         last = events[-1].seq if events else after
         more = bool(events) and len(events) == limit and last < head
         next_after = last if more else None
@@ -186,18 +257,29 @@ def stream_page_for(
         upper = min(before, head + 1)
         # One row more than the page says whether anything older is left.
         window = events_before(
-            name, before=upper, limit=limit + 1, after=after, kind_prefix=kind_prefix
+            name,
+            before=upper,
+            limit=limit + 1,
+            after=after,
+            kind_prefix=kind_prefix,
+            event_filter=event_filter,
         )
         events = window[-limit:]
         prev_before = events[0].seq if len(window) > limit else None
         newest_read = max(after, upper - 1)
         next_after = newest_read if newest_read < head else None
+    matched = (
+        events_matched(name, until=head, kind_prefix=kind_prefix, event_filter=event_filter)
+        if count
+        else None
+    )
     return EventPageRead(
         events=events,
         envelopes=envelopes_for(events, present_stream=name),
         head=head,
         next_after=next_after,
         prev_before=prev_before,
+        matched=matched,
     )
 
 

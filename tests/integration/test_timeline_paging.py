@@ -184,6 +184,7 @@ def test_a_stream_without_events_pages_empty() -> None:
         "events": [],
         "next_after": None,
         "prev_before": None,
+        "matched": None,
     }
 
 
