@@ -184,6 +184,7 @@ def _mount() -> None:
     from hub.events.api import router as events_router
     from hub.events.reads_api import router as reads_router
     from hub.incidents.api import router as incidents_router
+    from hub.incidents.review_api import router as review_router
     from hub.operations.api import router as operations_router
     from hub.sitreps.api import router as sitreps_router
 
@@ -192,6 +193,7 @@ def _mount() -> None:
     api.add_router("/", events_router)
     api.add_router("/", reads_router)
     api.add_router("/incidents", incidents_router)
+    api.add_router("/incidents", review_router)
     api.add_router("/", alerts_router)
     api.add_router("/", operations_router)
     api.add_router("/", sitreps_router)

@@ -13,7 +13,10 @@ Rules (a grant "serves" a crossing point when the membership lists it):
 - transition, invite an agency, set the lead: coordinators of a participating agency;
 - edit a message: its author; redact: its author, a participating coordinator,
   or a senior official in jurisdiction;
-- export a timeline: senior officials in jurisdiction.
+- export a timeline: senior officials in jurisdiction;
+- review an incident (its milestones, response times and verified record,
+  ``GET /incidents/{ref}/review``): senior officials in jurisdiction, and
+  coordinators of the incident's lead agency serving its crossing point.
 
 Every function returns a ``Decision``; services turn a denial into NotFound
 (when the caller may not even read) or Forbidden, and log it.
@@ -171,6 +174,20 @@ def can_export_incident(access: Access, facts: IncidentFacts) -> Decision:
     if not seniors:
         return deny("only senior officials export incident timelines")
     return allow(_prefer(seniors, facts))
+
+
+def can_review_incident(access: Access, facts: IncidentFacts) -> Decision:
+    seniors = access.grants_at(facts.crossing_point_id, (SENIOR,))
+    if seniors:
+        return allow(_prefer(seniors, facts))
+    leads = [
+        g
+        for g in access.grants_at(facts.crossing_point_id, (COORDINATOR,))
+        if g.agency_id == facts.lead_agency_id
+    ]
+    if leads:
+        return allow(leads[0])
+    return deny("only senior officials and coordinators of the lead agency review an incident")
 
 
 def transition_allowed(from_status: str, to_status: str) -> bool:

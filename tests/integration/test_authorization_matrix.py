@@ -11,24 +11,27 @@ each in the four roles (duty officer, coordinator, senior official, admin). NA-C
 is invited as a second participant, so there is always someone else's message
 (posted by ``na-cus.duty``) and a participant to hand the lead to.
 
-Besides the incident actions, the matrix covers read markers of the incident's
-stream (``POST /streams/{stream}/read``, ``GET /streams/{stream}/reads``: exactly
-its readers, like its events), the reference-data reads (``/me``,
-``/agencies``, ``/crossing-points``) and bearer tokens (issue with ``POST
-/auth/token``, revoke your own or, refused, someone else's): everyone signed in
-may read reference data and manage their own tokens, whatever the incident.
+Besides the incident actions, the matrix covers the review of an incident
+(``GET /incidents/{ref}/review``), the filtered timeline (``GET
+/streams/{stream}/events`` with the review's filters: exactly its readers, like the
+unfiltered one), read markers of the incident's stream (``POST
+/streams/{stream}/read``, ``GET /streams/{stream}/reads``: exactly its readers, like
+its events), the reference-data reads (``/me``, ``/agencies``,
+``/crossing-points``) and bearer tokens (issue with ``POST /auth/token``, revoke
+your own or, refused, someone else's): everyone signed in may read reference data
+and manage their own tokens, whatever the incident.
 
 Every action runs through the service layer (``hub.incidents.services``,
-``hub.incidents.export.incident_export`` and, for reads, the access-checked
-selectors the API calls) and through the REST endpoints under ``/api/v1``, against
-one incident with ``visibility="participants"`` and one with
-``visibility="crossing_point"``. ``TABLE`` spells out the expected outcome of each
-cell, derived by hand from the rules in ``hub.incidents.permissions`` (and, for
-``/audit/verify``, from ``hub.events.api``): allowed, 404 ``not_found`` (the caller
-may not see the incident) or 403 ``forbidden`` (they see it but may not act). An
-allowed write must append exactly its event; a denied one (and every read) must
-leave the incident's stream, rows and messages exactly as they were, and a refused
-write, export or verification must be logged on ``hub.security``.
+``hub.incidents.export.incident_export``, ``hub.incidents.review.incident_review``
+and, for reads, the access-checked selectors the API calls) and through the REST
+endpoints under ``/api/v1``, against one incident with ``visibility="participants"``
+and one with ``visibility="crossing_point"``. ``TABLE`` spells out the expected
+outcome of each cell, derived by hand from the rules in ``hub.incidents.permissions``
+(and, for ``/audit/verify``, from ``hub.events.api``): allowed, 404 ``not_found``
+(the caller may not see the incident) or 403 ``forbidden`` (they see it but may not
+act). An allowed write must append exactly its event; a denied one (and every read)
+must leave the incident's stream, rows and messages exactly as they were, and a
+refused write, export, review or verification must be logged on ``hub.security``.
 
 The demo region and both incidents are built once per module inside a
 transaction that is rolled back at the end; each cell runs in a savepoint that
@@ -50,7 +53,7 @@ import logging
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
@@ -66,12 +69,14 @@ from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
 from hub.errors import Forbidden, HubError, NotFound
 from hub.events import api as events_api
+from hub.events.filters import EventFilter
 from hub.events.models import Event, ReadMarker
 from hub.events.reads import stream_mark_read, stream_readers_for
-from hub.events.selectors import stream_events_for
+from hub.events.selectors import stream_events_for, stream_page_for
 from hub.incidents import services
 from hub.incidents.export import incident_export
 from hub.incidents.models import Incident, Message, Participation
+from hub.incidents.review import incident_review
 from hub.incidents.selectors import incident_for, incidents_visible_to, messages_for
 from tests.factories import Api, occurred, officer, post, report, seed
 from tests.integration.conftest import MATRIX_PROPERTY
@@ -108,6 +113,9 @@ REST = "rest"
 # - redact: the author (participating), a participating coordinator, or any
 #   senior official serving the point;
 # - export: senior officials serving the point;
+# - review: senior officials serving the point, and coordinators of the lead agency
+#   (NA-IMM, the reporter's); a participant's duty officer gets 403;
+# - the filtered timeline: exactly the readers of the stream, like read_events;
 # - read markers of the incident's stream (mark how far you read, list who read
 #   how far): anyone who may read the stream, exactly like its events;
 # - /audit/verify?stream=: anyone who may read the stream;
@@ -134,6 +142,14 @@ TABLE: dict[str, str] = {
         crossing_point  foreign  absent  absent  absent  absent
     """,
     "read_events": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "read_events_filtered": """
         participants    own      OK   OK   OK   404
         participants    point    404  404  OK   404
         participants    foreign  404  404  404  404
@@ -261,6 +277,14 @@ TABLE: dict[str, str] = {
         crossing_point  point    403  403  OK   404
         crossing_point  foreign  404  404  404  404
     """,
+    "review": """
+        participants    own      403  OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
     "audit_verify_stream": """
         participants    own      OK   OK   OK   404
         participants    point    404  404  OK   404
@@ -357,6 +381,7 @@ LOGGED_ACTIONS = {
     "read_incident": "incident.read",
     "read_messages": "incident.read",
     "read_events": "stream.read",
+    "read_events_filtered": "stream.read",
     "mark_read": "stream.read",
     "read_reads": "stream.read",
     "audit_verify_stream": "stream.read",
@@ -372,6 +397,7 @@ LOGGED_ACTIONS = {
     "redact_own_message": "message.redact",
     "redact_others_message": "message.redact",
     "export": "incident.export",
+    "review": "incident.review",
     "audit_verify_all": "audit.verify",
 }
 
@@ -415,8 +441,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 21 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (21 * 2 + 5) * 2 * 3 * 4
+# 23 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (23 * 2 + 5) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -671,6 +697,57 @@ def service_export(c: Call, _: pytest.MonkeyPatch) -> str:
     return from_service(export)
 
 
+# The filtered timeline: NA-CUS's messages, counted (the one na-cus.duty posted).
+FILTERED = {"group": "messages", "agency": "NA-CUS", "count": "true"}
+
+
+def check_filtered(c: Call, seqs: list[int], matched: int | None, head: int) -> None:
+    others = Message.objects.get(pk=c.world.others_message[c.visibility])
+    assert seqs == [others.seq]
+    assert matched == 1
+    assert head == len(stream_events(c.ref))
+
+
+def service_read_events_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
+    def read() -> None:
+        page = stream_page_for(
+            access_for(officer(c.username)),
+            f"incident:{c.ref}",
+            limit=500,
+            event_filter=EventFilter.parse(groups=FILTERED["group"], agency=FILTERED["agency"]),
+            count=True,
+        )
+        check_filtered(c, [e.seq for e in page.events], page.matched, page.head)
+
+    return from_service(read)
+
+
+def check_review(ref: str, body: dict[str, Any]) -> None:
+    """A review of the matrix's incident: reported by NA-IMM, NA-CUS invited and posting."""
+    assert body["ref"] == ref
+    assert body["head"] == len(stream_events(ref))
+    assert body["agencies"] == ["NA-CUS", "NA-IMM"]
+    assert [m["key"] for m in body["milestones"]] == [
+        "reported",
+        "triaged",
+        "lead_set",
+        "active",
+        "resolved",
+        "closed",
+    ]
+    (response,) = body["first_responses"]
+    assert (response["agency"], response["invited_seq"]) == ("NA-CUS", 2)
+    assert body["verification"]["ok"] is True
+
+
+def service_review(c: Call, _: pytest.MonkeyPatch) -> str:
+    def read() -> None:
+        found = incident_review(actor=officer(c.username), ref=c.ref)
+        check_review(c.ref, json.loads(json.dumps(asdict(found), default=str)))
+
+    return from_service(read)
+
+
 def check_export(ref: str, content: bytes) -> None:
     document = json.loads(content)
     assert document["incident"]["ref"] == ref
@@ -736,6 +813,21 @@ def rest_list_incidents(c: Call, _: pytest.MonkeyPatch) -> str:
     response = c.api.get("/api/v1/incidents", {"limit": 200})
     assert response.status_code == 200, response.content
     return OK if c.ref in [i["ref"] for i in response.json()["items"]] else ABSENT
+
+
+def rest_read_events_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/streams/incident:{c.ref}/events", {**FILTERED, "limit": 500})
+    if response.status_code == 200:
+        body = response.json()
+        check_filtered(c, [e["seq"] for e in body["events"]], body["matched"], body["head"])
+    return from_response(response)
+
+
+def rest_review(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/incidents/{c.ref}/review")
+    if response.status_code == 200:
+        check_review(c.ref, response.json())
+    return from_response(response)
 
 
 def rest_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
@@ -964,10 +1056,12 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "read_incident": service_read_incident,
     "list_incidents": service_list_incidents,
     "read_events": service_read_events,
+    "read_events_filtered": service_read_events_filtered,
     "mark_read": service_mark_read,
     "read_reads": service_read_reads,
     "read_messages": service_read_messages,
     "export": service_export,
+    "review": service_review,
     "auth_token": service_auth_token,
     "revoke_own_token": service_revoke_token,
     "revoke_others_token": service_revoke_token,
@@ -977,10 +1071,12 @@ REST_ACTIONS: dict[str, Performer] = {
     "read_incident": rest_read_incident,
     "list_incidents": rest_list_incidents,
     "read_events": rest_read_events,
+    "read_events_filtered": rest_read_events_filtered,
     "mark_read": rest_mark_read,
     "read_reads": rest_read_reads,
     "read_messages": rest_read_messages,
     "export": rest_export,
+    "review": rest_review,
     "audit_verify_stream": rest_audit_verify_stream,
     "audit_verify_all": rest_audit_verify_all,
     "me": rest_me,
@@ -1138,6 +1234,14 @@ LOGGED_DENIALS = [
         REST, "audit_verify_all", "participants", "na-imm.duty", "audit.verify",
         "only senior officials verify the record", 403,
     ),
+    LoggedDenial(
+        REST, "review", "crossing_point", "na-pol.coord", "incident.review",
+        "only senior officials and coordinators of the lead agency review an incident", 403,
+    ),
+    LoggedDenial(
+        SERVICE, "review", "participants", "na-pol.coord", "incident.review",
+        "cannot see this incident", 404,
+    ),
 ]  # fmt: skip
 
 
@@ -1193,7 +1297,8 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "redact_others_message",
     ),
     ("GET", "/api/v1/incidents/{ref}/export"): ("export",),
-    ("GET", "/api/v1/streams/{stream}/events"): ("read_events",),
+    ("GET", "/api/v1/incidents/{ref}/review"): ("review",),
+    ("GET", "/api/v1/streams/{stream}/events"): ("read_events", "read_events_filtered"),
     ("POST", "/api/v1/streams/{stream}/read"): ("mark_read",),
     ("GET", "/api/v1/streams/{stream}/reads"): ("read_reads",),
     ("GET", "/api/v1/audit/verify"): ("audit_verify_stream", "audit_verify_all"),

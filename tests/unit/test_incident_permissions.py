@@ -135,6 +135,42 @@ def test_export_is_for_senior_officials_only() -> None:
 
 
 @pytest.mark.parametrize(
+    ("grant", "allowed"),
+    [
+        ((POL, "NA-POL", "senior_official", {WDH}), True),  # jurisdiction, any agency
+        ((IMM, "NA-IMM", "coordinator", {WDH}), True),  # the lead agency's coordinator
+        ((POL, "NA-POL", "coordinator", {WDH}), False),  # a participant's coordinator
+        ((IMM, "NA-IMM", "duty_officer", {WDH}), False),
+        ((IMM, "NA-IMM", "admin", {WDH}), False),
+        ((IMM, "NA-IMM", "coordinator", {JNB}), False),  # the lead's, not serving the point
+        ((ZA_IMM, "ZA-IMM", "senior_official", {JNB}), False),
+    ],
+)
+def test_review_is_for_senior_officials_and_the_lead_agencys_coordinators(
+    grant: tuple[int, str, str, set[int]], allowed: bool
+) -> None:
+    lead_imm = facts(participant_ids=frozenset({IMM, POL}))
+    decision = p.can_review_incident(access(grant), lead_imm)
+    assert decision.allowed is allowed
+    if allowed:
+        assert decision.grant is not None
+        assert decision.grant.agency_code == grant[1]
+    else:
+        assert decision.reason == (
+            "only senior officials and coordinators of the lead agency review an incident"
+        )
+    handed_over = facts(participant_ids=frozenset({IMM, POL}), lead_agency_id=POL)
+    if grant[2] == "coordinator" and grant[3] == {WDH}:
+        # The rule follows the lead: after a hand-over the other coordinator reviews.
+        assert p.can_review_incident(access(grant), handed_over).allowed is (grant[0] == POL)
+
+
+def test_an_inactive_senior_official_reviews_nothing() -> None:
+    senior = access((POL, "NA-POL", "senior_official", {WDH}), active=False)
+    assert not p.can_review_incident(senior, facts()).allowed
+
+
+@pytest.mark.parametrize(
     ("src", "dst", "ok"),
     [
         ("reported", "triaged", True),
