@@ -496,6 +496,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{ref}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review an incident: milestones, first responses, alert acknowledgements and the verified record (senior officials; coordinators of the lead agency)
+         * @description Computed from the incident's stream as of its head. 404 when you may not read the incident; 403 `forbidden` when you may read it but not review it (senior officials serving its crossing point and coordinators of its lead agency may). The timeline is `GET /streams/incident:{ref}/events` with the same filters.
+         */
+        get: operations["hub_incidents_review_api_incident_review_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{ref}/sitrep-cadence": {
         parameters: {
             query?: never;
@@ -727,7 +747,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A stream's events after or before a seq (timeline and replay; keyset-paginated) */
+        /**
+         * A stream's events after or before a seq (timeline and replay; keyset-paginated), optionally filtered
+         * @description Keyset pages in both directions over the events that pass the filters; the cursors (`next_after`, `prev_before`) are seqs, so walking them never skips or repeats an event, also while new events are appended. Filters are checked field by field: a bad one is a 422 naming it (`errors[].loc`, or the detail's first word for `group` and `to` before `from`).
+         */
         get: operations["hub_events_api_stream_events"];
         put?: never;
         post?: never;
@@ -816,6 +839,60 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+        };
+        /** AlertAckOut */
+        AlertAckOut: {
+            /**
+             * Ack Required
+             * @description Whether the alert asked for acknowledgements.
+             */
+            ack_required: boolean;
+            /**
+             * After Issue Seconds
+             * @description Whole seconds from the issue to the acknowledgement; null: none yet.
+             */
+            after_issue_seconds: number | null;
+            /**
+             * After Seconds
+             * @description Whole seconds from the report (`reported_at`) to `at`; null when not reached.
+             */
+            after_seconds: number | null;
+            /**
+             * Agency
+             * @description An agency the alert targeted.
+             */
+            agency: string;
+            /**
+             * Alert Id
+             * @description An alert linked to the incident (issued with it).
+             */
+            alert_id: number;
+            /**
+             * At
+             * @description The agency's first acknowledgement of the alert; null: none yet.
+             */
+            at: string | null;
+            /**
+             * Issued At
+             * Format: date-time
+             * @description When the alert was issued.
+             */
+            issued_at: string;
+            /**
+             * Issued Seq
+             * @description The `alert.issued` event on the incident's stream.
+             */
+            issued_seq: number;
+            /**
+             * Seq
+             * @description The `alert.acknowledged` event; null: none yet.
+             */
+            seq: number | null;
+            /**
+             * Title
+             * @description The alert's title, as the record last states it.
+             */
+            title: string;
         };
         /** AlertIn */
         AlertIn: {
@@ -1101,9 +1178,14 @@ export interface components {
             events: components["schemas"]["EventOut"][];
             /**
              * Head
-             * @description The stream's last seq when this page was read.
+             * @description The stream's last seq when this page was read (every event of the stream, filtered or not: the Y of 'Showing X of Y').
              */
             head: number;
+            /**
+             * Matched
+             * @description With `count=true`: how many events with seq <= `head` pass the filters (`kind`, `group`, `agency`, `actor`, `from`, `to`, `q`, `automatic`), the X of 'Showing X of Y'. Null without `count=true` (counting costs a query the pages do not need).
+             */
+            matched: number | null;
             /**
              * Next After
              * @description Pass as `after` for the next newer page; null when caught up.
@@ -1120,16 +1202,49 @@ export interface components {
         /** EventsQuery */
         EventsQuery: {
             /**
+             * Actor
+             * @description Only events by this officer (username).
+             */
+            actor?: string | null;
+            /**
              * After
              * @description Return events with seq greater than this (replay and catching up: the oldest `limit` such events).
              * @default 0
              */
             after: number;
             /**
+             * Agency
+             * @description Only events by an officer acting for this agency (code).
+             */
+            agency?: string | null;
+            /**
+             * Automatic
+             * @description false: leave out entries no officer made (reminders, escalations, progress, expiries).
+             * @default true
+             */
+            automatic: boolean;
+            /**
              * Before
              * @description Return events with seq less than this, reading backward: the newest `limit` such events, still in ascending seq order. With `after` too, the page is the newest events with `after < seq < before`. To open a timeline at its newest events, pass the stream's head + 1 (or any larger number).
              */
             before?: number | null;
+            /**
+             * Count
+             * @description true: also count the events that pass the filters (`matched`).
+             * @default false
+             */
+            count: boolean;
+            /**
+             * From
+             * @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive).
+             */
+            from?: string | null;
+            /**
+             * Group
+             * @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group.
+             * @default
+             */
+            group: string;
             /**
              * Kind
              * @description Only kinds starting with this prefix.
@@ -1142,6 +1257,17 @@ export interface components {
              * @default 100
              */
             limit: number;
+            /**
+             * Q
+             * @description Only events whose written text (a message, a title, a description, a note, a reason, a situation report) contains this, ignoring case. A redacted message never matches, whoever asks.
+             * @default
+             */
+            q: string;
+            /**
+             * To
+             * @description Only events before this time (ISO 8601 with a UTC offset; exclusive).
+             */
+            to?: string | null;
         };
         /** ExportQuery */
         ExportQuery: {
@@ -1169,6 +1295,44 @@ export interface components {
             msg: string;
             /** Type */
             type: string;
+        };
+        /** FirstResponseOut */
+        FirstResponseOut: {
+            /**
+             * After Invite Seconds
+             * @description Whole seconds from the invitation to the first response; null: none yet.
+             */
+            after_invite_seconds: number | null;
+            /**
+             * After Seconds
+             * @description Whole seconds from the report (`reported_at`) to `at`; null when not reached.
+             */
+            after_seconds: number | null;
+            /**
+             * Agency
+             * @description A participating agency other than the reporting one.
+             */
+            agency: string;
+            /**
+             * At
+             * @description Its first response: the first event after the invitation by an officer acting for it (a message or any other action); null: none yet.
+             */
+            at: string | null;
+            /**
+             * Invited At
+             * @description When it became a participant: the report (when the report named it) or its `incident.agency_invited` event.
+             */
+            invited_at: string | null;
+            /**
+             * Invited Seq
+             * @description The event that made it a participant.
+             */
+            invited_seq: number | null;
+            /**
+             * Seq
+             * @description The first response's event; null: none yet.
+             */
+            seq: number | null;
         };
         /** GrantOut */
         GrantOut: {
@@ -1484,6 +1648,30 @@ export interface components {
             /** Stream */
             stream: string;
         };
+        /** MilestoneOut */
+        MilestoneOut: {
+            /**
+             * After Seconds
+             * @description Whole seconds from the report (`reported_at`) to `at`; null when not reached.
+             */
+            after_seconds: number | null;
+            /**
+             * At
+             * @description When it was first reached; null: not yet.
+             */
+            at: string | null;
+            /**
+             * Key
+             * @description Which milestone. `reported`: the report. `triaged`, `active`, `resolved`, `closed`: the first move into that status (a reopened incident keeps its first resolution). `lead_set`: the first change of lead agency (a coordinator designating the lead); when the lead was never changed, the lead the report gave (the reporting agency), i.e. the report itself.
+             * @enum {string}
+             */
+            key: "reported" | "triaged" | "lead_set" | "active" | "resolved" | "closed";
+            /**
+             * Seq
+             * @description The event that reached it; null: not yet.
+             */
+            seq: number | null;
+        };
         /** NeedIn */
         NeedIn: {
             /**
@@ -1671,6 +1859,85 @@ export interface components {
             client_msg_id?: string | null;
             /** Reason */
             reason: string;
+        };
+        /** ReviewActorOut */
+        ReviewActorOut: {
+            /**
+             * Agency
+             * @description The agency they first acted for on this stream.
+             */
+            agency: string | null;
+            /**
+             * Name
+             * @description Their display name.
+             */
+            name: string;
+            /**
+             * Username
+             * @description An officer who acted on the stream (the `actor` filter).
+             */
+            username: string;
+        };
+        /** ReviewOut */
+        ReviewOut: {
+            /**
+             * Actors
+             * @description Everyone who appears as an actor on the stream, once each, by username.
+             */
+            actors: components["schemas"]["ReviewActorOut"][];
+            /**
+             * Agencies
+             * @description The participating agencies' codes (for the `agency` filter).
+             */
+            agencies: string[];
+            /**
+             * Alert Acks
+             * @description One row per linked alert and targeted agency, in issue order: the agency's first acknowledgement.
+             */
+            alert_acks: components["schemas"]["AlertAckOut"][];
+            /**
+             * Crossing Point
+             * @description The crossing point's code.
+             */
+            crossing_point: string;
+            /**
+             * First Responses
+             * @description Each invited agency's first response, in invitation order.
+             */
+            first_responses: components["schemas"]["FirstResponseOut"][];
+            /**
+             * Head
+             * @description The stream's last seq; everything here is as of it.
+             */
+            head: number;
+            /**
+             * Head Hash
+             * @description The hash of the event at `head` (the chain's end).
+             */
+            head_hash: string;
+            /**
+             * Milestones
+             * @description Always the six milestones, in order: reported, triaged, lead_set, active, resolved, closed.
+             */
+            milestones: components["schemas"]["MilestoneOut"][];
+            /**
+             * Ref
+             * @description The incident's reference.
+             */
+            ref: string;
+            /**
+             * Reported At
+             * Format: date-time
+             * @description When the incident was reported.
+             */
+            reported_at: string;
+            /**
+             * Timezone
+             * @description The crossing point's IANA time zone (show times, and read typed times, in it).
+             */
+            timezone: string;
+            /** @description The stream's hash chain, verified now. */
+            verification: components["schemas"]["VerificationOut"];
         };
         /** RevokeIn */
         RevokeIn: {
@@ -2271,6 +2538,35 @@ export interface components {
             name: string;
             /** Username */
             username: string;
+        };
+        /** VerificationOut */
+        VerificationOut: {
+            /**
+             * Broken Seq
+             * @description The first broken link; null when `ok`.
+             */
+            broken_seq: number | null;
+            /**
+             * Ok
+             * @description The stream's hash chain verified intact.
+             */
+            ok: boolean;
+            /**
+             * Reason
+             * @description Why that link is broken; null when `ok`.
+             */
+            reason: string | null;
+            /**
+             * Through Seq
+             * @description The chain is intact from seq 1 through this seq: the last event verified when `ok` (it may be beyond `head` if events arrived meanwhile), else the event before `broken_seq`.
+             */
+            through_seq: number;
+            /**
+             * Verified At
+             * Format: date-time
+             * @description When the chain was verified (now).
+             */
+            verified_at: string;
         };
         /** VerifyOut */
         VerifyOut: {
@@ -4973,6 +5269,73 @@ export interface operations {
             };
         };
     };
+    hub_incidents_review_api_incident_review_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     hub_sitreps_api_incident_sitrep_cadence: {
         parameters: {
             query?: never;
@@ -6397,6 +6760,22 @@ export interface operations {
                 limit?: number;
                 /** @description Only kinds starting with this prefix. */
                 kind?: string;
+                /** @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group. */
+                group?: string;
+                /** @description Only events by an officer acting for this agency (code). */
+                agency?: string | null;
+                /** @description Only events by this officer (username). */
+                actor?: string | null;
+                /** @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive). */
+                from?: string | null;
+                /** @description Only events before this time (ISO 8601 with a UTC offset; exclusive). */
+                to?: string | null;
+                /** @description Only events whose written text (a message, a title, a description, a note, a reason, a situation report) contains this, ignoring case. A redacted message never matches, whoever asks. */
+                q?: string;
+                /** @description false: leave out entries no officer made (reminders, escalations, progress, expiries). */
+                automatic?: boolean;
+                /** @description true: also count the events that pass the filters (`matched`). */
+                count?: boolean;
             };
             header?: never;
             path: {
