@@ -6,6 +6,8 @@ Each route calls exactly one service or selector; errors leave as
 
 from __future__ import annotations
 
+import json
+
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
@@ -13,7 +15,7 @@ from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
 from hub.incidents import services
-from hub.incidents.export import CSV_COLUMNS, incident_export
+from hub.incidents.export import CSV_COLUMNS, JSON_ROW_FIELDS, incident_export
 from hub.incidents.schemas import (
     ExportQuery,
     IncidentCreate,
@@ -225,51 +227,121 @@ def message_redact(
     return _message_out(result)
 
 
+EXPORT_FILTERS_DESCRIPTION = (
+    "The filters the export was made with, as query parameter names and values "
+    "(`group` a list, `agency`, `actor`, `from`, `to`, `q`, `automatic` (only when "
+    "false), `kind`); empty filters are left out, `{}`: every event."
+)
 EXPORT_DOCUMENT_SCHEMA = {
     "type": "object",
     "required": [
         "incident",
         "exported_at",
         "exported_by",
-        "filter",
+        "filters",
+        "rows_total",
+        "rows_shown",
+        "milestones",
         "verification",
         "events",
     ],
     "properties": {
         "incident": {
             "type": "object",
-            "description": "The incident's fields, and `head`: the seq the export runs to.",
+            "description": "The incident's fields, its crossing point's `timezone`, and "
+            "`head`: the seq the export runs to.",
         },
         "exported_at": {"type": "string", "format": "date-time"},
         "exported_by": {"type": "string"},
-        "filter": {"type": ["object", "null"]},
+        "filters": {"type": "object", "description": EXPORT_FILTERS_DESCRIPTION},
+        "rows_total": {
+            "type": "integer",
+            "description": "Every event of the stream up to `head`, filtered or not.",
+        },
+        "rows_shown": {
+            "type": "integer",
+            "description": "The events the filters keep: the length of `events`.",
+        },
+        "milestones": {
+            "type": "array",
+            "description": "Reported, triaged, lead set, active, resolved, closed: each the "
+            "first time it was reached (null `at`: not yet), with the seconds since the "
+            "report. Computed from the whole stream, whatever the filters.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "key": {"type": "string"},
+                    "label": {"type": "string"},
+                    "at": {"type": ["string", "null"], "format": "date-time"},
+                    "at_local": {"type": ["string", "null"], "format": "date-time"},
+                    "seq": {"type": ["integer", "null"]},
+                    "after_seconds": {"type": ["integer", "null"]},
+                },
+            },
+        },
         "verification": {
             "type": "object",
-            "description": "The stream's hash chain, verified at export time.",
+            "description": "The stream's hash chain, verified at export time, its head as "
+            "exported, and how to check it again.",
             "properties": {
                 "ok": {"type": "boolean"},
                 "events_checked": {"type": "integer"},
                 "first_broken": {"type": ["object", "null"]},
+                "stream": {"type": "string"},
+                "head_seq": {"type": "integer"},
+                "head_hash": {"type": "string"},
+                "verified_at": {"type": "string", "format": "date-time"},
+                "check_again": {
+                    "type": "object",
+                    "description": "`command`: the management command that verifies the "
+                    "stream; `api`: the endpoint that does; `head_event`: the endpoint that "
+                    "shows the head event, whose hash must still be `head_hash`.",
+                    "properties": {
+                        "command": {"type": "string"},
+                        "api": {"type": "string"},
+                        "head_event": {"type": "string"},
+                    },
+                },
             },
         },
         "events": {
             "type": "array",
+            "description": "The events the filters keep, in seq order; `at` in UTC, "
+            "`at_local` in the crossing point's zone (with its offset).",
             "items": {
                 "type": "object",
                 "properties": {
                     name: {"type": "integer" if name == "seq" else "string"}
-                    for name in [*CSV_COLUMNS, "prev_hash"]
+                    for name in JSON_ROW_FIELDS
+                    if name != "payload"
                 }
                 | {"payload": {"type": "object"}},
             },
         },
     },
 }
+EXPORT_HEADERS = {
+    "X-Hub-Export-Filters": {
+        "description": "The filters the export was made with, as the JSON document's "
+        "`filters` (ASCII JSON). The CSV holds rows only: this header, and `-filtered` in "
+        "the file name, say how it was narrowed.",
+        "schema": {"type": "string"},
+    },
+    "X-Hub-Export-Rows-Shown": {
+        "description": "How many events the filters keep (the rows of the export).",
+        "schema": {"type": "integer"},
+    },
+    "X-Hub-Export-Rows-Total": {
+        "description": "How many events the stream has up to the exported head.",
+        "schema": {"type": "integer"},
+    },
+}
 EXPORT_RESPONSES = {
     "responses": {
         200: {
             "description": "The timeline in the requested `format` (an attachment, or the "
-            "HTML report inline).",
+            "HTML report inline), holding exactly the events the filters keep.",
+            "headers": EXPORT_HEADERS,
             "content": {
                 "application/json": {"schema": EXPORT_DOCUMENT_SCHEMA},
                 "text/csv": {
@@ -287,13 +359,33 @@ EXPORT_RESPONSES = {
     "/{ref}/export",
     response={200: None, 403: ERRORS_WRITE[403], **ERRORS_READ},
     summary="Export the timeline as JSON, CSV or a printable HTML report (senior officials)",
+    description=(
+        "The same filters as `GET /streams/{stream}/events` (`group`, `agency`, `actor`, "
+        "`from`, `to`, `q`, `automatic`, and the `kind` prefix): the export holds exactly "
+        "the events they keep, up to the stream's head, in seq order; a bad value is a 422 "
+        "naming its field. Every format records the filters: JSON in `filters`, "
+        "`rows_total` and `rows_shown`; the HTML report in its Filters line; every format "
+        "in the `X-Hub-Export-*` headers. CSV columns: `seq`, `at_utc`, `at_local` (the "
+        "crossing point's time with its offset), `timezone`, `kind`, `actor`, `username`, "
+        "`agency`, `summary`, `hash`. The HTML report (print CSS, A4) adds the header, "
+        "milestones, chat transcript with every edit and redaction (never redacted text), "
+        "operation checklists, situation reports and the verification; its text is in "
+        "English."
+    ),
     openapi_extra=EXPORT_RESPONSES,
 )
 def incident_export_view(request: HttpRequest, ref: str, query: Query[ExportQuery]) -> HttpResponse:
     exported = incident_export(
-        actor=request_user(request), ref=ref, fmt=query.format, kind_prefix=query.kind
+        actor=request_user(request),
+        ref=ref,
+        fmt=query.format,
+        kind_prefix=query.kind,
+        event_filter=query.event_filter(),
     )
     response = HttpResponse(exported.content, content_type=exported.content_type)
     disposition = "inline" if query.format == "html" else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{exported.filename}"'
+    response["X-Hub-Export-Filters"] = json.dumps(exported.filters, separators=(",", ":"))
+    response["X-Hub-Export-Rows-Shown"] = str(exported.rows_shown)
+    response["X-Hub-Export-Rows-Total"] = str(exported.rows_total)
     return response
