@@ -112,7 +112,8 @@ REST = "rest"
 # - edit: only the author, and only while their agency participates;
 # - redact: the author (participating), a participating coordinator, or any
 #   senior official serving the point;
-# - export: senior officials serving the point;
+# - export: senior officials serving the point, filtered or not (the filters narrow
+#   the rows, never who may export);
 # - review: senior officials serving the point, and coordinators of the lead agency
 #   (NA-IMM, the reporter's); a participant's duty officer gets 403;
 # - the filtered timeline: exactly the readers of the stream, like read_events;
@@ -277,6 +278,14 @@ TABLE: dict[str, str] = {
         crossing_point  point    403  403  OK   404
         crossing_point  foreign  404  404  404  404
     """,
+    "export_filtered": """
+        participants    own      403  403  OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  403  OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
     "review": """
         participants    own      403  OK   OK   404
         participants    point    404  404  OK   404
@@ -397,6 +406,7 @@ LOGGED_ACTIONS = {
     "redact_own_message": "message.redact",
     "redact_others_message": "message.redact",
     "export": "incident.export",
+    "export_filtered": "incident.export",
     "review": "incident.review",
     "audit_verify_all": "audit.verify",
 }
@@ -441,8 +451,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 23 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (23 * 2 + 5) * 2 * 3 * 4
+# 24 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (24 * 2 + 5) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -755,6 +765,29 @@ def check_export(ref: str, content: bytes) -> None:
     assert document["verification"]["ok"] is True
 
 
+def service_export_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
+    def export() -> None:
+        exported = incident_export(
+            actor=officer(c.username),
+            ref=c.ref,
+            fmt="json",
+            event_filter=EventFilter.parse(groups=FILTERED["group"], agency=FILTERED["agency"]),
+        )
+        check_filtered_export(c, exported.content)
+
+    return from_service(export)
+
+
+def check_filtered_export(c: Call, content: bytes) -> None:
+    """The export of the filtered timeline's rows (NA-CUS's one message), recorded."""
+    document = json.loads(content)
+    others = Message.objects.get(pk=c.world.others_message[c.visibility])
+    assert [row["seq"] for row in document["events"]] == [others.seq]
+    assert document["filters"] == {"group": ["messages"], "agency": "NA-CUS"}
+    assert (document["rows_shown"], document["rows_total"]) == (1, len(stream_events(c.ref)))
+    assert document["verification"]["ok"] is True
+
+
 # Writes through the service layer.
 
 
@@ -873,6 +906,14 @@ def rest_export(c: Call, _: pytest.MonkeyPatch) -> str:
     response = c.api.get(f"/api/v1/incidents/{c.ref}/export", {"format": "json"})
     if response.status_code == 200:
         check_export(c.ref, response.content)
+    return from_response(response)
+
+
+def rest_export_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
+    params = {"format": "json", "group": FILTERED["group"], "agency": FILTERED["agency"]}
+    response = c.api.get(f"/api/v1/incidents/{c.ref}/export", params)
+    if response.status_code == 200:
+        check_filtered_export(c, response.content)
     return from_response(response)
 
 
@@ -1061,6 +1102,7 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "read_reads": service_read_reads,
     "read_messages": service_read_messages,
     "export": service_export,
+    "export_filtered": service_export_filtered,
     "review": service_review,
     "auth_token": service_auth_token,
     "revoke_own_token": service_revoke_token,
@@ -1076,6 +1118,7 @@ REST_ACTIONS: dict[str, Performer] = {
     "read_reads": rest_read_reads,
     "read_messages": rest_read_messages,
     "export": rest_export,
+    "export_filtered": rest_export_filtered,
     "review": rest_review,
     "audit_verify_stream": rest_audit_verify_stream,
     "audit_verify_all": rest_audit_verify_all,
@@ -1296,7 +1339,7 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "redact_own_message",
         "redact_others_message",
     ),
-    ("GET", "/api/v1/incidents/{ref}/export"): ("export",),
+    ("GET", "/api/v1/incidents/{ref}/export"): ("export", "export_filtered"),
     ("GET", "/api/v1/incidents/{ref}/review"): ("review",),
     ("GET", "/api/v1/streams/{stream}/events"): ("read_events", "read_events_filtered"),
     ("POST", "/api/v1/streams/{stream}/read"): ("mark_read",),
