@@ -417,7 +417,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Export the timeline as JSON, CSV or a printable HTML report (senior officials) */
+        /**
+         * Export the timeline as JSON, CSV or a printable HTML report (senior officials)
+         * @description The same filters as `GET /streams/{stream}/events` (`group`, `agency`, `actor`, `from`, `to`, `q`, `automatic`, and the `kind` prefix): the export holds exactly the events they keep, up to the stream's head, in seq order; a bad value is a 422 naming its field. Every format records the filters: JSON in `filters`, `rows_total` and `rows_shown`; the HTML report in its Filters line; every format in the `X-Hub-Export-*` headers. CSV columns: `seq`, `at_utc`, `at_local` (the crossing point's time with its offset), `timezone`, `kind`, `actor`, `username`, `agency`, `summary`, `hash`. The HTML report (print CSS, A4) adds the header, milestones, chat transcript with every edit and redaction (never redacted text), operation checklists, situation reports and the verification; its text is in English.
+         */
         get: operations["hub_incidents_api_incident_export_view"];
         put?: never;
         post?: never;
@@ -1269,8 +1272,28 @@ export interface components {
              */
             to?: string | null;
         };
-        /** ExportQuery */
+        /**
+         * ExportQuery
+         * @description The export's format and the timeline's filters (the same names and meanings as
+         *     ``GET /streams/{stream}/events``, ``hub.events.filters``).
+         */
         ExportQuery: {
+            /**
+             * Actor
+             * @description Only events by this officer (username).
+             */
+            actor?: string | null;
+            /**
+             * Agency
+             * @description Only events by an officer acting for this agency (code).
+             */
+            agency?: string | null;
+            /**
+             * Automatic
+             * @description false: leave out entries no officer made (reminders, progress).
+             * @default true
+             */
+            automatic: boolean;
             /**
              * Format
              * @default json
@@ -1278,11 +1301,33 @@ export interface components {
              */
             format: "json" | "csv" | "html";
             /**
+             * From
+             * @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive).
+             */
+            from?: string | null;
+            /**
+             * Group
+             * @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Empty: every group.
+             * @default
+             */
+            group: string;
+            /**
              * Kind
              * @description Only event kinds starting with this.
              * @default
              */
             kind: string;
+            /**
+             * Q
+             * @description Only events whose written text contains this, ignoring case (a redacted message never matches).
+             * @default
+             */
+            q: string;
+            /**
+             * To
+             * @description Only events before this time (ISO 8601 with a UTC offset; exclusive).
+             */
+            to?: string | null;
         };
         /** FieldErrorOut */
         FieldErrorOut: {
@@ -4712,6 +4757,20 @@ export interface operations {
                 format?: "json" | "csv" | "html";
                 /** @description Only event kinds starting with this. */
                 kind?: string;
+                /** @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Empty: every group. */
+                group?: string;
+                /** @description Only events by an officer acting for this agency (code). */
+                agency?: string | null;
+                /** @description Only events by this officer (username). */
+                actor?: string | null;
+                /** @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive). */
+                from?: string | null;
+                /** @description Only events before this time (ISO 8601 with a UTC offset; exclusive). */
+                to?: string | null;
+                /** @description Only events whose written text contains this, ignoring case (a redacted message never matches). */
+                q?: string;
+                /** @description false: leave out entries no officer made (reminders, progress). */
+                automatic?: boolean;
             };
             header?: never;
             path: {
@@ -4721,17 +4780,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The timeline in the requested `format` (an attachment, or the HTML report inline). */
+            /** @description The timeline in the requested `format` (an attachment, or the HTML report inline), holding exactly the events the filters keep. */
             200: {
                 headers: {
+                    /** @description The filters the export was made with, as the JSON document's `filters` (ASCII JSON). The CSV holds rows only: this header, and `-filtered` in the file name, say how it was narrowed. */
+                    "X-Hub-Export-Filters"?: string;
+                    /** @description How many events the filters keep (the rows of the export). */
+                    "X-Hub-Export-Rows-Shown"?: number;
+                    /** @description How many events the stream has up to the exported head. */
+                    "X-Hub-Export-Rows-Total"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        /** @description The events the filters keep, in seq order; `at` in UTC, `at_local` in the crossing point's zone (with its offset). */
                         events: {
                             actor?: string;
                             agency?: string;
                             at?: string;
+                            at_local?: string;
                             hash?: string;
                             kind?: string;
                             payload?: Record<string, never>;
@@ -4743,17 +4810,44 @@ export interface operations {
                         /** Format: date-time */
                         exported_at: string;
                         exported_by: string;
-                        filter: Record<string, never> | null;
-                        /** @description The incident's fields, and `head`: the seq the export runs to. */
+                        /** @description The filters the export was made with, as query parameter names and values (`group` a list, `agency`, `actor`, `from`, `to`, `q`, `automatic` (only when false), `kind`); empty filters are left out, `{}`: every event. */
+                        filters: Record<string, never>;
+                        /** @description The incident's fields, its crossing point's `timezone`, and `head`: the seq the export runs to. */
                         incident: Record<string, never>;
-                        /** @description The stream's hash chain, verified at export time. */
+                        /** @description Reported, triaged, lead set, active, resolved, closed: each the first time it was reached (null `at`: not yet), with the seconds since the report. Computed from the whole stream, whatever the filters. */
+                        milestones: {
+                            after_seconds?: number | null;
+                            /** Format: date-time */
+                            at?: string | null;
+                            /** Format: date-time */
+                            at_local?: string | null;
+                            key?: string;
+                            label?: string;
+                            seq?: number | null;
+                        }[];
+                        /** @description The events the filters keep: the length of `events`. */
+                        rows_shown: number;
+                        /** @description Every event of the stream up to `head`, filtered or not. */
+                        rows_total: number;
+                        /** @description The stream's hash chain, verified at export time, its head as exported, and how to check it again. */
                         verification: {
+                            /** @description `command`: the management command that verifies the stream; `api`: the endpoint that does; `head_event`: the endpoint that shows the head event, whose hash must still be `head_hash`. */
+                            check_again?: {
+                                api?: string;
+                                command?: string;
+                                head_event?: string;
+                            };
                             events_checked?: number;
                             first_broken?: Record<string, never> | null;
+                            head_hash?: string;
+                            head_seq?: number;
                             ok?: boolean;
+                            stream?: string;
+                            /** Format: date-time */
+                            verified_at?: string;
                         };
                     };
-                    /** @example seq,at,kind,actor,username,agency,summary,hash */
+                    /** @example seq,at_utc,at_local,timezone,kind,actor,username,agency,summary,hash */
                     "text/csv": string;
                     "text/html": string;
                 };
