@@ -218,9 +218,9 @@ export function Review({ ref: incidentRef }: { ref: string }) {
         </fieldset>
         {problems.group ? <p class="field-error">{problems.group}</p> : null}
         <div class="filter-fields">
-          <label>
-            {t("review.agency")}
-            <select value={draft.agency} onChange={(e) => setDraft({ ...draft, agency: e.currentTarget.value })}>
+          <div class="field">
+            <label for="review-agency">{t("review.agency")}</label>
+            <select id="review-agency" value={draft.agency} onChange={(e) => setDraft({ ...draft, agency: e.currentTarget.value })}>
               <option value="">{t("review.anyAgency")}</option>
               {[...new Set([...review.agencies, ...review.actors.map((a) => a.agency ?? "").filter(Boolean)])].sort().map((a) => (
                 <option key={a} value={a}>
@@ -228,10 +228,10 @@ export function Review({ ref: incidentRef }: { ref: string }) {
                 </option>
               ))}
             </select>
-          </label>
-          <label>
-            {t("review.actor")}
-            <select value={draft.actor} onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })}>
+          </div>
+          <div class="field">
+            <label for="review-actor">{t("review.actor")}</label>
+            <select id="review-actor" value={draft.actor} onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })}>
               <option value="">{t("review.anyActor")}</option>
               {review.actors.map((a) => (
                 <option key={a.username} value={a.username}>
@@ -240,14 +240,14 @@ export function Review({ ref: incidentRef }: { ref: string }) {
                 </option>
               ))}
             </select>
-          </label>
+          </div>
           <TimeField label={t("review.from", { zone })} value={draft.from} error={problemOf("from")} onInput={(from) => setDraft({ ...draft, from })} />
           <TimeField label={t("review.to", { zone })} value={draft.to} error={problemOf("to")} onInput={(to) => setDraft({ ...draft, to })} />
-          <label class="grow">
-            {t("review.q")}
-            <input type="search" value={draft.q} maxLength={200} aria-invalid={problems.q ? true : undefined} onInput={(e) => setDraft({ ...draft, q: e.currentTarget.value })} />
+          <div class="field grow">
+            <label for="review-q">{t("review.q")}</label>
+            <input id="review-q" type="search" value={draft.q} maxLength={200} aria-invalid={problems.q ? true : undefined} onInput={(e) => setDraft({ ...draft, q: e.currentTarget.value })} />
             {problems.q ? <span class="field-error">{problems.q}</span> : null}
-          </label>
+          </div>
           <label class="choice">
             <input type="checkbox" checked={draft.automatic} onChange={(e) => setDraft({ ...draft, automatic: e.currentTarget.checked })} /> {t("review.automatic")}
           </label>
