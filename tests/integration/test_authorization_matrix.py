@@ -11,12 +11,13 @@ each in the four roles (duty officer, coordinator, senior official, admin). NA-C
 is invited as a second participant, so there is always someone else's message
 (posted by ``na-cus.duty``) and a participant to hand the lead to.
 
-Besides the incident actions, the matrix covers the review of an incident
-(``GET /incidents/{ref}/review``), the filtered timeline (``GET
-/streams/{stream}/events`` with the review's filters: exactly its readers, like the
-unfiltered one), read markers of the incident's stream (``POST
-/streams/{stream}/read``, ``GET /streams/{stream}/reads``: exactly its readers, like
-its events), the reference-data reads (``/me``, ``/agencies``,
+Besides the incident actions, the matrix covers the review of an incident (``GET
+/incidents/{ref}/review``), the filtered timeline (``GET /streams/{stream}/events``
+with the review's filters: exactly its readers, like the unfiltered one), search
+(``GET /search``: a match in the incident exactly for its readers, like the list;
+absent, never refused, for anyone else), read markers of the incident's stream
+(``POST /streams/{stream}/read``, ``GET /streams/{stream}/reads``: exactly its
+readers, like its events), the reference-data reads (``/me``, ``/agencies``,
 ``/crossing-points``) and bearer tokens (issue with ``POST /auth/token``, revoke
 your own or, refused, someone else's): everyone signed in may read reference data
 and manage their own tokens, whatever the incident.
@@ -77,6 +78,7 @@ from hub.incidents import services
 from hub.incidents.export import incident_export
 from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.review import incident_review
+from hub.incidents.search import search_record
 from hub.incidents.selectors import incident_for, incidents_visible_to, messages_for
 from tests.factories import Api, occurred, officer, post, report, seed
 from tests.integration.conftest import MATRIX_PROPERTY
@@ -117,6 +119,8 @@ REST = "rest"
 # - review: senior officials serving the point, and coordinators of the lead agency
 #   (NA-IMM, the reporter's); a participant's duty officer gets 403;
 # - the filtered timeline: exactly the readers of the stream, like read_events;
+# - search: a match in the incident for exactly its readers, like the list (absent
+#   for anyone else, never a refusal); a message hit in the results too;
 # - read markers of the incident's stream (mark how far you read, list who read
 #   how far): anyone who may read the stream, exactly like its events;
 # - /audit/verify?stream=: anyone who may read the stream;
@@ -310,6 +314,14 @@ TABLE: dict[str, str] = {
         crossing_point  point    403  403  OK      403
         crossing_point  foreign  403  403  absent  403
     """,
+    "search": """
+        participants    own      OK      OK      OK      absent
+        participants    point    absent  absent  OK      absent
+        participants    foreign  absent  absent  absent  absent
+        crossing_point  own      OK      OK      OK      absent
+        crossing_point  point    OK      OK      OK      absent
+        crossing_point  foreign  absent  absent  absent  absent
+    """,
     "me": """
         participants    own      OK   OK   OK   OK
         participants    point    OK   OK   OK   OK
@@ -451,8 +463,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 24 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (24 * 2 + 5) * 2 * 3 * 4
+# 25 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (25 * 2 + 5) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -635,6 +647,22 @@ def service_read_incident(c: Call, _: pytest.MonkeyPatch) -> str:
 def service_list_incidents(c: Call, _: pytest.MonkeyPatch) -> str:
     refs = [i.ref for i in incidents_visible_to(access_for(officer(c.username)), limit=200)]
     return OK if c.ref in refs else ABSENT
+
+
+# Search: a term in both incidents (na-cus.duty's message); the caller finds the
+# incident's message only if they may read it, and nothing from an unreadable one.
+SEARCH_TERM = "CARGO held"
+
+
+def search_outcome(c: Call, hits: list[tuple[str, str]]) -> str:
+    readable = {i.ref for i in incidents_visible_to(access_for(officer(c.username)), limit=200)}
+    assert {ref for ref, _ in hits} <= readable, hits
+    return OK if (c.ref, "message") in hits else ABSENT
+
+
+def service_search(c: Call, _: pytest.MonkeyPatch) -> str:
+    page = search_record(access_for(officer(c.username)), SEARCH_TERM, limit=50)
+    return search_outcome(c, [(h.incident, h.kind) for h in page.items])
 
 
 def service_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
@@ -846,6 +874,12 @@ def rest_list_incidents(c: Call, _: pytest.MonkeyPatch) -> str:
     response = c.api.get("/api/v1/incidents", {"limit": 200})
     assert response.status_code == 200, response.content
     return OK if c.ref in [i["ref"] for i in response.json()["items"]] else ABSENT
+
+
+def rest_search(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/search", {"q": SEARCH_TERM, "limit": 50})
+    assert response.status_code == 200, response.content
+    return search_outcome(c, [(i["incident"], i["kind"]) for i in response.json()["items"]])
 
 
 def rest_read_events_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
@@ -1104,6 +1138,7 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "export": service_export,
     "export_filtered": service_export_filtered,
     "review": service_review,
+    "search": service_search,
     "auth_token": service_auth_token,
     "revoke_own_token": service_revoke_token,
     "revoke_others_token": service_revoke_token,
@@ -1120,6 +1155,7 @@ REST_ACTIONS: dict[str, Performer] = {
     "export": rest_export,
     "export_filtered": rest_export_filtered,
     "review": rest_review,
+    "search": rest_search,
     "audit_verify_stream": rest_audit_verify_stream,
     "audit_verify_all": rest_audit_verify_all,
     "me": rest_me,
@@ -1341,6 +1377,7 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("GET", "/api/v1/incidents/{ref}/export"): ("export", "export_filtered"),
     ("GET", "/api/v1/incidents/{ref}/review"): ("review",),
+    ("GET", "/api/v1/search"): ("search",),
     ("GET", "/api/v1/streams/{stream}/events"): ("read_events", "read_events_filtered"),
     ("POST", "/api/v1/streams/{stream}/read"): ("mark_read",),
     ("GET", "/api/v1/streams/{stream}/reads"): ("read_reads",),
