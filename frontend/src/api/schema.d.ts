@@ -743,6 +743,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the record: messages (current text, never redacted), incident titles and descriptions, over the incidents you may read
+         * @description Case-insensitive substring match. Newest first; keyset paging with `before`. Never shows a match from an incident you may not read, nor from a redacted message. 422 naming the field for a bad `q`, `limit` or `before`.
+         */
+        get: operations["hub_incidents_search_api_search_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/streams/{stream}/events": {
         parameters: {
             query?: never;
@@ -1988,6 +2008,108 @@ export interface components {
         RevokeIn: {
             /** Id */
             id?: number | null;
+        };
+        /** SearchActorOut */
+        SearchActorOut: {
+            /**
+             * Agency
+             * @description The agency they acted for (code).
+             */
+            agency: string;
+            /**
+             * Name
+             * @description The officer's display name.
+             */
+            name: string;
+        };
+        /** SearchHitOut */
+        SearchHitOut: {
+            /** @description Who wrote it (the author or the reporter). */
+            actor: components["schemas"]["SearchActorOut"];
+            /**
+             * At
+             * Format: date-time
+             * @description When the message was posted or the incident reported.
+             */
+            at: string;
+            /**
+             * Crossing Point
+             * @description The incident's crossing point (code).
+             */
+            crossing_point: string;
+            /**
+             * Incident
+             * @description The incident's reference.
+             */
+            incident: string;
+            /**
+             * Incident Title
+             * @description The incident's current title.
+             */
+            incident_title: string;
+            /**
+             * Kind
+             * @description `message`: a message's current text matched; `incident`: the incident's title or description matched.
+             * @enum {string}
+             */
+            kind: "message" | "incident";
+            /**
+             * Match
+             * @description [start, end) of the first match within `snippet` (character offsets).
+             */
+            match: number[];
+            /**
+             * Seq
+             * @description The row in the incident's stream: the message's `message.posted` event, or 1 (the report) for an incident. The room links it as `/incidents/{incident}#seq-{seq}`.
+             */
+            seq: number;
+            /**
+             * Snippet
+             * @description Up to 160 characters around the first match.
+             */
+            snippet: string;
+            /**
+             * Timezone
+             * @description The crossing point's IANA time zone.
+             */
+            timezone: string;
+        };
+        /** SearchPageOut */
+        SearchPageOut: {
+            /**
+             * Items
+             * @description Newest first.
+             */
+            items: components["schemas"]["SearchHitOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `before` for the next page; null: no more results.
+             */
+            next_cursor: string | null;
+        };
+        /** SearchQuery */
+        SearchQuery: {
+            /**
+             * Before
+             * @description The `next_cursor` of the previous page: the results after it.
+             */
+            before?: string | null;
+            /**
+             * Crossing Point
+             * @description Only incidents at this crossing point (code).
+             */
+            crossing_point?: string | null;
+            /**
+             * Limit
+             * @description Results per page (at most 50).
+             * @default 20
+             */
+            limit: number;
+            /**
+             * Q
+             * @description The text to find (2 to 200 characters, ignoring case, surrounding spaces trimmed): a substring of a message's current text, an incident's title or description.
+             */
+            q: string;
         };
         /** SitrepDueOut */
         SitrepDueOut: {
@@ -6816,6 +6938,71 @@ export interface operations {
             };
             /** @description Request Entity Too Large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_incidents_search_api_search_view: {
+        parameters: {
+            query: {
+                /** @description The text to find (2 to 200 characters, ignoring case, surrounding spaces trimmed): a substring of a message's current text, an incident's title or description. */
+                q: string;
+                /** @description Only incidents at this crossing point (code). */
+                crossing_point?: string | null;
+                /** @description Results per page (at most 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page: the results after it. */
+                before?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPageOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
