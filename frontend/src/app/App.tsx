@@ -37,6 +37,7 @@ const OperationsList = lazy(() => loadOperationMessages().then(() => import("../
 const TemplatesList = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatesList")).then((m) => m.TemplatesList));
 const TemplatePage = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatePage")).then((m) => m.TemplatePage));
 const Review = lazy(() => loadReviewMessages().then(() => import("../review/Review")).then((m) => m.Review));
+const Search = lazy(() => loadReviewMessages().then(() => import("../search/Search")).then((m) => m.Search));
 const TemplateEditor = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplateEditor")).then((m) => m.TemplateEditor));
 
 // Stable components per route (an inline arrow would remount on every render).
@@ -138,6 +139,11 @@ function TopBar() {
                 {t("action.reportIncident")}
               </a>
             </li>
+            <li>
+              <a href="/search" aria-current={path === "/search" ? "page" : undefined}>
+                {t("nav.search")}
+              </a>
+            </li>
             {user.memberships.some((m) => m.role === "coordinator" || m.role === "admin") ? (
               <li>
                 <a href="/templates" aria-current={path.startsWith("/templates") ? "page" : undefined}>
@@ -211,6 +217,7 @@ function Routes() {
           <Route path="/templates/:code" component={TemplateRoute} />
           <Route path="/templates/:code/edit" component={TemplateEditRoute} />
           <Route path="/report" component={ReportForm} />
+          <Route path="/search" component={Search} />
           <Route default component={Unknown} />
         </Router>
       </ErrorBoundary>
