@@ -76,3 +76,7 @@ def test_a_senior_official_finds_a_passport_number_at_two_points(
     expect(hits).to_have_count(2)
     hits.nth(1).get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/incidents/{wdh}#seq-{message.seq}$"))
+    # The room opens at that row: marked, and scrolled into view.
+    row = page.locator(f"#seq-{message.seq}")
+    expect(row).to_have_class(re.compile(r"\blinked\b"))
+    expect(row).to_be_in_viewport()

@@ -38,8 +38,18 @@ export function Chat({ store, incident, tz, readOnly }: { store: RoomStore; inci
   const myAgencies = agenciesAt(user, incident.crossing_point);
   const mentionKeys = [user?.username ?? "", ...myAgencies];
 
+  // A link to one row (/incidents/REF#seq-N, from search) opens the room there, once.
+  const linked = useRef<string | null>(typeof location === "undefined" ? null : /^#seq-\d+$/.test(location.hash) ? location.hash.slice(1) : null);
   useLayoutEffect(() => {
     const el = list.current;
+    const target = linked.current === null ? null : document.getElementById(linked.current);
+    if (target !== null) {
+      linked.current = null;
+      atBottom.current = false;
+      target.classList.add("linked");
+      target.scrollIntoView({ block: "center" });
+      return;
+    }
     if (el && atBottom.current) el.scrollTop = el.scrollHeight;
   });
 
@@ -103,7 +113,7 @@ export function Chat({ store, incident, tz, readOnly }: { store: RoomStore; inci
               pending={mine.filter((i) => i.meta?.messageId === entry.message.id && i.status !== "sent")}
             />
           ) : (
-            <li key={entry.seq} class={`system kind-${entry.event.kind.replace(/\./g, "-")}`} data-seq={entry.seq} data-kind={entry.event.kind}>
+            <li key={entry.seq} class={`system kind-${entry.event.kind.replace(/\./g, "-")}`} id={`seq-${entry.seq}`} data-seq={entry.seq} data-kind={entry.event.kind}>
               <Time at={entry.event.at} tz={tz} />{" "}
               {entry.event.actor ? (
                 <>
@@ -219,6 +229,7 @@ function MessageRow({
   return (
     <li
       class={`message${own ? " mine" : ""}${mentioned ? " mentioned" : ""}${message.redacted ? " redacted" : ""}`}
+      id={`seq-${message.seq}`}
       data-seq={message.seq}
       data-message-id={message.id}
       data-testid="message"
