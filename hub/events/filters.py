@@ -125,6 +125,12 @@ class EventFilter:
                 ) from None
         if start is not None and end is not None and end <= start:
             raise InvalidInput("to: must be after from.", code="invalid_filter")
+        for field, raw in (("q", q), ("agency", agency), ("actor", actor)):
+            # PostgreSQL refuses NUL in text; no code, username or search has one.
+            if raw is not None and any(ord(c) < 32 and c not in "\t" for c in raw):
+                raise InvalidInput(
+                    f"{field}: control characters are not allowed.", code="invalid_filter"
+                )
         text = (q or "").strip()
         if len(text) > MAX_Q:
             raise InvalidInput(f"q: at most {MAX_Q} characters.", code="invalid_filter")

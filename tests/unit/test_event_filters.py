@@ -69,6 +69,9 @@ NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
         ({"start": datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-23)))}, "from"),
         ({"end": datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=5)))}, "to"),
         ({"q": "x" * (MAX_Q + 1)}, "q"),
+        ({"q": "passport\x00"}, "q"),
+        ({"agency": "NA-\x00CUS"}, "agency"),
+        ({"actor": "na-cus.duty\n"}, "actor"),
     ],
 )
 def test_a_refused_filter_names_its_query_parameter(raw: dict[str, object], field: str) -> None:
