@@ -21,12 +21,19 @@ class StrictIn(Schema):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_time(cls, value: Any) -> Any:
-        if isinstance(value, datetime):
-            try:
-                value.astimezone(UTC)
-            except (OverflowError, ValueError):
-                raise ValueError("is outside the range of times the hub stores") from None
-        return value
+        return storable_time(value) if isinstance(value, datetime) else value
+
+
+def storable_time(value: datetime | None) -> datetime | None:
+    """``value``, if the database can store and compare it; else a ValueError (a 422 on
+    the field in a request schema). Some times parse but fall outside years 1..9999
+    once in UTC."""
+    if value is not None:
+        try:
+            value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("is outside the range of times the hub stores") from None
+    return value
 
 
 class FieldErrorOut(Schema):

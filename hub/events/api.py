@@ -3,7 +3,7 @@ verification of the record."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -19,7 +19,7 @@ from hub.events.permissions import VerifyScope, can_verify_record, can_verify_st
 from hub.events.selectors import MAX_PAGE, stream_page_for
 from hub.events.streams import can_read_stream, visible_stream_names
 from hub.events.types import ActorRef
-from hub.schemas import ERRORS_READ, ErrorOut
+from hub.schemas import ERRORS_READ, ErrorOut, storable_time
 from hub.security import refuse
 
 router = Router(tags=["timeline and audit"])
@@ -63,37 +63,10 @@ class EventPage(Schema):
     )
 
 
-def _storable(value: datetime | None) -> datetime | None:
-    # "9999-12-31T23:59:59-23:59" parses but is in the year 10000 in UTC: a 422 here,
-    # not a 500 when the database is asked to compare with it.
-    if value is not None:
-        try:
-            value.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValueError("is outside the range of times the hub stores") from None
-    return value
+class EventFilterQuery(Schema):
+    """The timeline's filters (``hub.events.filters``), as the events endpoint and the
+    incident export take them: the same names and meanings on both."""
 
-
-class EventsQuery(Schema):
-    after: int = Field(
-        0,
-        ge=0,
-        description=(
-            "Return events with seq greater than this (replay and catching up: the "
-            "oldest `limit` such events)."
-        ),
-    )
-    before: int | None = Field(
-        None,
-        ge=1,
-        description=(
-            "Return events with seq less than this, reading backward: the newest `limit` "
-            "such events, still in ascending seq order. With `after` too, the page is "
-            "the newest events with `after < seq < before`. To open a timeline at its "
-            "newest events, pass the stream's head + 1 (or any larger number)."
-        ),
-    )
-    limit: int = Field(100, ge=1, le=MAX_PAGE, description="At most this many events.")
     kind: str = Field("", max_length=64, description="Only kinds starting with this prefix.")
     group: str = Field(
         "",
@@ -134,9 +107,13 @@ class EventsQuery(Schema):
         description="false: leave out entries no officer made (reminders, escalations, "
         "progress, expiries).",
     )
-    count: bool = Field(
-        False, description="true: also count the events that pass the filters (`matched`)."
-    )
+
+    @field_validator("kind", mode="after")
+    @classmethod
+    def _no_control(cls, value: str) -> str:
+        if any(ord(ch) < 32 for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
 
     @field_validator("agency", "actor", "start", "end", mode="before")
     @classmethod
@@ -146,7 +123,7 @@ class EventsQuery(Schema):
     @field_validator("start", "end", mode="after")
     @classmethod
     def _storable_time(cls, value: datetime | None) -> datetime | None:
-        return _storable(value)
+        return storable_time(value)
 
     def event_filter(self) -> EventFilter:
         """The filters as ``hub.events.filters`` checks them (InvalidInput names the field)."""
@@ -159,6 +136,31 @@ class EventsQuery(Schema):
             q=self.q,
             automatic=self.automatic,
         )
+
+
+class EventsQuery(EventFilterQuery):
+    after: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Return events with seq greater than this (replay and catching up: the "
+            "oldest `limit` such events)."
+        ),
+    )
+    before: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Return events with seq less than this, reading backward: the newest `limit` "
+            "such events, still in ascending seq order. With `after` too, the page is "
+            "the newest events with `after < seq < before`. To open a timeline at its "
+            "newest events, pass the stream's head + 1 (or any larger number)."
+        ),
+    )
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="At most this many events.")
+    count: bool = Field(
+        False, description="true: also count the events that pass the filters (`matched`)."
+    )
 
 
 @router.get(

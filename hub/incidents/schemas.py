@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import AwareDatetime, Field, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictInt, StrictStr
 
-from hub.events.filters import GROUPS, MAX_Q, EventFilter
+from hub.events.api import EventFilterQuery
 from hub.events.types import (
     IncidentCategory,
     IncidentStatus,
@@ -221,85 +221,8 @@ class MessageWriteOut(Schema):
     duplicate: bool
 
 
-def _storable(value: datetime | None) -> datetime | None:
-    # "9999-12-31T23:59:59-23:59" parses but is in the year 10000 in UTC: a 422 on
-    # its field, not a 500 when the database is asked to compare with it.
-    if value is not None:
-        try:
-            value.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValueError("is outside the range of times the hub stores") from None
-    return value
-
-
-class ExportQuery(Schema):
+class ExportQuery(EventFilterQuery):
     """The export's format and the timeline's filters (the same names and meanings as
     ``GET /streams/{stream}/events``, ``hub.events.filters``)."""
 
     format: Literal["json", "csv", "html"] = "json"
-    kind: str = Field("", max_length=64, description="Only event kinds starting with this.")
-    group: str = Field(
-        "",
-        max_length=200,
-        description=(
-            "Only these kind groups, comma-separated: "
-            + ", ".join(f"`{g}`" for g in GROUPS)
-            + ". Empty: every group."
-        ),
-    )
-    agency: str | None = Field(
-        None, max_length=32, description="Only events by an officer acting for this agency (code)."
-    )
-    actor: str | None = Field(
-        None, max_length=150, description="Only events by this officer (username)."
-    )
-    start: AwareDatetime | None = Field(
-        None,
-        alias="from",
-        description="Only events at or after this time (ISO 8601 with a UTC offset; inclusive).",
-    )
-    end: AwareDatetime | None = Field(
-        None,
-        alias="to",
-        description="Only events before this time (ISO 8601 with a UTC offset; exclusive).",
-    )
-    q: str = Field(
-        "",
-        max_length=MAX_Q,
-        description="Only events whose written text contains this, ignoring case (a "
-        "redacted message never matches).",
-    )
-    automatic: bool = Field(
-        True, description="false: leave out entries no officer made (reminders, progress)."
-    )
-
-    @field_validator("agency", "actor", "start", "end", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("start", "end", mode="after")
-    @classmethod
-    def _storable_time(cls, value: datetime | None) -> datetime | None:
-        return _storable(value)
-
-    @field_validator("kind", "group", "agency", "actor", "q", mode="after")
-    @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        # PostgreSQL cannot compare text holding NUL (SQLite would just match nothing):
-        # the same 422, on its field, on both.
-        if value is not None and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-    def event_filter(self) -> EventFilter:
-        """The filters as ``hub.events.filters`` checks them (InvalidInput names the field)."""
-        return EventFilter.parse(
-            groups=self.group,
-            agency=self.agency,
-            actor=self.actor,
-            start=self.start,
-            end=self.end,
-            q=self.q,
-            automatic=self.automatic,
-        )

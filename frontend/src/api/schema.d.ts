@@ -1310,7 +1310,7 @@ export interface components {
             agency?: string | null;
             /**
              * Automatic
-             * @description false: leave out entries no officer made (reminders, progress).
+             * @description false: leave out entries no officer made (reminders, escalations, progress, expiries).
              * @default true
              */
             automatic: boolean;
@@ -1327,19 +1327,19 @@ export interface components {
             from?: string | null;
             /**
              * Group
-             * @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Empty: every group.
+             * @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group.
              * @default
              */
             group: string;
             /**
              * Kind
-             * @description Only event kinds starting with this.
+             * @description Only kinds starting with this prefix.
              * @default
              */
             kind: string;
             /**
              * Q
-             * @description Only events whose written text contains this, ignoring case (a redacted message never matches).
+             * @description Only events whose written text (a message, a title, a description, a note, a reason, a situation report) contains this, ignoring case. A redacted message never matches, whoever asks.
              * @default
              */
             q: string;
@@ -4876,10 +4876,9 @@ export interface operations {
     hub_incidents_api_incident_export_view: {
         parameters: {
             query?: {
-                format?: "json" | "csv" | "html";
-                /** @description Only event kinds starting with this. */
+                /** @description Only kinds starting with this prefix. */
                 kind?: string;
-                /** @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Empty: every group. */
+                /** @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group. */
                 group?: string;
                 /** @description Only events by an officer acting for this agency (code). */
                 agency?: string | null;
@@ -4889,10 +4888,11 @@ export interface operations {
                 from?: string | null;
                 /** @description Only events before this time (ISO 8601 with a UTC offset; exclusive). */
                 to?: string | null;
-                /** @description Only events whose written text contains this, ignoring case (a redacted message never matches). */
+                /** @description Only events whose written text (a message, a title, a description, a note, a reason, a situation report) contains this, ignoring case. A redacted message never matches, whoever asks. */
                 q?: string;
-                /** @description false: leave out entries no officer made (reminders, progress). */
+                /** @description false: leave out entries no officer made (reminders, escalations, progress, expiries). */
                 automatic?: boolean;
+                format?: "json" | "csv" | "html";
             };
             header?: never;
             path: {
@@ -7033,12 +7033,6 @@ export interface operations {
     hub_events_api_stream_events: {
         parameters: {
             query?: {
-                /** @description Return events with seq greater than this (replay and catching up: the oldest `limit` such events). */
-                after?: number;
-                /** @description Return events with seq less than this, reading backward: the newest `limit` such events, still in ascending seq order. With `after` too, the page is the newest events with `after < seq < before`. To open a timeline at its newest events, pass the stream's head + 1 (or any larger number). */
-                before?: number | null;
-                /** @description At most this many events. */
-                limit?: number;
                 /** @description Only kinds starting with this prefix. */
                 kind?: string;
                 /** @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group. */
@@ -7055,6 +7049,12 @@ export interface operations {
                 q?: string;
                 /** @description false: leave out entries no officer made (reminders, escalations, progress, expiries). */
                 automatic?: boolean;
+                /** @description Return events with seq greater than this (replay and catching up: the oldest `limit` such events). */
+                after?: number;
+                /** @description Return events with seq less than this, reading backward: the newest `limit` such events, still in ascending seq order. With `after` too, the page is the newest events with `after < seq < before`. To open a timeline at its newest events, pass the stream's head + 1 (or any larger number). */
+                before?: number | null;
+                /** @description At most this many events. */
+                limit?: number;
                 /** @description true: also count the events that pass the filters (`matched`). */
                 count?: boolean;
             };
