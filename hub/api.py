@@ -186,6 +186,7 @@ def _mount() -> None:
     from hub.incidents.api import router as incidents_router
     from hub.incidents.review_api import router as review_router
     from hub.incidents.search_api import router as search_router
+    from hub.metrics.api import router as metrics_router
     from hub.operations.api import router as operations_router
     from hub.sitreps.api import router as sitreps_router
 
@@ -196,6 +197,7 @@ def _mount() -> None:
     api.add_router("/incidents", incidents_router)
     api.add_router("/incidents", review_router)
     api.add_router("/", search_router)
+    api.add_router("/", metrics_router)
     api.add_router("/", alerts_router)
     api.add_router("/", operations_router)
     api.add_router("/", sitreps_router)

@@ -295,7 +295,7 @@ def _happening(row: tuple[Any, ...]) -> Happening:
     )
 
 
-def _review_events(stream_id: int, head: int) -> list[Happening]:
+def review_events(stream_id: int, head: int) -> list[Happening]:
     """The key events up to ``head``, and each invited agency's first officer action
     after its invitation: enough for every pure function above, without reading the
     whole stream (one keyset query per invited agency)."""
@@ -365,7 +365,7 @@ def incident_review(*, actor: User, ref: str, now: datetime | None = None) -> In
     stream_id, head, head_hash = (
         (stream.pk, stream.last_seq, stream.last_hash) if stream else (0, 0, GENESIS_HASH)
     )
-    events = _review_events(stream_id, head)
+    events = review_events(stream_id, head)
     reported = report_of(events)
     return IncidentReview(
         ref=incident.ref,

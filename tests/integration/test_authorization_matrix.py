@@ -80,6 +80,7 @@ from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.review import incident_review
 from hub.incidents.search import search_record
 from hub.incidents.selectors import incident_for, incidents_visible_to, messages_for
+from hub.metrics.service import response_metrics
 from tests.factories import Api, occurred, officer, post, report, seed
 from tests.integration.conftest import MATRIX_PROPERTY
 
@@ -121,6 +122,9 @@ REST = "rest"
 # - the filtered timeline: exactly the readers of the stream, like read_events;
 # - search: a match in the incident for exactly its readers, like the list (absent
 #   for anyone else, never a refusal); a message hit in the results too;
+# - metrics at the incident's point: senior officials and coordinators serving the
+#   point (duty officers, admins and agencies not serving it get 403); the incident
+#   counts in the figures exactly for its readers (absent for anyone else);
 # - read markers of the incident's stream (mark how far you read, list who read
 #   how far): anyone who may read the stream, exactly like its events;
 # - /audit/verify?stream=: anyone who may read the stream;
@@ -322,6 +326,14 @@ TABLE: dict[str, str] = {
         crossing_point  point    OK      OK      OK      absent
         crossing_point  foreign  absent  absent  absent  absent
     """,
+    "metrics": """
+        participants    own      403  OK      OK   403
+        participants    point    403  absent  OK   403
+        participants    foreign  403  403     403  403
+        crossing_point  own      403  OK      OK   403
+        crossing_point  point    403  OK      OK   403
+        crossing_point  foreign  403  403     403  403
+    """,
     "me": """
         participants    own      OK   OK   OK   OK
         participants    point    OK   OK   OK   OK
@@ -420,6 +432,7 @@ LOGGED_ACTIONS = {
     "export": "incident.export",
     "export_filtered": "incident.export",
     "review": "incident.review",
+    "metrics": "metrics.read",
     "audit_verify_all": "audit.verify",
 }
 
@@ -463,8 +476,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 25 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (25 * 2 + 5) * 2 * 3 * 4
+# 26 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (26 * 2 + 5) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -663,6 +676,25 @@ def search_outcome(c: Call, hits: list[tuple[str, str]]) -> str:
 def service_search(c: Call, _: pytest.MonkeyPatch) -> str:
     page = search_record(access_for(officer(c.username)), SEARCH_TERM, limit=50)
     return search_outcome(c, [(h.incident, h.kind) for h in page.items])
+
+
+def metrics_outcome(c: Call, counts: dict[str, int]) -> str:
+    """The incident counts in NA-CUS's first responses exactly when the caller may read
+    it: the count is the number of the world's incidents they may read."""
+    readable = {i.ref for i in incidents_visible_to(access_for(officer(c.username)), limit=200)}
+    assert counts.get("NA-CUS", 0) == len(readable), (counts, readable)
+    return OK if c.ref in readable else ABSENT
+
+
+def service_metrics(c: Call, _: pytest.MonkeyPatch) -> str:
+    counts: dict[str, int] = {}
+
+    def read() -> None:
+        found = response_metrics(actor=officer(c.username), crossing_point="WDH")
+        counts.update({r.key: r.current.count for r in found.first_response})
+
+    outcome = from_service(read)
+    return metrics_outcome(c, counts) if outcome == OK else outcome
 
 
 def service_read_events(c: Call, _: pytest.MonkeyPatch) -> str:
@@ -880,6 +912,14 @@ def rest_search(c: Call, _: pytest.MonkeyPatch) -> str:
     response = c.api.get("/api/v1/search", {"q": SEARCH_TERM, "limit": 50})
     assert response.status_code == 200, response.content
     return search_outcome(c, [(i["incident"], i["kind"]) for i in response.json()["items"]])
+
+
+def rest_metrics(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/metrics", {"crossing_point": "WDH"})
+    if response.status_code == 200:
+        rows = response.json()["first_response"]
+        return metrics_outcome(c, {r["key"]: r["current"]["count"] for r in rows})
+    return from_response(response)
 
 
 def rest_read_events_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
@@ -1139,6 +1179,7 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "export_filtered": service_export_filtered,
     "review": service_review,
     "search": service_search,
+    "metrics": service_metrics,
     "auth_token": service_auth_token,
     "revoke_own_token": service_revoke_token,
     "revoke_others_token": service_revoke_token,
@@ -1156,6 +1197,7 @@ REST_ACTIONS: dict[str, Performer] = {
     "export_filtered": rest_export_filtered,
     "review": rest_review,
     "search": rest_search,
+    "metrics": rest_metrics,
     "audit_verify_stream": rest_audit_verify_stream,
     "audit_verify_all": rest_audit_verify_all,
     "me": rest_me,
@@ -1378,6 +1420,7 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/v1/incidents/{ref}/export"): ("export", "export_filtered"),
     ("GET", "/api/v1/incidents/{ref}/review"): ("review",),
     ("GET", "/api/v1/search"): ("search",),
+    ("GET", "/api/v1/metrics"): ("metrics",),
     ("GET", "/api/v1/streams/{stream}/events"): ("read_events", "read_events_filtered"),
     ("POST", "/api/v1/streams/{stream}/read"): ("mark_read",),
     ("GET", "/api/v1/streams/{stream}/reads"): ("read_reads",),
