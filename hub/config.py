@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,6 +81,22 @@ def parse_ack_windows(raw: str | None) -> dict[str, int]:
             )
         windows[name] = parse_int(f"HUB_ALERT_ACK_WINDOWS[{name}]", value, 0, minimum=1)
     return windows
+
+
+SEARCH_CONFIG_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def parse_search_config(raw: str | None) -> str:
+    """The PostgreSQL text-search configuration of the record's search
+    (``HUB_SEARCH_CONFIG``, default ``simple``; see ``hub.incidents.fulltext``).
+    It is written into SQL, so only a plain lower-case identifier is accepted."""
+    value = (raw or "").strip() or "simple"
+    if not SEARCH_CONFIG_NAME.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"HUB_SEARCH_CONFIG must be a text search configuration name such as simple, "
+            f"got {value!r}"
+        )
+    return value
 
 
 def secret_key_weakness(key: str | None) -> str | None:
@@ -225,6 +242,7 @@ class Config:
     ws_max_connections_per_user: int
     alert_ack_windows: dict[str, int]
     email: EmailConfig
+    search_config: str = "simple"
 
     @property
     def is_production(self) -> bool:
@@ -299,4 +317,5 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
             minimum=1,
         ),
         email=email_settings(environ, production=production),
+        search_config=parse_search_config(environ.get("HUB_SEARCH_CONFIG")),
     )

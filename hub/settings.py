@@ -106,6 +106,8 @@ else:
 # alert escalates to its duty officers and coordinators (manage.py run_escalations).
 HUB_ALERT_ACK_WINDOWS = CONFIG.alert_ack_windows
 HUB_ESCALATION_INTERVAL = 15  # seconds between escalation sweeps
+# Search the record: PostgreSQL's text-search configuration (hub.incidents.fulltext).
+HUB_SEARCH_CONFIG = CONFIG.search_config
 HUB_CAP_SENDER = "border-hub@" + (ALLOWED_HOSTS[0] if ALLOWED_HOSTS else "localhost")
 
 # E-mail (escalation notices): SMTP in production or when EMAIL_HOST is set,

@@ -69,6 +69,12 @@ def alert_for(access: Access, alert_id: int, *, action: str = "alert.read") -> A
     return alert
 
 
+def alert_readable_point_ids(access: Access) -> frozenset[int]:
+    """The crossing points whose alerts the caller reads (``can_read_crossing``), for
+    queries over many alerts (search); the same rule as ``alert_for``."""
+    return frozenset(p for p in access.crossing_point_ids if can_read_crossing(access, p))
+
+
 def is_expired(alert: Alert, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return alert.status == AlertStatus.EXPIRED or (

@@ -1,5 +1,5 @@
 """REST: search the record (``GET /search``), for every officer, over the incidents
-they may read (``hub.incidents.search``)."""
+and alerts they may read (``hub.incidents.search``)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ class SearchQuery(Schema):
     q: str = Field(
         min_length=2,
         max_length=200,
-        description="The text to find (2 to 200 characters, ignoring case, surrounding "
-        "spaces trimmed): a substring of a message's current text, an incident's title "
-        "or description.",
+        description="The words to find (2 to 200 characters, surrounding spaces trimmed). "
+        "A hit holds every word, ignoring case, each as the start of a word: in a "
+        "message's current text, an incident's title or description, or an alert's "
+        "title or body. Punctuation and symbols only separate words (no operators): "
+        "`+264 81 555-0199` is found by `555 0199`, `P7731904` by `p7731904` or `P773`.",
     )
     crossing_point: str | None = Field(
-        None, max_length=6, description="Only incidents at this crossing point (code)."
+        None, max_length=6, description="Only incidents and alerts at this crossing point (code)."
     )
     limit: int = Field(20, ge=1, le=MAX_LIMIT, description="Results per page (at most 50).")
     before: str | None = Field(
@@ -66,24 +68,45 @@ class SearchActorOut(Schema):
 
 
 class SearchHitOut(Schema):
-    incident: str = Field(description="The incident's reference.")
-    incident_title: str = Field(description="The incident's current title.")
-    crossing_point: str = Field(description="The incident's crossing point (code).")
-    timezone: str = Field(description="The crossing point's IANA time zone.")
-    kind: Literal["message", "incident"] = Field(
+    kind: Literal["message", "incident", "alert"] = Field(
         description="`message`: a message's current text matched; `incident`: the "
-        "incident's title or description matched."
+        "incident's title or description matched; `alert`: an alert's title or body "
+        "matched."
     )
-    seq: int = Field(
+    incident: str | None = Field(
+        description="The incident's reference; for an `alert`, the incident the alert is "
+        "linked to (as the alert shows it), or null."
+    )
+    incident_title: str | None = Field(
+        description="The incident's current title; null for an `alert`."
+    )
+    alert_id: int | None = Field(
+        description="The alert's id (an `alert` hit only, else null). The web app links it "
+        "as `/alerts/{alert_id}`."
+    )
+    alert_title: str | None = Field(
+        description="The alert's current title (an `alert` hit only, else null)."
+    )
+    crossing_point: str = Field(description="The incident's or alert's crossing point (code).")
+    timezone: str = Field(description="The crossing point's IANA time zone.")
+    seq: int | None = Field(
         description="The row in the incident's stream: the message's `message.posted` "
         "event, or 1 (the report) for an incident. The room links it as "
-        "`/incidents/{incident}#seq-{seq}`."
+        "`/incidents/{incident}#seq-{seq}`. Null for an `alert`."
     )
-    at: datetime = Field(description="When the message was posted or the incident reported.")
-    actor: SearchActorOut = Field(description="Who wrote it (the author or the reporter).")
-    snippet: str = Field(description="Up to 160 characters around the first match.")
+    at: datetime = Field(
+        description="When the message was posted, the incident reported or the alert issued."
+    )
+    actor: SearchActorOut = Field(
+        description="Who wrote it (the message's author, the incident's reporter or the "
+        "alert's issuer)."
+    )
+    snippet: str = Field(
+        description="Up to 160 characters of the matched text around the first match."
+    )
     match: list[int] = Field(
-        description="[start, end) of the first match within `snippet` (character offsets)."
+        description="[start, end) within `snippet` (code point offsets) of the first "
+        "occurrence of one of the query's words; [0, 0]: none to show."
     )
 
 
@@ -96,11 +119,13 @@ class SearchPageOut(Schema):
 
 def _hit(hit: SearchHit) -> SearchHitOut:
     return SearchHitOut(
+        kind=hit.kind,
         incident=hit.incident,
         incident_title=hit.incident_title,
+        alert_id=hit.alert_id,
+        alert_title=hit.alert_title,
         crossing_point=hit.crossing_point,
         timezone=hit.timezone,
-        kind=hit.kind,
         seq=hit.seq,
         at=hit.at,
         actor=SearchActorOut(name=hit.actor.name, agency=hit.actor.agency),
@@ -113,11 +138,12 @@ def _hit(hit: SearchHit) -> SearchHitOut:
     "/search",
     response={200: SearchPageOut, **ERRORS_READ},
     summary="Search the record: messages (current text, never redacted), incident titles "
-    "and descriptions, over the incidents you may read",
+    "and descriptions, and alerts, over the incidents and alerts you may read",
     description=(
-        "Case-insensitive substring match. Newest first; keyset paging with `before`. "
-        "Never shows a match from an incident you may not read, nor from a redacted "
-        "message. 422 naming the field for a bad `q`, `limit` or `before`."
+        "Full-text search: every word of `q`, ignoring case, each matching the start of "
+        "a word. Newest first; keyset paging with `before`. Never shows a match from an "
+        "incident or alert you may not read, nor from a redacted message. 422 naming the "
+        "field for a bad `q`, `limit` or `before`."
     ),
 )
 def search_view(request: HttpRequest, query: Query[SearchQuery]) -> SearchPageOut:

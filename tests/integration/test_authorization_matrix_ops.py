@@ -19,7 +19,7 @@ NA-AIR is deployed at WDH but not targeted. Relations to the alert under test:
 Who reads alerts: every agency deployed at the crossing point reads all of its
 alerts (the ``crossing:<CODE>`` stream is the committee's shared board); the
 targets are who must acknowledge. Nobody outside the point, of another point or
-another country, reads any of it: list, one alert, CAP, Atom or the stream.
+another country, reads any of it: list, one alert, CAP, Atom, the stream or search.
 
 Point-level actions (list, Atom, stream, issue, CAP import) do not depend on the
 alert, so their ``issuer`` and ``colleague`` rows are the same callers (the list
@@ -74,10 +74,12 @@ from hub.alerts import services as alert_services
 from hub.alerts.atom import alerts_feed
 from hub.alerts.cap import alert_to_cap, identifier, parse_cap
 from hub.alerts.models import Alert, AlertTarget
+from hub.alerts.permissions import can_read_crossing
 from hub.alerts.selectors import alert_for, alerts_at, point_for
 from hub.errors import Forbidden, HubError, NotFound
 from hub.events.models import Event, Stream, WriteReceipt
 from hub.events.selectors import stream_events_for
+from hub.incidents.search import search_record
 from hub.operations import services as op_services
 from hub.operations.models import Operation, OperationCounter, Task
 from hub.operations.selectors import operation_for, operations_visible_to
@@ -127,6 +129,8 @@ REST = "rest"
 #   crossing:WDH stream): duty officers, coordinators and senior officials of any
 #   agency serving WDH, targeted or not; admins never; ZA officers (another country)
 #   and NA-CGD officers (another point) do not serve WDH: 404;
+# - search (GET /search): the alert is among the hits for exactly its readers, absent
+#   (never refused, never logged) for everyone else;
 # - issue, and CAP import (which issues): the same people (else 404, as the point
 #   is hidden); the alert targets every other agency here, or the CAP's list;
 # - update, cancel: the issuing officer, or a coordinator or senior official of the
@@ -174,6 +178,14 @@ ALERT_TABLE: dict[str, str] = {
         untargeted  OK   OK   OK   404
         foreign     404  404  404  404
         elsewhere   404  404  404  404
+    """,
+    "search": """
+        issuer      OK      OK      OK      absent
+        colleague   OK      OK      OK      absent
+        targeted    OK      OK      OK      absent
+        untargeted  OK      OK      OK      absent
+        foreign     absent  absent  absent  absent
+        elsewhere   absent  absent  absent  absent
     """,
     "issue": """
         issuer      OK   OK   OK   404
@@ -445,9 +457,9 @@ def parse_tables(tables: dict[str, dict[str, str]]) -> list[Cell]:
 
 
 CELLS = parse_tables(TABLES)
-# Alerts: 12 actions x 2 layers x 6 relations x 4 roles; operations: 14 actions x 2
+# Alerts: 13 actions x 2 layers x 6 relations x 4 roles; operations: 14 actions x 2
 # layers + 1 REST-only (templates), x 4 relations x 4 roles.
-EXPECTED_CELL_COUNT = 12 * 2 * 6 * 4 + (14 * 2 + 1) * 4 * 4
+EXPECTED_CELL_COUNT = 13 * 2 * 6 * 4 + (14 * 2 + 1) * 4 * 4
 CHECKED: set[str] = set()
 
 # --- the world ------------------------------------------------------------------------
@@ -819,6 +831,20 @@ def service_alert_atom_feed(c: Call) -> str:
     return OK
 
 
+def search_outcome(c: Call, alert_hits: list[tuple[int, str]]) -> str:
+    """OK if the alert is among the hits; every alert hit is one the caller may read."""
+    access = access_for(c.actor)
+    points = dict(CrossingPoint.objects.values_list("code", "pk"))
+    assert all(can_read_crossing(access, points[code]) for _, code in alert_hits), alert_hits
+    return OK if c.alert_id in [pk for pk, _ in alert_hits] else ABSENT
+
+
+def service_alert_search(c: Call) -> str:
+    title = Alert.objects.get(pk=c.alert_id).title
+    page = search_record(access_for(c.actor), title, limit=50)
+    return search_outcome(c, [(h.id, h.crossing_point) for h in page.items if h.kind == "alert"])
+
+
 def service_read_stream(c: Call) -> str:
     def read() -> None:
         events, _, head = stream_events_for(access_for(c.actor), c.stream, after=0, limit=500)
@@ -886,6 +912,16 @@ def rest_alert_atom_feed(c: Call) -> str:
         assert response["Content-Type"].startswith("application/atom+xml")
         check_atom(c, response.content)
     return from_response(response)
+
+
+def rest_alert_search(c: Call) -> str:
+    title = Alert.objects.get(pk=c.alert_id).title
+    response = c.api.get("/api/v1/search", {"q": title, "limit": 50})
+    assert response.status_code == 200, response.content
+    items = response.json()["items"]
+    return search_outcome(
+        c, [(i["alert_id"], i["crossing_point"]) for i in items if i["kind"] == "alert"]
+    )
 
 
 def rest_read_stream(c: Call) -> str:
@@ -1029,11 +1065,13 @@ PERFORMERS: dict[tuple[str, str, str], Performer] = {
     (ALERTS, SERVICE, "cap_export"): service_alert_cap_export,
     (ALERTS, SERVICE, "atom_feed"): service_alert_atom_feed,
     (ALERTS, SERVICE, "read_stream"): service_read_stream,
+    (ALERTS, SERVICE, "search"): service_alert_search,
     (ALERTS, REST, "list"): rest_alert_list,
     (ALERTS, REST, "read"): rest_alert_read,
     (ALERTS, REST, "cap_export"): rest_alert_cap_export,
     (ALERTS, REST, "atom_feed"): rest_alert_atom_feed,
     (ALERTS, REST, "read_stream"): rest_read_stream,
+    (ALERTS, REST, "search"): rest_alert_search,
     (OPERATIONS, SERVICE, "list"): service_op_list,
     (OPERATIONS, SERVICE, "read"): service_op_read,
     (OPERATIONS, SERVICE, "read_stream"): service_read_stream,
