@@ -262,3 +262,12 @@ def test_malformed_email_settings_are_refused(
 ) -> None:
     with pytest.raises(ImproperlyConfigured, match=message):
         load_config(env, var_dir=tmp_path)
+
+
+def test_search_config_defaults_to_simple_and_is_an_identifier(tmp_path: Path) -> None:
+    assert load_config({}, var_dir=tmp_path).search_config == "simple"
+    env = {"HUB_SEARCH_CONFIG": " english "}
+    assert load_config(env, var_dir=tmp_path).search_config == "english"
+    for raw in ("simple'; DROP TABLE x; --", "English", "pg_catalog.simple", "a b"):
+        with pytest.raises(ImproperlyConfigured, match="HUB_SEARCH_CONFIG"):
+            load_config({"HUB_SEARCH_CONFIG": raw}, var_dir=tmp_path)
