@@ -588,6 +588,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Response metrics for a period, with the period before it, computed from the record
+         * @description For senior officials and coordinators: at one crossing point, or every point where you may read metrics. 403 (logged) for a point you serve without that role; 404 for an unknown point; 422 naming the field for a bad `days` or `until`.
+         */
+        get: operations["hub_metrics_api_metrics_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/operations": {
         parameters: {
             query?: never;
@@ -751,8 +771,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Search the record: messages (current text, never redacted), incident titles and descriptions, over the incidents you may read
-         * @description Case-insensitive substring match. Newest first; keyset paging with `before`. Never shows a match from an incident you may not read, nor from a redacted message. 422 naming the field for a bad `q`, `limit` or `before`.
+         * Search the record: messages (current text, never redacted), incident titles and descriptions, and alerts, over the incidents and alerts you may read
+         * @description Full-text search: every word of `q`, ignoring case, each matching the start of a word. Newest first; keyset paging with `before`. Never shows a match from an incident or alert you may not read, nor from a redacted message. 422 naming the field for a bad `q`, `limit` or `before`.
          */
         get: operations["hub_incidents_search_api_search_view"];
         put?: never;
@@ -1156,6 +1176,60 @@ export interface components {
             agency: string;
             /** Kind */
             kind: string;
+        };
+        /** DurationRowOut */
+        DurationRowOut: {
+            /** @description The chosen period. */
+            current: components["schemas"]["DurationsOut"];
+            /**
+             * Key
+             * @description What the row is about: an agency code, or `<category>/<severity>` for resolution.
+             */
+            key: string;
+            /**
+             * Median Change Seconds
+             * @description current.median_seconds − previous.median_seconds (negative: faster); null when either is null.
+             */
+            median_change_seconds: number | null;
+            /** @description Alert acknowledgement only: acknowledged by the alert's due time, after it, or never (not acknowledged, due before the period's end, not cancelled before it was due). Null in other sections. */
+            on_time?: components["schemas"]["PunctualityOut"] | null;
+            /**
+             * Open
+             * @description Resolution only: incidents reported in the period and not resolved by its end. Null in other sections.
+             */
+            open?: number | null;
+            /**
+             * P90 Change Seconds
+             * @description current.p90_seconds − previous.p90_seconds; null when either is null.
+             */
+            p90_change_seconds: number | null;
+            /** @description The period of the same length just before. */
+            previous: components["schemas"]["DurationsOut"];
+            /** @description The same for the previous period. */
+            previous_on_time?: components["schemas"]["PunctualityOut"] | null;
+            /**
+             * Previous Open
+             * @description The same for the previous period.
+             */
+            previous_open?: number | null;
+        };
+        /** DurationsOut */
+        DurationsOut: {
+            /**
+             * Count
+             * @description How many durations the period holds.
+             */
+            count: number;
+            /**
+             * Median Seconds
+             * @description Their median in whole seconds (even count: the mean of the two middle values, rounded down); null when there are none.
+             */
+            median_seconds: number | null;
+            /**
+             * P90 Seconds
+             * @description Their 90th percentile, nearest rank (the value at rank ceil(0.9 × count) in ascending order); null when there are none.
+             */
+            p90_seconds: number | null;
         };
         /** ErrorOut */
         ErrorOut: {
@@ -1713,6 +1787,91 @@ export interface components {
             /** Stream */
             stream: string;
         };
+        /** MetricsOut */
+        MetricsOut: {
+            /**
+             * Alert Ack
+             * @description Time to acknowledge alerts, per targeted agency: from the issue to the agency's first acknowledgement, over alerts issued in the period that need one (drills excluded).
+             */
+            alert_ack: components["schemas"]["DurationRowOut"][];
+            /**
+             * Alert Ack Targets
+             * @description The acknowledgement window per alert severity, in seconds (HUB_ALERT_ACK_WINDOWS): the target line of the acknowledgement chart.
+             */
+            alert_ack_targets: {
+                [key: string]: number;
+            };
+            /**
+             * Crossing Points
+             * @description The points the figures cover (empty: you may read metrics nowhere).
+             */
+            crossing_points: components["schemas"]["MetricsPointOut"][];
+            /**
+             * Days
+             * @description The period's length in days.
+             */
+            days: number;
+            /**
+             * First Response
+             * @description Time to first response on incidents, per invited agency: from its invitation (the report, or its invitation later) to the first action by one of its officers, over incidents reported in the period that you may read.
+             */
+            first_response: components["schemas"]["DurationRowOut"][];
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /** @description The chosen period. */
+            period: components["schemas"]["PeriodOut"];
+            /** @description The period just before, as long. */
+            previous_period: components["schemas"]["PeriodOut"];
+            /**
+             * Resolution
+             * @description Time from report to resolution (the first move into `resolved`), per `<category>/<severity>`, over incidents reported in the period that you may read.
+             */
+            resolution: components["schemas"]["DurationRowOut"][];
+            /**
+             * Sitreps
+             * @description Situation reports under a cadence, per lead agency: posted by the due time, after it; `missed` counts the overdue reminders (a due time that passed with no report).
+             */
+            sitreps: components["schemas"]["PunctualityRowOut"][];
+            /**
+             * Tasks
+             * @description Operation tasks due in the period, per assigned agency: completed by the due time, after it, or not done by the period's end (removed and not-applicable tasks left out).
+             */
+            tasks: components["schemas"]["PunctualityRowOut"][];
+        };
+        /** MetricsPointOut */
+        MetricsPointOut: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /**
+             * Timezone
+             * @description Its IANA time zone: the page shows times in it.
+             */
+            timezone: string;
+        };
+        /** MetricsQuery */
+        MetricsQuery: {
+            /**
+             * Crossing Point
+             * @description One crossing point (code); omitted: every point where you may read metrics (as a senior official or coordinator serving it).
+             */
+            crossing_point?: string | null;
+            /**
+             * Days
+             * @description The period's length in days (1 to 366); default 28.
+             * @default 28
+             */
+            days: number;
+            /**
+             * Until
+             * @description The period's end (exclusive; ISO 8601 with a UTC offset); default now, and never later than now.
+             */
+            until?: string | null;
+        };
         /** MilestoneOut */
         MilestoneOut: {
             /**
@@ -1834,6 +1993,21 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** PeriodOut */
+        PeriodOut: {
+            /**
+             * End
+             * Format: date-time
+             * @description Exclusive.
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             * @description Inclusive.
+             */
+            start: string;
+        };
         /** Progress */
         Progress: {
             /** Blocked */
@@ -1850,6 +2024,41 @@ export interface components {
             overdue: number;
             /** Total */
             total: number;
+        };
+        /** PunctualityOut */
+        PunctualityOut: {
+            /**
+             * Late
+             * @description Done after the due time.
+             */
+            late: number;
+            /**
+             * Missed
+             * @description Not done (see each section for what counts).
+             */
+            missed: number;
+            /**
+             * On Time
+             * @description Done by the due time.
+             */
+            on_time: number;
+            /**
+             * On Time Rate
+             * @description on_time ÷ (on_time + late), 0 to 1; null when nothing was done.
+             */
+            on_time_rate: number | null;
+        };
+        /** PunctualityRowOut */
+        PunctualityRowOut: {
+            /** @description The chosen period. */
+            current: components["schemas"]["PunctualityOut"];
+            /**
+             * Key
+             * @description An agency code; "" for tasks assigned to no agency.
+             */
+            key: string;
+            /** @description The period of the same length just before. */
+            previous: components["schemas"]["PunctualityOut"];
         };
         /** ReadIn */
         ReadIn: {
@@ -2024,48 +2233,58 @@ export interface components {
         };
         /** SearchHitOut */
         SearchHitOut: {
-            /** @description Who wrote it (the author or the reporter). */
+            /** @description Who wrote it (the message's author, the incident's reporter or the alert's issuer). */
             actor: components["schemas"]["SearchActorOut"];
+            /**
+             * Alert Id
+             * @description The alert's id (an `alert` hit only, else null). The web app links it as `/alerts/{alert_id}`.
+             */
+            alert_id: number | null;
+            /**
+             * Alert Title
+             * @description The alert's current title (an `alert` hit only, else null).
+             */
+            alert_title: string | null;
             /**
              * At
              * Format: date-time
-             * @description When the message was posted or the incident reported.
+             * @description When the message was posted, the incident reported or the alert issued.
              */
             at: string;
             /**
              * Crossing Point
-             * @description The incident's crossing point (code).
+             * @description The incident's or alert's crossing point (code).
              */
             crossing_point: string;
             /**
              * Incident
-             * @description The incident's reference.
+             * @description The incident's reference; for an `alert`, the incident the alert is linked to (as the alert shows it), or null.
              */
-            incident: string;
+            incident: string | null;
             /**
              * Incident Title
-             * @description The incident's current title.
+             * @description The incident's current title; null for an `alert`.
              */
-            incident_title: string;
+            incident_title: string | null;
             /**
              * Kind
-             * @description `message`: a message's current text matched; `incident`: the incident's title or description matched.
+             * @description `message`: a message's current text matched; `incident`: the incident's title or description matched; `alert`: an alert's title or body matched.
              * @enum {string}
              */
-            kind: "message" | "incident";
+            kind: "message" | "incident" | "alert";
             /**
              * Match
-             * @description [start, end) of the first match within `snippet` (character offsets).
+             * @description [start, end) within `snippet` (code point offsets) of the first occurrence of one of the query's words; [0, 0]: none to show.
              */
             match: number[];
             /**
              * Seq
-             * @description The row in the incident's stream: the message's `message.posted` event, or 1 (the report) for an incident. The room links it as `/incidents/{incident}#seq-{seq}`.
+             * @description The row in the incident's stream: the message's `message.posted` event, or 1 (the report) for an incident. The room links it as `/incidents/{incident}#seq-{seq}`. Null for an `alert`.
              */
-            seq: number;
+            seq: number | null;
             /**
              * Snippet
-             * @description Up to 160 characters around the first match.
+             * @description Up to 160 characters of the matched text around the first match.
              */
             snippet: string;
             /**
@@ -2096,7 +2315,7 @@ export interface components {
             before?: string | null;
             /**
              * Crossing Point
-             * @description Only incidents at this crossing point (code).
+             * @description Only incidents and alerts at this crossing point (code).
              */
             crossing_point?: string | null;
             /**
@@ -2107,7 +2326,7 @@ export interface components {
             limit: number;
             /**
              * Q
-             * @description The text to find (2 to 200 characters, ignoring case, surrounding spaces trimmed): a substring of a message's current text, an incident's title or description.
+             * @description The words to find (2 to 200 characters, surrounding spaces trimmed). A hit holds every word, ignoring case, each as the start of a word: in a message's current text, an incident's title or description, or an alert's title or body. Punctuation and symbols only separate words (no operators): `+264 81 555-0199` is found by `555 0199`, `P7731904` by `p7731904` or `P773`.
              */
             q: string;
         };
@@ -5973,6 +6192,78 @@ export interface operations {
             };
         };
     };
+    hub_metrics_api_metrics_view: {
+        parameters: {
+            query?: {
+                /** @description One crossing point (code); omitted: every point where you may read metrics (as a senior official or coordinator serving it). */
+                crossing_point?: string | null;
+                /** @description The period's length in days (1 to 366); default 28. */
+                days?: number;
+                /** @description The period's end (exclusive; ISO 8601 with a UTC offset); default now, and never later than now. */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     hub_operations_api_operation_list: {
         parameters: {
             query?: {
@@ -6968,9 +7259,9 @@ export interface operations {
     hub_incidents_search_api_search_view: {
         parameters: {
             query: {
-                /** @description The text to find (2 to 200 characters, ignoring case, surrounding spaces trimmed): a substring of a message's current text, an incident's title or description. */
+                /** @description The words to find (2 to 200 characters, surrounding spaces trimmed). A hit holds every word, ignoring case, each as the start of a word: in a message's current text, an incident's title or description, or an alert's title or body. Punctuation and symbols only separate words (no operators): `+264 81 555-0199` is found by `555 0199`, `P7731904` by `p7731904` or `P773`. */
                 q: string;
-                /** @description Only incidents at this crossing point (code). */
+                /** @description Only incidents and alerts at this crossing point (code). */
                 crossing_point?: string | null;
                 /** @description Results per page (at most 50). */
                 limit?: number;

@@ -1,6 +1,7 @@
 // /search: search the record (messages' current text, incident titles and
-// descriptions) over the incidents the officer may read. The query lives in the
-// URL (?q=), so a search is a link; each hit links to its row in the room.
+// descriptions, alert titles and bodies) over what the officer may read. The
+// query lives in the URL (?q=), so a search is a link; each hit links to its row
+// in the room, or an alert to its page (and to its incident, when it has one).
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
@@ -9,12 +10,43 @@ import type { components } from "../api/schema";
 import { zoneOf } from "../app/session";
 import { Time } from "../components/Time";
 import { t } from "../i18n";
-import { hitPath, searchPath, splitSnippet } from "./highlight";
+import { hitPath, incidentPath, searchPath, splitSnippet } from "./highlight";
 
 type Hit = components["schemas"]["SearchHitOut"];
 type Page = components["schemas"]["SearchPageOut"];
 
 const PAGE = 20;
+
+const KIND_LABEL = {
+  message: "search.kind.message",
+  incident: "search.kind.incident",
+  alert: "search.kind.alert",
+} as const;
+
+function HitTitle({ hit }: { hit: Hit }) {
+  if (hit.kind === "alert") {
+    return (
+      <>
+        <a href={hitPath(hit)}>
+          {t("search.alertLabel", { id: String(hit.alert_id ?? "") })} · <bdi>{hit.alert_title}</bdi>
+        </a>
+        {hit.incident ? (
+          <>
+            {" "}
+            (<a href={incidentPath(hit.incident)}>
+              <bdi>{hit.incident}</bdi>
+            </a>)
+          </>
+        ) : null}
+      </>
+    );
+  }
+  return (
+    <a href={hitPath(hit)}>
+      <bdi>{hit.incident}</bdi> · <bdi>{hit.incident_title}</bdi>
+    </a>
+  );
+}
 
 function Snippet({ hit }: { hit: Hit }) {
   const parts = splitSnippet(hit.snippet, hit.match);
@@ -123,12 +155,16 @@ export function Search() {
               <h2>{t("search.results", { q })}</h2>
               <ol class="search-results" data-testid="search-results">
                 {hits.map((hit) => (
-                  <li key={`${hit.kind}-${hit.incident}-${hit.seq}`} data-testid="search-hit" data-incident={hit.incident} data-kind={hit.kind}>
-                    <a href={hitPath(hit)}>
-                      <bdi>{hit.incident}</bdi> · <bdi>{hit.incident_title}</bdi>
-                    </a>{" "}
+                  <li
+                    key={hit.kind === "alert" ? `alert-${hit.alert_id}` : `${hit.kind}-${hit.incident}-${hit.seq}`}
+                    data-testid="search-hit"
+                    data-incident={hit.incident ?? undefined}
+                    data-alert={hit.alert_id ?? undefined}
+                    data-kind={hit.kind}
+                  >
+                    <HitTitle hit={hit} />{" "}
                     <span class="meta">
-                      <bdi>{hit.crossing_point}</bdi> · {t(hit.kind === "message" ? "search.kind.message" : "search.kind.incident")} ·{" "}
+                      <bdi>{hit.crossing_point}</bdi> · {t(KIND_LABEL[hit.kind])} ·{" "}
                       <bdi>{t("search.by", { name: hit.actor.name, agency: hit.actor.agency })}</bdi> ·{" "}
                       <Time at={hit.at} tz={hit.timezone || zoneOf(hit.crossing_point)} />
                     </span>

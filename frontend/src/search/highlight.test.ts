@@ -36,5 +36,13 @@ describe("paths", () => {
 
   it("links the row in the incident room", () => {
     expect(hitPath({ incident: "WDH-2026-0007", seq: 12 })).toBe("/incidents/WDH-2026-0007#seq-12");
+    expect(hitPath({ kind: "message", incident: "WDH-2026-0007", seq: 3, alert_id: null })).toBe(
+      "/incidents/WDH-2026-0007#seq-3",
+    );
+  });
+
+  it("links an alert to its page, even when it has an incident", () => {
+    expect(hitPath({ kind: "alert", incident: null, seq: null, alert_id: 42 })).toBe("/alerts/42");
+    expect(hitPath({ kind: "alert", incident: "WDH-2026-0007", seq: null, alert_id: 7 })).toBe("/alerts/7");
   });
 });

@@ -37,7 +37,20 @@ export function searchPath(q: string): string {
   return text ? `/search?${new URLSearchParams({ q: text }).toString()}` : "/search";
 }
 
-/** Where a hit leads: its row in the incident room. */
-export function hitPath(hit: { incident: string; seq: number }): string {
-  return `/incidents/${encodeURIComponent(hit.incident)}#seq-${hit.seq}`;
+/** Where a hit leads: an alert to its page, anything else to its row in the incident room. */
+export function hitPath(hit: {
+  kind?: string;
+  incident: string | null;
+  seq: number | null;
+  alert_id?: number | null;
+}): string {
+  if (hit.kind === "alert" && typeof hit.alert_id === "number") return `/alerts/${hit.alert_id}`;
+  if (!hit.incident) return "/search";
+  const row = typeof hit.seq === "number" ? `#seq-${hit.seq}` : "";
+  return `/incidents/${encodeURIComponent(hit.incident)}${row}`;
+}
+
+/** The incident room of an alert's linked incident (its first row), if any. */
+export function incidentPath(ref: string): string {
+  return `/incidents/${encodeURIComponent(ref)}`;
 }
