@@ -38,14 +38,14 @@ def _task(ctx: Context, key: str, position: int) -> int:
     return Task.objects.get(operation=_operation(ctx, key), position=position).pk
 
 
-def _incident_ref(crossing_point: str) -> str:
-    from hub.incidents.models import Incident
+# The demo incident each crossing point's activity is about: the one its demo step
+# reported (not the point's first incident: seed_demo writes weeks of history first).
+DEMO_INCIDENT_STEP = {"WDH": "tip"}
 
-    return (
-        Incident.objects.filter(crossing_point__code=crossing_point)
-        .order_by("id")
-        .values_list("ref", flat=True)[0]
-    )
+
+def _incident_ref(crossing_point: str) -> str:
+    receipt = WriteReceipt.objects.get(client_msg_id=demo_id(DEMO_INCIDENT_STEP[crossing_point]))
+    return receipt.stream.split(":", 1)[1]
 
 
 STEPS: tuple[Step, ...] = (

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import F
 from django.test import override_settings
+from django.utils import timezone
 
 from hub.accounts.models import User
-from hub.agencies.demo import DEMO_PASSWORD
+from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
 from hub.agencies.models import (
     Agency,
     AgencyKind,
@@ -22,10 +25,14 @@ from hub.agencies.models import (
     Role,
 )
 from hub.alerts.models import Alert, AlertTarget
+from hub.demo.activity import seed_activity
+from hub.demo.history import SHARED_DOCUMENT
 from hub.events.audit import verify
 from hub.events.models import Event, Stream, WriteReceipt
+from hub.incidents.demo import demo_id, seed_incidents
 from hub.incidents.models import Incident, Message, Participation
 from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
+from hub.operations.sops import seed_templates
 from hub.sitreps.models import SitrepSubject, SituationReport
 
 
@@ -63,6 +70,10 @@ def snapshot() -> dict[str, Any]:
     }
 
 
+def demo_receipt(name: str) -> WriteReceipt:
+    return WriteReceipt.objects.get(client_msg_id=demo_id(name))
+
+
 def seed() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out)
@@ -73,10 +84,12 @@ def seed() -> str:
 def test_seed_demo_twice_gives_the_same_rows() -> None:
     seed()
     first = snapshot()
-    seed()
+    output = seed()
     assert snapshot() == first
     assert len(first["incidents"]) >= 5
     assert verify().ok
+    # The second run wrote nothing: not an event, not a receipt.
+    assert "0 events written this time" in output
 
 
 @pytest.mark.django_db
@@ -102,7 +115,7 @@ def test_seed_demo_activity_covers_the_typical_cases() -> None:
     }
     assert Alert.objects.filter(is_exercise=True).exists()
     assert AlertTarget.objects.filter(acknowledged_at__isnull=False).exists()
-    operation = Operation.objects.get()
+    operation = Operation.objects.get(pk=int(demo_receipt("op-tip").object_id))
     assert operation.incident is not None
     assert operation.tasks.filter(status="done").exists()
     # A situation report with a cadence on the incident, and a cadence on the operation.
@@ -148,3 +161,127 @@ def test_seed_demo_refuses_production() -> None:
     with override_settings(HUB_ENV="production"), pytest.raises(CommandError, match="refuses"):
         call_command("seed_demo", stdout=StringIO())
     assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_writes_weeks_of_history() -> None:
+    """One seed (it takes seconds), every property of the history checked on it."""
+    output = seed()
+    history_spans_weeks_at_every_point(output)
+    every_stream_is_in_time_order()
+    acknowledgements_come_at_realistic_delays()
+    operations_have_overdue_and_late_tasks()
+    edits_and_a_redaction_are_in_the_record()
+    one_document_number_at_two_crossing_points()
+
+
+def history_spans_weeks_at_every_point(seeded: str) -> None:
+    """Several weeks of incidents at each crossing point, the demo incidents after them."""
+    now = timezone.now()
+    first = Event.objects.order_by("at").values_list("at", flat=True)[0]
+    assert now - first >= timedelta(weeks=3)
+    for point in CrossingPoint.objects.values_list("code", flat=True):
+        reported = Event.objects.filter(
+            kind="incident.reported", stream__name__startswith=f"incident:{point}-"
+        ).values_list("at", flat=True)
+        assert len(reported) >= 6, point
+        assert now - min(reported) >= timedelta(weeks=3), point
+    statuses = set(Incident.objects.values_list("status", flat=True))
+    assert statuses >= {"reported", "active", "resolved", "closed"}
+    # The current demo incident still has the ref its activity uses.
+    tip = Incident.objects.get(ref=demo_receipt("tip").stream.split(":", 1)[1])
+    assert tip.title.startswith("Minor travelling")
+    assert Operation.objects.get(pk=int(demo_receipt("op-tip").object_id)).incident == tip
+    assert "History: 5 weeks" in seeded
+    assert verify().ok
+
+
+def every_stream_is_in_time_order() -> None:
+    last: dict[int, Any] = {}
+    rows = Event.objects.order_by("stream_id", "seq").values_list("stream_id", "at")
+    for stream_id, at in rows:
+        assert stream_id not in last or last[stream_id] <= at
+        last[stream_id] = at
+    assert len(last) > 50
+
+
+def acknowledgements_come_at_realistic_delays() -> None:
+    targets = AlertTarget.objects.select_related("alert").filter(alert__is_exercise=False)
+    delays = [
+        (t.acknowledged_at - t.alert.created_at).total_seconds()
+        for t in targets
+        if t.acknowledged_at is not None
+    ]
+    assert len(delays) >= 50
+    assert len({round(d / 60) for d in delays}) >= 20  # varied, not all at once
+    on_time = [
+        t for t in targets if t.acknowledged_at and t.due_at and t.acknowledged_at <= t.due_at
+    ]
+    late = [t for t in targets if t.acknowledged_at and t.due_at and t.acknowledged_at > t.due_at]
+    assert len(on_time) > 2 * len(late) > 0
+    # Late and never acknowledged targets were escalated when they fell due.
+    escalated = targets.filter(escalated_at__isnull=False)
+    assert escalated.filter(acknowledged_at__isnull=True).exists()
+    for t in escalated:
+        assert t.due_at is not None
+        assert t.escalated_at is not None
+        assert t.due_at <= t.escalated_at <= t.due_at + timedelta(minutes=1)
+    assert Alert.objects.filter(status="expired").count() >= 10
+
+
+def operations_have_overdue_and_late_tasks() -> None:
+    overdue = Task.objects.filter(
+        operation__status="active",
+        status__in=["open", "in_progress"],
+        due_at__lt=timezone.now(),
+        escalated_at__isnull=False,
+    )
+    assert overdue.exists()
+    done = Task.objects.filter(status="done", completed_at__isnull=False, due_at__isnull=False)
+    assert (
+        done.filter(completed_at__lte=F("due_at")).count()
+        > done.filter(completed_at__gt=F("due_at")).count()
+        > 0
+    )
+    assert Operation.objects.filter(status="closed").count() >= 3
+    # Situation reports on a cadence: one came late, after a reminder.
+    assert Event.objects.filter(kind="sitrep.overdue").exists()
+    assert SituationReport.objects.count() >= 6
+
+
+def edits_and_a_redaction_are_in_the_record() -> None:
+    assert Message.objects.filter(edit_count__gt=0).count() >= 2
+    assert Event.objects.filter(kind="message.edited").count() >= 2
+    redacted = Message.objects.get(redacted_at__isnull=False)
+    assert redacted.redaction_reason
+    assert Event.objects.filter(
+        kind="message.redacted", payload__reason=redacted.redaction_reason
+    ).exists()
+
+
+def one_document_number_at_two_crossing_points() -> None:
+    in_messages = set(
+        Message.objects.filter(body__contains=SHARED_DOCUMENT).values_list(
+            "incident__crossing_point__code", flat=True
+        )
+    )
+    in_descriptions = set(
+        Incident.objects.filter(description__contains=SHARED_DOCUMENT).values_list(
+            "crossing_point__code", flat=True
+        )
+    )
+    assert in_messages == {"WDH"}
+    assert in_descriptions == {"WVB"}
+
+
+@pytest.mark.django_db
+def test_no_history_after_the_demo_activity() -> None:
+    """A database seeded before the history existed gets none: it would be out of order."""
+    seed_reference_data()
+    seed_templates()
+    seed_incidents()
+    seed_activity()
+    events = Event.objects.count()
+    output = seed()
+    assert "History left out" in output
+    assert Event.objects.count() == events

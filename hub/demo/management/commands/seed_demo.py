@@ -3,7 +3,9 @@
 Idempotent: reference data converges with update_or_create, the SOP checklists
 load exactly as ``manage.py load_sops`` loads them (a new version only when
 changed), and activity (incidents, messages, alerts, operations) goes through
-the services with fixed client_msg_ids.
+the services with fixed client_msg_ids. On a fresh database it first writes
+five weeks of history at every crossing point (``hub.demo.history``), each step
+at its own past instant, so review, search and metrics have a record to show.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
 from hub.demo.activity import seed_activity
+from hub.demo.history import SPAN, seed_history
 from hub.incidents.demo import seed_incidents
 from hub.operations.sops import load_sops
 
@@ -35,6 +38,8 @@ class Command(BaseCommand):
             )
         logins = seed_reference_data()
         templates = load_sops()  # the same code as manage.py load_sops
+        # The weeks of history first, so each stream's events stay in time order.
+        history = seed_history()
         incidents = seed_incidents()
         seed_activity()
         self.stdout.write(
@@ -44,6 +49,22 @@ class Command(BaseCommand):
                 "alerts and a joint operation."
             )
         )
+        if history.skipped:
+            self.stdout.write(
+                "History left out: this database has the demo activity without it "
+                "(weeks of past events after it would be out of time order); "
+                "seed a fresh database for it."
+            )
+        else:
+            per_point = ", ".join(f"{p} {n}" for p, n in sorted(history.incidents.items()))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"History: {(SPAN.days + 6) // 7} weeks before now, "
+                    f"{sum(history.incidents.values())} incidents ({per_point}), "
+                    f"{history.alerts} alerts, {history.operations} joint operations; "
+                    f"{history.written} events written this time."
+                )
+            )
         if options["quiet_logins"]:
             return
         self.stdout.write("")
