@@ -4,8 +4,9 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } from "preact-iso";
+import type { Me } from "../api/types";
 import { Board } from "../board/Board";
-import { loadOperationMessages, loadReviewMessages, loadTemplateMessages, LOCALES, locale, setLocale, t } from "../i18n";
+import { loadMetricsMessages, loadOperationMessages, loadReviewMessages, loadTemplateMessages, LOCALES, locale, setLocale, t } from "../i18n";
 import { Room } from "../incidents/Room";
 import { onFrame } from "../realtime/live";
 import {
@@ -38,6 +39,8 @@ const TemplatesList = lazy(() => loadTemplateMessages().then(() => import("../te
 const TemplatePage = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplatePage")).then((m) => m.TemplatePage));
 const Review = lazy(() => loadReviewMessages().then(() => import("../review/Review")).then((m) => m.Review));
 const Search = lazy(() => loadReviewMessages().then(() => import("../search/Search")).then((m) => m.Search));
+// Response metrics (uPlot loads with this page only).
+const MetricsPage = lazy(() => loadMetricsMessages().then(() => import("../metrics/Metrics")).then((m) => m.Metrics));
 const TemplateEditor = lazy(() => loadTemplateMessages().then(() => import("../templates/TemplateEditor")).then((m) => m.TemplateEditor));
 
 // Stable components per route (an inline arrow would remount on every render).
@@ -51,6 +54,8 @@ const OperationsRoute = ({ code }: { code: string }) => <OperationsList code={co
 const TemplateRoute = ({ code }: { code: string }) => <TemplatePage code={code} />;
 const TemplateEditRoute = ({ code }: { code: string }) => <TemplateEditor code={code} />;
 const TemplateNewRoute = () => <TemplateEditor code={null} />;
+const MetricsRoute = ({ code }: { code: string }) => <MetricsPage code={code} />;
+const AllMetricsRoute = () => <MetricsPage code={null} />;
 const Unknown = () => <NotFound />;
 
 function currentPoint(path: string): string | null {
@@ -58,6 +63,12 @@ function currentPoint(path: string): string | null {
   if (named) return named;
   const served = pointsServed(me.value);
   return served.length === 1 ? (served[0] ?? null) : null;
+}
+
+/** The metrics of the point in view when the officer reads them there, else of all their points. */
+function metricsLink(user: Me, point: string | null): string {
+  const reads = point !== null && user.memberships.some((m) => (m.role === "senior_official" || m.role === "coordinator") && m.crossing_points.includes(point));
+  return reads ? `/points/${point}/metrics` : "/metrics";
 }
 
 function Settings() {
@@ -144,6 +155,13 @@ function TopBar() {
                 {t("nav.search")}
               </a>
             </li>
+            {user.memberships.some((m) => m.role === "senior_official" || m.role === "coordinator") ? (
+              <li>
+                <a href={metricsLink(user, point)} aria-current={path.endsWith("/metrics") ? "page" : undefined} data-testid="nav-metrics">
+                  {t("nav.metrics")}
+                </a>
+              </li>
+            ) : null}
             {user.memberships.some((m) => m.role === "coordinator" || m.role === "admin") ? (
               <li>
                 <a href="/templates" aria-current={path.startsWith("/templates") ? "page" : undefined}>
@@ -218,6 +236,8 @@ function Routes() {
           <Route path="/templates/:code/edit" component={TemplateEditRoute} />
           <Route path="/report" component={ReportForm} />
           <Route path="/search" component={Search} />
+          <Route path="/points/:code/metrics" component={MetricsRoute} />
+          <Route path="/metrics" component={AllMetricsRoute} />
           <Route default component={Unknown} />
         </Router>
       </ErrorBoundary>

@@ -17,11 +17,13 @@ import reviewEn from "./locales/review.en.json";
 import reviewUr from "./locales/review.ur.json";
 import opsEn from "./locales/operations.en.json";
 import opsUr from "./locales/operations.ur.json";
+import metricsEn from "./locales/metrics.en.json";
+import metricsUr from "./locales/metrics.ur.json";
 import ur from "./locales/ur.json";
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const en: Record<string, string> = { ...core, ...forms, ...templatesEn, ...reviewEn, ...opsEn };
-const urdu: Record<string, string> = { ...ur, ...formsUr, ...templatesUr, ...reviewUr, ...opsUr };
+const en: Record<string, string> = { ...core, ...forms, ...templatesEn, ...reviewEn, ...opsEn, ...metricsEn };
+const urdu: Record<string, string> = { ...ur, ...formsUr, ...templatesUr, ...reviewUr, ...opsUr, ...metricsUr };
 
 function sources(dir: string): string[] {
   const out: string[] = [];

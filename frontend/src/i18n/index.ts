@@ -18,10 +18,11 @@ import forms from "./locales/forms.en.json";
 type TemplateMessages = typeof import("./locales/templates.en.json");
 type ReviewMessages = typeof import("./locales/review.en.json");
 type OperationMessages = typeof import("./locales/operations.en.json");
+type MetricsMessages = typeof import("./locales/metrics.en.json");
 
 const en: Record<string, string> = { ...core, ...forms };
 
-export type MessageKey = keyof typeof core | keyof typeof forms | keyof TemplateMessages | keyof ReviewMessages | keyof OperationMessages;
+export type MessageKey = keyof typeof core | keyof typeof forms | keyof TemplateMessages | keyof ReviewMessages | keyof OperationMessages | keyof MetricsMessages;
 export type Messages = Partial<Record<MessageKey, string>>;
 export type Values = Record<string, string | number | boolean | Date | null | undefined>;
 
@@ -46,6 +47,7 @@ export const LOCALES: readonly LocaleInfo[] = [
         import("./locales/operations.ur.json"),
         import("./locales/templates.ur.json"),
         import("./locales/review.ur.json"),
+        import("./locales/metrics.ur.json"),
       ]);
       return Object.assign({}, ...parts.map((part) => part.default)) as Messages;
     },
@@ -203,4 +205,9 @@ export async function loadOperationMessages(): Promise<void> {
 /** The English strings of the review, search and metrics screens (loaded with them). */
 export async function loadReviewMessages(): Promise<void> {
   addEnglish((await import("./locales/review.en.json")).default as Record<string, string>);
+}
+
+/** The English strings of the response-metrics page (loaded with it). */
+export async function loadMetricsMessages(): Promise<void> {
+  addEnglish((await import("./locales/metrics.en.json")).default as Record<string, string>);
 }
