@@ -31,7 +31,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from hub.alerts import services as alerts
-from tests.e2e.conftest import TABLET, Hub
+from tests.e2e.conftest import LAPTOP, TABLET, Hub
 from tests.e2e.officers import assert_accessible, screenshot, sign_in
 from tests.factories import officer
 
@@ -68,9 +68,10 @@ def seed_acknowledgements() -> None:
             )
 
 
-def api_metrics(page: Any, hub: Hub, days: int) -> dict[str, Any]:
-    """GET /api/v1/metrics for WDH with the page's own session."""
-    response = page.request.get(f"{hub.a.base_url}/api/v1/metrics?crossing_point=WDH&days={days}")
+def api_metrics(page: Any, hub: Hub, days: int, point: str = "WDH") -> dict[str, Any]:
+    """GET /api/v1/metrics with the page's own session ("" for every point)."""
+    where = f"crossing_point={point}&" if point else ""
+    response = page.request.get(f"{hub.a.base_url}/api/v1/metrics?{where}days={days}")
     assert response.ok, response.text()
     body: dict[str, Any] = response.json()
     return body
@@ -213,3 +214,31 @@ def test_the_metrics_page_draws_its_charts_and_its_tables_match_the_api(
     assert_tables_match(page, body)
     assert_accessible(page, "the metrics page in Urdu")
     screenshot(page, "metrics-ur-tablet")
+
+    # Across every point the official reads metrics at: the same figures as the API's.
+    page.set_viewport_size(LAPTOP)
+    page.get_by_label("زبان").select_option(label="English")
+    page.goto(hub.a.base_url + "/metrics")
+    everywhere = api_metrics(page, hub, 28, point="")
+    assert len(everywhere["crossing_points"]) >= 1
+    expect(metrics.get_by_role("heading", level=1)).to_have_text(
+        "Response metrics: all your crossing points"
+    )
+    for point in everywhere["crossing_points"]:
+        expect(metrics.get_by_test_id("metrics-period")).to_contain_text(point["code"])
+    expect(metrics.get_by_test_id("table-alert_ack")).to_be_visible()
+    assert_tables_match(page, everywhere)
+
+
+@pytest.mark.one_officer
+@pytest.mark.django_db(transaction=True)
+def test_a_duty_officer_is_told_who_reads_metrics(
+    browser: Any, hub: Hub, contexts: list[Any]
+) -> None:
+    page = sign_in(contexts, browser, hub.a, "na-imm.duty", "/points/WDH")
+    expect(page.get_by_test_id("nav-metrics")).to_have_count(0)
+    page.goto(hub.a.base_url + "/points/WDH/metrics")
+    expect(page.get_by_test_id("metrics-forbidden")).to_have_text(
+        "Only senior officials and coordinators serving this crossing point read its metrics."
+    )
+    assert_accessible(page, "the metrics page refused")
