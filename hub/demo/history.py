@@ -1159,7 +1159,6 @@ class Plan:
 
 def _slots(rng: random.Random, point: str) -> dict[str, str]:
     prefix = {"WDH": "SA", "JNB": "ET", "WEN": "", "BBR": "", "WVB": "", "DUR": ""}[point]
-    plate_country = "N" if COUNTRY[point] == "NA" else "ZA"
     return {
         "flight": f"{prefix or 'SA'} {rng.randint(100, 989)}",
         "desk": str(rng.randint(2, 14)),
@@ -1169,7 +1168,11 @@ def _slots(rng: random.Random, point: str) -> dict[str, str]:
         ),
         "stack": str(rng.randint(3, 40)),
         "booking": f"BKG{rng.randint(100000, 999999)}",
-        "plate": f"{plate_country} {rng.randint(1000, 9999)} {rng.choice(['GP', 'LP', 'NW'])}",
+        "plate": (
+            f"N {rng.randint(1000, 99999)} W"
+            if COUNTRY[point] == "NA"
+            else f"{''.join(rng.choices('BCDFGHJKLMNPRSTVWXYZ', k=3))} {rng.randint(100, 999)} L"
+        ),
         "nat": rng.choice(["Schengen", "UK", "US", "Canadian"]),
         "phone": "+264 81 555 0142" if COUNTRY[point] == "NA" else "+27 82 555 0142",
     }
