@@ -116,7 +116,7 @@ MESSAGES: dict[str, str] = {
     "fail.leaf": "proof leaf: it states {detail}, which does not match entry seq {seq}.",
     "fail.proofNode": "proof node {node}: not a 64-digit hex hash.",
     "fail.proofLength": (
-        "inclusion proof: its length is {count}; leaf {index} of a tree of {size} needs a "
+        "inclusion proof: its length is {count}; leaf {leaf} of a tree of {size} needs a "
         "proof of length {expected}."
     ),
     "fail.inclusion": (
@@ -237,7 +237,7 @@ def _fail(code: str, where: str, **params: Any) -> _Stop:
             code,
             where,
             params,
-            index=params.get("index"),
+            index=params.get("index") if where == "entry" else None,
             seq=params.get("seq") if where in ("entry", "leaf") else None,
             node=params.get("node"),
         )
@@ -370,10 +370,7 @@ def _resolve_key(
     embedded = record.get("public_key")
     if not isinstance(embedded, dict):
         raise _fail("fail.keyUnknown", "key", key_id=named)
-    try:
-        raw = base64.b64decode(str(embedded.get("ed25519", "")), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
+    raw = _base64(embedded.get("ed25519"))
     if len(raw) != 32:
         raise _fail("fail.keyId", "key", key_id=embedded.get("key_id"), actual="(no valid key)")
     actual = key_id(raw)
@@ -382,6 +379,17 @@ def _resolve_key(
     if named != actual:
         raise _fail("fail.keyMismatch", "key", key_id=named, embedded=actual)
     return named, raw, "embedded"
+
+
+def _base64(value: Any) -> bytes:
+    """Standard base64 in its one canonical spelling (padded, unused bits zero), else b""."""
+    if not isinstance(value, str):
+        return b""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+    return raw if base64.b64encode(raw).decode("ascii") == value else b""
 
 
 def _signature_holds(raw_key: bytes, signature: bytes, body: bytes) -> bool:
@@ -432,10 +440,7 @@ def _check_proof(
     body = checkpoint_body(
         number=number, tree_size=tree_size, root=root, at=at, prev=prev, key_id=named
     )
-    try:
-        signature = base64.b64decode(str(checkpoint.get("signature", "")), validate=True)
-    except (binascii.Error, ValueError):
-        signature = b""
+    signature = _base64(checkpoint.get("signature"))
     if len(signature) != 64 or not _signature_holds(raw_key, signature, body):
         raise _fail("fail.signature", "signature", number=number, key_id=named)
     if checkpoint.get("hash") != checkpoint_hash(body):
@@ -465,7 +470,7 @@ def _check_proof(
     expected = proof_length(index, tree_size)
     if len(nodes) != expected:
         raise _fail(
-            "fail.proofLength", "proof", count=len(nodes), index=index, size=tree_size,
+            "fail.proofLength", "proof", count=len(nodes), leaf=index, size=tree_size,
             expected=expected,
         )  # fmt: skip
     start = leaf_hash(leaf_data(result.stream, leaf_seq, leaf_head))
