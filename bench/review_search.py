@@ -199,6 +199,7 @@ class Builder:
             digest = chain_hash(
                 last,
                 canonical_bytes(
+                    form=3,
                     stream=stream_name,
                     seq=seq,
                     kind=kind,
@@ -221,6 +222,7 @@ class Builder:
                     prev_hash=last,
                     hash=digest,
                     salt=salt,
+                    form=3,
                 )
             )
             last = digest

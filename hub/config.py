@@ -8,14 +8,20 @@ Invariants:
 - ``HUB_ENV=production`` never starts with a missing or weak ``SECRET_KEY``, with
   ``DEBUG`` on, or with ``*`` in ``ALLOWED_HOSTS``: ``load_config`` raises
   ``ImproperlyConfigured`` naming every problem at once.
+- ``HUB_ENV=production`` never starts without an Ed25519 signing key file
+  (``HUB_SIGNING_KEY_FILE``) or with one that group or others can read; outside
+  production a missing key is generated under ``var/signing/`` (mode 0600). The key
+  is only ever read from its file, never stored in the database.
 - With nothing set, the hub runs embedded: SQLite (WAL) under ``var/`` and the
   in-memory channel layer.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +181,67 @@ def database_settings(
     return db
 
 
+DEFAULT_SIGNING_KEY = Path("signing") / "ed25519.pem"  # under var/, outside production
+
+
+def generate_signing_key(path: Path) -> None:
+    """Write a new Ed25519 private key (PKCS8 PEM) to ``path``, readable by its owner only."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+
+
+def signing_key_problem(path: Path) -> str | None:
+    """Why the key file at ``path`` is unfit to sign checkpoints, or None."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"HUB_SIGNING_KEY_FILE {path} cannot be read ({type(exc).__name__})"
+    if mode & 0o077:
+        return (
+            f"HUB_SIGNING_KEY_FILE {path} is readable by other users (mode "
+            f"{stat.S_IMODE(mode):04o}); chmod 600 it"
+        )
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        return f"HUB_SIGNING_KEY_FILE {path} is not a PEM private key ({type(exc).__name__})"
+    if not isinstance(key, Ed25519PrivateKey):
+        return f"HUB_SIGNING_KEY_FILE {path} is not an Ed25519 key"
+    return None
+
+
+def parse_public_key_files(raw: str | None) -> list[Path]:
+    """``HUB_SIGNING_PUBLIC_KEYS``: a directory of PEM files, or a comma-separated list."""
+    paths: list[Path] = []
+    for item in parse_list(raw, default=[]):
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.iterdir() if p.suffix == ".pem"))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise ImproperlyConfigured(f"HUB_SIGNING_PUBLIC_KEYS: {item} does not exist")
+    return paths
+
+
+def parse_witness_url(raw: str | None) -> str | None:
+    url = (raw or "").strip() or None
+    if url and not url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"HUB_WITNESS_URL must be an http(s) URL, got {url!r}")
+    return url
+
+
 DEFAULT_FROM_EMAIL = "Border Coordination Hub <no-reply@border-hub.example>"
 
 
@@ -243,6 +310,12 @@ class Config:
     alert_ack_windows: dict[str, int]
     email: EmailConfig
     search_config: str = "simple"
+    signing_key_file: Path = VAR_DIR / DEFAULT_SIGNING_KEY
+    signing_public_keys: tuple[Path, ...] = ()
+    checkpoint_seconds: int = 300
+    checkpoint_events: int = 1000
+    witness_file: Path | None = None
+    witness_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -277,11 +350,23 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
             problems.append("ALLOWED_HOSTS must not contain '*' in production")
         if not allowed_hosts:
             problems.append("ALLOWED_HOSTS must name the hub's host names in production")
+    raw_signing = (environ.get("HUB_SIGNING_KEY_FILE") or "").strip()
+    signing_key_file = Path(raw_signing) if raw_signing else var_dir / DEFAULT_SIGNING_KEY
+    if production:
+        if not raw_signing:
+            problems.append("HUB_SIGNING_KEY_FILE must name the Ed25519 checkpoint signing key")
+        else:
+            key_problem = signing_key_problem(signing_key_file)
+            if key_problem:
+                problems.append(key_problem)
         if problems:
             raise ImproperlyConfigured(
                 "Refusing to start with HUB_ENV=production: " + "; ".join(problems)
             )
+    elif not signing_key_file.exists():
+        generate_signing_key(signing_key_file)
     secret_key = raw_key or development_secret_key(var_dir)
+    raw_witness_file = (environ.get("HUB_WITNESS_FILE") or "").strip()
 
     redis_url = environ.get("REDIS_URL", "").strip() or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -318,4 +403,14 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
         ),
         email=email_settings(environ, production=production),
         search_config=parse_search_config(environ.get("HUB_SEARCH_CONFIG")),
+        signing_key_file=signing_key_file,
+        signing_public_keys=tuple(parse_public_key_files(environ.get("HUB_SIGNING_PUBLIC_KEYS"))),
+        checkpoint_seconds=parse_int(
+            "HUB_CHECKPOINT_SECONDS", environ.get("HUB_CHECKPOINT_SECONDS"), 300, minimum=1
+        ),
+        checkpoint_events=parse_int(
+            "HUB_CHECKPOINT_EVENTS", environ.get("HUB_CHECKPOINT_EVENTS"), 1000, minimum=1
+        ),
+        witness_file=Path(raw_witness_file) if raw_witness_file else None,
+        witness_url=parse_witness_url(environ.get("HUB_WITNESS_URL")),
     )

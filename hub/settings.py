@@ -108,6 +108,14 @@ HUB_ALERT_ACK_WINDOWS = CONFIG.alert_ack_windows
 HUB_ESCALATION_INTERVAL = 15  # seconds between escalation sweeps
 # Search the record: PostgreSQL's text-search configuration (hub.incidents.fulltext).
 HUB_SEARCH_CONFIG = CONFIG.search_config
+# Signed checkpoints of the record (hub.events.checkpoints) and their outside witness.
+HUB_SIGNING_KEY_FILE = CONFIG.signing_key_file
+HUB_SIGNING_PUBLIC_KEYS = list(CONFIG.signing_public_keys)
+HUB_CHECKPOINT_SECONDS = CONFIG.checkpoint_seconds
+HUB_CHECKPOINT_EVENTS = CONFIG.checkpoint_events
+HUB_WITNESS_FILE = CONFIG.witness_file
+HUB_WITNESS_URL = CONFIG.witness_url
+HUB_WITNESS_TIMEOUT = 5.0  # seconds an HTTP witness has to answer
 HUB_CAP_SENDER = "border-hub@" + (ALLOWED_HOSTS[0] if ALLOWED_HOSTS else "localhost")
 
 # E-mail (escalation notices): SMTP in production or when EMAIL_HOST is set,

@@ -7,6 +7,16 @@ processes started by the tests and concurrent threads share it for real.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
+
+# Checkpoints are signed with a key generated for this test run in a temporary
+# directory (hub.config generates it when absent); set in the environment before
+# the settings load, so subprocesses (Daphne workers, the job loop) share it.
+os.environ.setdefault(
+    "HUB_SIGNING_KEY_FILE",
+    str(Path(tempfile.mkdtemp(prefix="hub-test-signing-")) / "ed25519.pem"),
+)
 
 from hub.settings import *  # noqa: F403
 from hub.settings import DATABASES, VAR_DIR

@@ -85,10 +85,11 @@ def _check_chain(stream: Stream, last_seq: int, last_hash: str) -> tuple[int, Br
             "prev_hash",
             "hash",
             "salt",
+            "form",
         )
         .iterator(chunk_size=2000)
     )
-    for seq, kind, actor_id, agency_id, at, payload, prev_hash, digest, salt in rows:
+    for seq, kind, actor_id, agency_id, at, payload, prev_hash, digest, salt, form in rows:
         checked += 1
         if seq != expected_seq:
             return checked, BrokenLink(
@@ -96,9 +97,9 @@ def _check_chain(stream: Stream, last_seq: int, last_hash: str) -> tuple[int, Br
             )
         if prev_hash != running:
             return checked, BrokenLink(stream.name, seq, "prev_hash does not link to event before")
-        recomputed = chain_hash(
-            prev_hash,
-            canonical_bytes(
+        try:
+            canonical = canonical_bytes(
+                form=form,
                 stream=stream.name,
                 seq=seq,
                 kind=kind,
@@ -107,9 +108,10 @@ def _check_chain(stream: Stream, last_seq: int, last_hash: str) -> tuple[int, Br
                 at=at,
                 payload=payload,
                 salt=salt,
-            ),
-        )
-        if recomputed != digest:
+            )
+        except ValueError:  # a form that is not 2 or 3
+            return checked, BrokenLink(stream.name, seq, f"unknown canonical form {form}")
+        if chain_hash(prev_hash, canonical) != digest:
             return checked, BrokenLink(stream.name, seq, "content does not match its hash")
         running = digest
         expected_seq += 1

@@ -112,6 +112,14 @@ class Event(models.Model):
         "recorded before salting (their canonical form has no salt).",
     )
 
+    form = models.PositiveSmallIntegerField(
+        default=2,
+        editable=False,
+        help_text="Canonical form the hash commits to (hub.record.canonical): 2 holds the "
+        "payload (and salt), 3 a salted digest of the payload. emit writes 3; rows from "
+        "before form 3 read as 2.",
+    )
+
     objects = EventQuerySet.as_manager()
 
     class Meta:
@@ -141,6 +149,106 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyViolation("events are append-only: delete refused")
+
+
+class CheckpointQuerySet(models.QuerySet["Checkpoint"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("checkpoints are append-only: update refused")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyViolation("checkpoints are append-only: delete refused")
+
+    def _raw_delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("checkpoints are append-only: delete refused")
+
+
+class Checkpoint(models.Model):
+    """A signed tree head over every stream's head (``hub.events.checkpoints``).
+
+    Append-only and hash-chained: ``number`` runs 1, 2, 3... with no gap, ``prev``
+    is the previous checkpoint's ``hash`` (``GENESIS_HASH`` for 1), ``hash`` is
+    ``checkpoint_hash(checkpoint_body(...))`` and ``signature`` is Ed25519 over that
+    body by the key ``key_id`` names. ``leaves`` are the tree's leaves in tree order,
+    ``[[stream, seq, head_hash], ...]`` sorted by the stream name's UTF-8 bytes: about
+    110 bytes per stream per checkpoint (10,000 streams: about 1.1 MB a checkpoint,
+    so a checkpoint every 5 minutes of a hub with 10,000 streams that all moved
+    stores about 320 MB a day; a checkpoint is made only when something changed).
+    On PostgreSQL a trigger refuses UPDATE and DELETE (migration 0005).
+    """
+
+    number = models.PositiveBigIntegerField(unique=True)
+    tree_size = models.PositiveBigIntegerField()
+    root = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    prev = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=88, help_text="Ed25519 signature, base64")
+    hash = models.CharField(max_length=64, unique=True)
+    leaves = models.JSONField(help_text="[[stream, seq, head hash], ...] in tree order")
+    events_total = models.PositiveBigIntegerField(
+        help_text="Sum of the leaves' seqs: the events the checkpoint covers (not signed; "
+        "the loop counts new events from it)."
+    )
+
+    objects = CheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1), name="checkpoint_number_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.number} ({self.tree_size} streams)"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if args or not self._state.adding or kwargs.get("update_fields") is not None:
+            raise AppendOnlyViolation("checkpoints are append-only: save of an existing one")
+        kwargs["force_insert"] = True
+        super().save(**kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("checkpoints are append-only: delete refused")
+
+
+class WitnessDelivery(models.Model):
+    """Whether one checkpoint reached one outside witness (``hub.events.witness``).
+
+    Mutable, unlike the checkpoint it points to: attempts and the last error change
+    until ``delivered_at`` is set. One row per (checkpoint, target) for each target
+    configured when the checkpoint was made.
+    """
+
+    class Target(models.TextChoices):
+        FILE = "file", "file"
+        HTTP = "http", "HTTP"
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT, related_name="+")
+    target = models.CharField(max_length=8, choices=Target.choices)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "target"], name="witness_delivery_unique_checkpoint_target"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["target", "checkpoint"],
+                name="witness_pending",
+                condition=models.Q(delivered_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "delivered" if self.delivered_at else f"pending ({self.attempts} attempts)"
+        return f"{self.checkpoint_id} -> {self.target}: {state}"
 
 
 class WriteReceipt(models.Model):

@@ -46,7 +46,7 @@ from django.utils import timezone
 from hub.accounts.models import User
 from hub.agencies.models import Agency
 from hub.events.bus import get_bus, stream_channel, stream_message
-from hub.events.chain import canonical_bytes, chain_hash, new_salt
+from hub.events.chain import FORM_DIGEST, canonical_bytes, chain_hash, new_salt
 from hub.events.models import Event, Stream
 from hub.events.streams import parse_stream_name
 from hub.events.types import ActorRef, EventEnvelope, EventPayload
@@ -125,6 +125,7 @@ def emit(
     digest = chain_hash(
         row.last_hash,
         canonical_bytes(
+            form=FORM_DIGEST,
             stream=stream,
             seq=seq,
             kind=payload.KIND,
@@ -146,6 +147,7 @@ def emit(
         prev_hash=row.last_hash,
         hash=digest,
         salt=salt,
+        form=FORM_DIGEST,
     )
     Stream.objects.filter(pk=row.pk).update(last_seq=seq, last_hash=digest)
     envelope = EventEnvelope(

@@ -45,6 +45,7 @@ def _recompute(event: Event, *, salt: str) -> str:
     return chain_hash(
         event.prev_hash,
         canonical_bytes(
+            form=event.form,
             stream=event.stream.name,
             seq=event.seq,
             kind=event.kind,
@@ -118,6 +119,7 @@ def test_events_recorded_before_salting_still_verify(monkeypatch: pytest.MonkeyP
     assert HEX32.fullmatch(salts[2])
     first = Event.objects.select_related("stream").get(stream__name=incident.stream_name, seq=1)
     legacy = canonical_bytes(
+        form=2,
         stream=first.stream.name,
         seq=1,
         kind=first.kind,

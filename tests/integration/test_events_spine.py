@@ -58,6 +58,7 @@ def test_emit_allocates_gap_free_seqs_and_chains_hashes() -> None:
     assert first.hash == chain_hash(
         GENESIS_HASH,
         canonical_bytes(
+            form=3,
             stream=STREAM,
             seq=1,
             kind="message.posted",

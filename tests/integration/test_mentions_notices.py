@@ -256,6 +256,7 @@ def append_legacy(stream_name: str, payload: dict[str, Any], actor_username: str
         digest = chain_hash(
             row.last_hash,
             canonical_bytes(
+                form=2,
                 stream=stream_name,
                 seq=seq,
                 kind="message.posted",
