@@ -210,13 +210,30 @@ def build_vectors() -> dict[str, Any]:
     }
 
 
+# JSON texts and their canonical form (what another language's canonical JSON must
+# reproduce): key order by code point, numbers as Python writes them, escapes.
+CANONICAL_INPUTS = [
+    '{"b": 1, "a": [true, false, null], "A": {"z": "", "é": "ü"}}',
+    '{"\\uff01": 1, "\\ud83d\\ude00": 2, "~": 3, "\\u00e9": 4}',
+    "[1.0, 1e-05, 0.0001, 1e16, 1.5e+300, 0.1, -0.0, 123456789012345.6, 2.5e-7, 100.0]",
+    "[12345678901234567890, -0, -12, 0]",
+    '["tab\\tnew\\nline", "\\u0001\\u001f", "quote\\" back\\\\", "\\u2028\\u2029\\u007f"]',
+    '["</script>", "اردو", "\\ud83d\\ude00", "a\\/b"]',
+]
+
+
 def vectors_json() -> str:
     from hub.record.verify import verify_export
 
     vectors = build_vectors()
-    result = verify_export(vectors["export"], {vectors["key"]["key_id"]: bytes.fromhex(
-        vectors["key"]["ed25519_public_hex"])})  # fmt: skip
-    vectors["expected"]["lines"] = result.lines()
+    keys = {vectors["key"]["key_id"]: bytes.fromhex(vectors["key"]["ed25519_public_hex"])}
+    vectors["expected"]["lines"] = verify_export(vectors["export"], keys).lines()
+    for mutation in vectors["mutations"]:
+        mutation["lines"] = verify_export(mutate(vectors["export"], mutation), keys).lines()
+    vectors["canonical_json"] = [
+        {"input": text, "canonical": canonical_json(json.loads(text)).decode("utf-8")}
+        for text in CANONICAL_INPUTS
+    ]
     return json.dumps(vectors, ensure_ascii=False, indent=2) + "\n"
 
 

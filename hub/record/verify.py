@@ -348,6 +348,7 @@ def _check_chain(record: dict[str, Any], result: Result) -> list[dict[str, Any]]
     head = record.get("head")
     if head is not None and (
         not isinstance(head, dict)
+        or not _is_int(head.get("seq"))
         or head.get("seq") != result.head_seq
         or head.get("hash") != result.head_hash
     ):
