@@ -16,9 +16,13 @@ COPY manage.py ./
 RUN pip install --no-cache-dir .
 COPY --from=frontend /src/frontend/dist frontend/dist
 # collectstatic needs settings that load; the build-time key is thrown away.
-RUN SECRET_KEY=build-only-$(python -c "import secrets;print(secrets.token_urlsafe(64))") \
+# So is the build-time signing key (production settings refuse to load without one).
+RUN python -m hub.keygen /tmp/build-signing.pem \
+    && SECRET_KEY=build-only-$(python -c "import secrets;print(secrets.token_urlsafe(64))") \
+    HUB_SIGNING_KEY_FILE=/tmp/build-signing.pem \
     ALLOWED_HOSTS=build.invalid python manage.py collectstatic --noinput \
-    && mkdir -p var && chown -R hub:hub var
+    && rm /tmp/build-signing.pem \
+    && mkdir -p var/signing && chown -R hub:hub var
 USER hub
 EXPOSE 8000
 # hub.probe sends Host: <first ALLOWED_HOSTS name>; production settings answer 400

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.config import load_config
+from hub.config import generate_signing_key, load_config
 from tests.processes import free_port
 from tests.services import require_executable
 
@@ -112,11 +113,13 @@ def test_backing_services_have_health_checks(compose: dict[str, Any], name: str)
 
 def test_migrate_is_one_shot_after_postgres(compose: dict[str, Any]) -> None:
     migrate = compose["services"]["migrate"]
-    # Schema first, then the standard SOPs: a fresh deployment can start operations.
+    # The signing key (made when missing: production settings need it), then the
+    # schema, then the standard SOPs: a fresh deployment can start operations.
     assert migrate["command"] == [
         "sh",
         "-c",
-        "python manage.py migrate --noinput && python manage.py load_sops",
+        "python -m hub.keygen /app/var/signing/ed25519.pem"
+        " && python manage.py migrate --noinput && python manage.py load_sops",
     ]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -215,7 +218,7 @@ def test_compose_passes_the_email_settings(compose: dict[str, Any]) -> None:
             "DEFAULT_FROM_EMAIL": "BCOCC <bcocc@example.org>",
         },
     )
-    email = load_config(env).email
+    email = load_config(with_local_signing_key(env)).email
     assert email.backend == "django.core.mail.backends.smtp.EmailBackend"
     assert (email.host, email.port, email.host_user, email.host_password) == (
         "smtp.example.org",
@@ -226,7 +229,20 @@ def test_compose_passes_the_email_settings(compose: dict[str, Any]) -> None:
     assert email.use_tls is True
     assert email.default_from == "BCOCC <bcocc@example.org>"
     # Nothing set: the compose file's empty values still give a valid configuration.
-    assert load_config(service_environment(compose, "escalations", {"SECRET_KEY": STRONG_KEY}))
+    assert load_config(
+        with_local_signing_key(
+            service_environment(compose, "escalations", {"SECRET_KEY": STRONG_KEY})
+        )
+    )
+
+
+def with_local_signing_key(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the compose signing key path (on the `signing` volume, made by the
+    migrate job) replaced by a key made here."""
+    assert env["HUB_SIGNING_KEY_FILE"] == "/app/var/signing/ed25519.pem"
+    path = Path(tempfile.mkdtemp(prefix="hub-test-compose-key-")) / "ed25519.pem"
+    generate_signing_key(path)
+    return {**env, "HUB_SIGNING_KEY_FILE": str(path)}
 
 
 def test_compose_requires_a_secret_key(compose: dict[str, Any]) -> None:
@@ -279,6 +295,10 @@ def production_replica(
         ),
     }
     container_env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'replica.sqlite3'}"
+    # The signing key the migrate job makes on the `signing` volume: made here.
+    assert container_env["HUB_SIGNING_KEY_FILE"] == "/app/var/signing/ed25519.pem"
+    container_env["HUB_SIGNING_KEY_FILE"] = str(tmp_path / "signing" / "ed25519.pem")
+    generate_signing_key(tmp_path / "signing" / "ed25519.pem")
     del container_env["REDIS_URL"]
     port = free_port()
     env = {

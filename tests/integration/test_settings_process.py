@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from hub.config import generate_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "x7G!k2pQ9z#Lm4Vb8Nc1Rt6Yw3Ue5Io0As-Df_Gh+Jk=Lz;Xc,Vb.Nm/Qw"
+SIGNING_KEY = Path(tempfile.mkdtemp(prefix="hub-test-settings-key-")) / "ed25519.pem"
+generate_signing_key(SIGNING_KEY)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +57,7 @@ def test_check_deploy_is_clean_under_production_settings() -> None:
         "WARNING",
         HUB_ENV="production",
         SECRET_KEY=STRONG_KEY,
+        HUB_SIGNING_KEY_FILE=str(SIGNING_KEY),
         ALLOWED_HOSTS="hub.example.org",
         DEBUG="false",
     )
@@ -68,6 +74,7 @@ def test_production_settings_take_email_from_the_environment() -> None:
         "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL, s.DEFAULT_FROM_EMAIL, sep='|')",
         HUB_ENV="production",
         SECRET_KEY=STRONG_KEY,
+        HUB_SIGNING_KEY_FILE=str(SIGNING_KEY),
         ALLOWED_HOSTS="hub.example.org",
         EMAIL_HOST="smtp.example.org",
         EMAIL_PORT="587",
@@ -81,3 +88,16 @@ def test_production_settings_take_email_from_the_environment() -> None:
         "django.core.mail.backends.smtp.EmailBackend|smtp.example.org|587|hub|True|False|"
         "bcocc@example.org"
     )
+
+
+def test_production_refuses_to_start_without_a_private_signing_key(tmp_path: Path) -> None:
+    common = {"HUB_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "h.example"}
+    result = manage("check", **common, HUB_SIGNING_KEY_FILE="")
+    assert result.returncode != 0
+    assert "HUB_SIGNING_KEY_FILE must name the Ed25519 checkpoint signing key" in result.stderr
+    readable = tmp_path / "group-readable.pem"
+    generate_signing_key(readable)
+    readable.chmod(0o640)
+    result = manage("check", **common, HUB_SIGNING_KEY_FILE=str(readable))
+    assert result.returncode != 0
+    assert "is readable by other users (mode 0640)" in result.stderr

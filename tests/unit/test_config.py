@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from hub.config import load_config, secret_key_weakness
+from hub.config import generate_signing_key, load_config, secret_key_weakness
 
 STRONG_KEY = "x7G!k2pQ9z#Lm4Vb8Nc1Rt6Yw3Ue5Io0As-Df_Gh+Jk=Lz;Xc,Vb.Nm/Qw"
+_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="hub-test-config-key-"))
+SIGNING_KEY = _SIGNING_KEYS / "ed25519.pem"
+generate_signing_key(SIGNING_KEY)
 
 
 def production_env(**overrides: str) -> dict[str, str]:
@@ -18,6 +22,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "SECRET_KEY": STRONG_KEY,
         "DEBUG": "false",
         "ALLOWED_HOSTS": "hub.example.org",
+        "HUB_SIGNING_KEY_FILE": str(SIGNING_KEY),
     }
     env.update(overrides)
     return env
@@ -271,3 +276,60 @@ def test_search_config_defaults_to_simple_and_is_an_identifier(tmp_path: Path) -
     for raw in ("simple'; DROP TABLE x; --", "English", "pg_catalog.simple", "a b"):
         with pytest.raises(ImproperlyConfigured, match="HUB_SEARCH_CONFIG"):
             load_config({"HUB_SEARCH_CONFIG": raw}, var_dir=tmp_path)
+
+
+def test_development_generates_a_signing_key_under_var(tmp_path: Path) -> None:
+    config = load_config({}, var_dir=tmp_path)
+    assert config.signing_key_file == tmp_path / "signing" / "ed25519.pem"
+    assert config.signing_key_file.stat().st_mode & 0o777 == 0o600
+    before = config.signing_key_file.read_bytes()
+    assert load_config({}, var_dir=tmp_path).signing_key_file.read_bytes() == before
+
+
+def test_production_refuses_to_start_without_a_signing_key(tmp_path: Path) -> None:
+    env = production_env()
+    del env["HUB_SIGNING_KEY_FILE"]
+    with pytest.raises(ImproperlyConfigured, match="HUB_SIGNING_KEY_FILE must name"):
+        load_config(env, var_dir=tmp_path)
+    assert not (tmp_path / "signing").exists(), "production must never invent a key"
+    with pytest.raises(ImproperlyConfigured, match="cannot be read"):
+        load_config(production_env(HUB_SIGNING_KEY_FILE=str(tmp_path / "no.pem")), var_dir=tmp_path)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
+def test_production_refuses_a_signing_key_others_can_read(tmp_path: Path, mode: int) -> None:
+    key = tmp_path / "key.pem"
+    generate_signing_key(key)
+    key.chmod(mode)
+    with pytest.raises(ImproperlyConfigured, match="readable by other users"):
+        load_config(production_env(HUB_SIGNING_KEY_FILE=str(key)), var_dir=tmp_path)
+    key.chmod(0o600)
+    assert load_config(production_env(HUB_SIGNING_KEY_FILE=str(key)), var_dir=tmp_path)
+
+
+def test_production_refuses_a_signing_key_that_is_not_ed25519(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    key.chmod(0o600)
+    with pytest.raises(ImproperlyConfigured, match="not a PEM private key"):
+        load_config(production_env(HUB_SIGNING_KEY_FILE=str(key)), var_dir=tmp_path)
+
+
+def test_checkpoint_and_witness_settings(tmp_path: Path) -> None:
+    config = load_config({}, var_dir=tmp_path)
+    assert (config.checkpoint_seconds, config.checkpoint_events) == (300, 1000)
+    assert (config.witness_file, config.witness_url) == (None, None)
+    config = load_config(
+        {
+            "HUB_CHECKPOINT_SECONDS": "60",
+            "HUB_CHECKPOINT_EVENTS": "10",
+            "HUB_WITNESS_FILE": str(tmp_path / "witness.jsonl"),
+            "HUB_WITNESS_URL": "https://archive.example.org/checkpoints",
+        },
+        var_dir=tmp_path,
+    )
+    assert (config.checkpoint_seconds, config.checkpoint_events) == (60, 10)
+    assert config.witness_file == tmp_path / "witness.jsonl"
+    assert config.witness_url == "https://archive.example.org/checkpoints"
+    with pytest.raises(ImproperlyConfigured, match="HUB_WITNESS_URL"):
+        load_config({"HUB_WITNESS_URL": "ftp://x"}, var_dir=tmp_path)
