@@ -48,6 +48,7 @@ from hub.agencies.access import Access
 from hub.agencies.selectors import access_for
 from hub.errors import NotFound
 from hub.events.audit import verify_stream
+from hub.events.checkpoints import stream_proof
 from hub.events.filters import GROUPS, EventFilter
 from hub.events.models import GENESIS_HASH, Event, Stream
 from hub.events.permissions import can_see_export_verification
@@ -57,6 +58,8 @@ from hub.incidents import permissions as perms
 from hub.incidents.models import Incident
 from hub.incidents.review import Happening, milestones
 from hub.incidents.selectors import incident_snapshot
+from hub.record.build import record_document, record_entry
+from hub.record.canonical import canonical_time
 from hub.security import refuse
 
 PAGE = 500
@@ -847,6 +850,64 @@ def verification_of(incident: Incident, head: int, verified_at: datetime) -> dic
     }
 
 
+# --- the verifiable record ---------------------------------------------------------------------
+
+
+VERIFY_COMMANDS = (
+    "python -m hub.record.verify {file} --public-key hub-signing-key.pub",
+    "python manage.py verify_export {file} --public-key hub-signing-key.pub",
+)
+
+
+def record_of(incident: Incident, head: int, kept: set[int] | None) -> dict[str, Any]:
+    """The export's ``record`` (``docs/record.md``): every event of the stream from
+    seq 1 (filtered out or not: the chain needs them all), the inclusion proof of its
+    head in the latest signed checkpoint, and that checkpoint's public key.
+
+    An entry carries its payload (and salt) only when the filters keep it (``kept``;
+    None: no filter) and readers see it as stored (the stream's presenter masks
+    nothing, so never a redacted message); otherwise a form-3 entry carries only its
+    ``payload_digest`` and a form-2 entry neither payload nor salt (the verifier takes
+    its hash as stated). A checkpoint made after the head was read may cover a later
+    seq: the record then runs to that seq, so the proof's leaf is in it."""
+    name = incident.stream_name
+    found = stream_proof(name)
+    until = max(head, int(found.leaf["seq"])) if found is not None else head
+    entries: list[dict[str, Any]] = []
+    for event, envelope in _walk(name, _stream_events(incident, until)):
+        readable = envelope.payload == event.payload
+        entries.append(
+            record_entry(
+                form=event.form,
+                seq=event.seq,
+                kind=event.kind,
+                at=canonical_time(event.at),
+                actor=event.actor_id,
+                agency=event.actor_agency_id,
+                prev_hash=event.prev_hash,
+                hash=event.hash,
+                payload=event.payload,
+                salt=event.salt,
+                show=readable and (kept is None or event.seq in kept),
+            )
+        )
+    proof = None
+    if found is not None:
+        proof = {
+            "checkpoint": found.checkpoint,
+            "leaf_index": found.leaf_index,
+            "leaf": found.leaf,
+            "inclusion": found.inclusion,
+        }
+    public_key = dict(found.public_key) if found is not None else None
+    return record_document(
+        stream=name,
+        entries=entries,
+        proof=proof,
+        public_key=public_key,  # type: ignore[arg-type]
+    )
+
+
 # --- the export --------------------------------------------------------------------------------
 
 
@@ -866,6 +927,7 @@ class Exported:
     record: dict[str, Any]
     verification: dict[str, Any] | None
     exported_at: datetime
+    chain: dict[str, Any] | None = None  # the verifiable record (``record_of``)
 
     @property
     def stem(self) -> str:
@@ -912,7 +974,12 @@ def incident_export(
     verification: dict[str, Any] | None = None
     if can_see_export_verification(may_export=decision.allowed):
         verification = verification_of(incident, head, exported_at)
+    chain: dict[str, Any] | None = None
+    if verification is not None and fmt in ("json", "html"):
+        filtered = bool(filters_record(event_filter, kind_prefix))
+        chain = record_of(incident, head, {row.seq for row in rows} if filtered else None)
     exported = Exported(
+        chain=chain,
         actor=actor,
         access=access,
         incident=incident,
@@ -969,6 +1036,7 @@ def _as_json(ex: Exported) -> ExportFile:
         ],
         "verification": ex.verification,
         "events": [{name: getattr(row, name) for name in JSON_ROW_FIELDS} for row in ex.rows],
+        "record": ex.chain,
     }
     content = json.dumps(document, ensure_ascii=False, indent=2).encode()
     return ex.file(content, "application/json", "json")
@@ -1063,11 +1131,30 @@ def _as_report(ex: Exported) -> ExportFile:
         "sitreps": [{"s": s, "at": at(s.at), "due": at(s.due_at)} for s in sitreps_of(ex.rows)],
         "rows": [{"row": row, "at": at(row.moment)} for row in ex.rows],
         "verification": ex.verification,
+        "signed": _signed_appendix(ex),
         "exported_at": at(ex.exported_at),
         "exported_by": ex.actor.display_name,
     }
     html = render_to_string("incidents/timeline_report.html", context)
     return ex.file(html.encode(), "text/html; charset=utf-8", "html")
+
+
+def _signed_appendix(ex: Exported) -> dict[str, Any] | None:
+    """The report's appendix on the signed checkpoint: what it says, the inclusion
+    proof, and how to check the JSON export offline."""
+    if ex.chain is None:
+        return None
+    proof = ex.chain.get("proof")
+    file = f"{ex.incident.ref}-timeline.json"
+    out: dict[str, Any] = {
+        "json_export": f"GET /api/v1/incidents/{ex.incident.ref}/export?format=json",
+        "commands": [command.format(file=file) for command in VERIFY_COMMANDS],
+        "public_key": ex.chain.get("public_key"),
+        "proof": proof,
+    }
+    if proof is not None:
+        out["at"] = ex.at(datetime.fromisoformat(proof["checkpoint"]["at"]))
+    return out
 
 
 # JSON: each event's time in UTC (``at``) and in the crossing point's zone (``at_local``).
