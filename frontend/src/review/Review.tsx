@@ -14,6 +14,7 @@ import { describeEvent } from "../incidents/describe";
 import { GROUPS, NO_FILTER, activeFilters, filterFromSearch, filterToSearch } from "./filter";
 import type { Group, ReviewFilter } from "./filter";
 import { milestoneStrip } from "./milestones";
+import { ExportCheck } from "./ExportCheck";
 import { ReviewStore } from "./store";
 import type { ReviewRow } from "./rows";
 
@@ -320,6 +321,8 @@ export function Review({ ref: incidentRef }: { ref: string }) {
           </button>
         ) : null}
       </section>
+
+      <ExportCheck />
     </div>
   );
 }
