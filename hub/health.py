@@ -4,7 +4,9 @@
 answers 200 only when every readiness check passes (the database, the channel
 layer, and whatever other apps register, such as the realtime hub's Redis
 subscription), and 503 naming each failing check otherwise. Load balancers send
-traffic only to ready workers.
+traffic only to ready workers. Registered *details* (``register_readiness_detail``,
+such as the outside witness's delivery state) appear under ``detail`` and never
+change the status.
 
 The 503 body is public (anyone who can reach the port reads it), so it carries
 only a short reason per check: what failed and the exception class. Driver
@@ -30,11 +32,34 @@ logger = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], "str | None"]
 REASON_SEPARATOR = ": "
 _extra_checks: dict[str, ReadinessCheck] = {}
+# Detail never changes readiness: it reports something an operator should see (a
+# witness that is not answering) without taking the worker out of the balancer.
+ReadinessDetail = Callable[[], "dict[str, str] | None"]
+_details: dict[str, ReadinessDetail] = {}
 
 
 def register_readiness_check(name: str, check: ReadinessCheck) -> None:
     """Add a readiness check (called from an AppConfig.ready())."""
     _extra_checks[name] = check
+
+
+def register_readiness_detail(name: str, detail: ReadinessDetail) -> None:
+    """Add a section to /readyz's ``detail`` (called from an AppConfig.ready()).
+    Its values are public: short summaries only, no host names or driver messages."""
+    _details[name] = detail
+
+
+def collect_details() -> dict[str, dict[str, str]]:
+    details: dict[str, dict[str, str]] = {}
+    for name, detail in _details.items():
+        try:
+            section = detail()
+        except Exception as exc:
+            logger.exception("readiness detail %s raised", name)
+            section = {"error": type(exc).__name__}
+        if section:
+            details[name] = section
+    return details
 
 
 def failure(summary: str, exc: BaseException) -> str:
@@ -102,10 +127,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
         results[name] = "ok" if reason is None else "failing"
         if reason is not None:
             failures[name] = reason
+    details = collect_details()
+    extra: dict[str, object] = {"detail": details} if details else {}
     if failures:
         logger.warning("readiness failed: %s", failures)
         reasons = {name: public_reason(reason) for name, reason in failures.items()}
         return JsonResponse(
-            {"status": "unavailable", "checks": results, "reasons": reasons}, status=503
+            {"status": "unavailable", "checks": results, "reasons": reasons, **extra},
+            status=503,
         )
-    return JsonResponse({"status": "ok", "checks": results})
+    return JsonResponse({"status": "ok", "checks": results, **extra})

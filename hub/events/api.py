@@ -202,15 +202,21 @@ def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) 
 
 
 class BrokenOut(Schema):
-    stream: str
-    seq: int
+    stream: str = Field(description="The stream; empty for a finding about the checkpoint log.")
+    seq: int = Field(description="The seq where it breaks (0 for the checkpoint log).")
     reason: str
+    checkpoint: int | None = Field(
+        None, description="The signed checkpoint the finding is about, when there is one."
+    )
 
 
 class VerifyOut(Schema):
     ok: bool
     streams_checked: int
     events_checked: int
+    checkpoints_checked: int = Field(
+        description="Signed checkpoints checked (hash chain, signature, root)."
+    )
     first_broken: BrokenOut | None
     broken: list[BrokenOut]
 
@@ -222,7 +228,8 @@ class VerifyQuery(Schema):
 @router.get(
     "/audit/verify",
     response={200: VerifyOut, 403: ErrorOut, **ERRORS_READ},
-    summary="Recompute the hash chains you may read; name the first broken link",
+    summary="Recompute the hash chains you may read and check them against the signed "
+    "checkpoints; name the first broken link",
 )
 def audit_verify(request: HttpRequest, query: Query[VerifyQuery]) -> VerifyOut:
     user = request_user(request)
@@ -240,11 +247,15 @@ def audit_verify(request: HttpRequest, query: Query[VerifyQuery]) -> VerifyOut:
             refuse(access, action="audit.verify", target="*", reason=decision.reason)
         names = None if decision.scope == VerifyScope.ALL else visible_stream_names(access)
     report = verify(names)
-    broken = [BrokenOut(stream=b.stream, seq=b.seq, reason=b.reason) for b in report.broken]
+    broken = [
+        BrokenOut(stream=b.stream, seq=b.seq, reason=b.reason, checkpoint=b.checkpoint)
+        for b in report.broken
+    ]
     return VerifyOut(
         ok=report.ok,
         streams_checked=report.streams_checked,
         events_checked=report.events_checked,
+        checkpoints_checked=report.checkpoints_checked,
         first_broken=broken[0] if broken else None,
         broken=broken,
     )

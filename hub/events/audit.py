@@ -23,17 +23,50 @@ order of reads matters (each statement sees what was committed when it ran):
 Reading the stream rows first and the events later (as a naive loop does) sees
 events committed in between and reports a head "behind its events": a false
 alarm under live writes.
+
+Checkpoints (``hub.events.checkpoints``) hold against whoever can rewrite the
+database, so verification also checks them, in one pass over the log before the
+streams:
+
+- the log: numbers 1..n with no gap, each ``prev`` is the previous checkpoint's
+  hash, each hash recomputes from its body, each signature verifies with a known
+  public key (an unknown key id fails), each root recomputes from its leaves
+  (sorted, one per stream, as many as ``tree_size``);
+- every stream against every checkpoint that covered it: the leaves' (stream, seq,
+  hash) are collected once (one entry per distinct (stream, seq), so memory grows
+  with the seqs checkpointed, not with the checkpoints), and the chain pass that
+  reads each stream's events anyway compares each event's hash with what a
+  checkpoint recorded for that seq. A chain rewritten after a checkpoint fails
+  there even when every hash in it recomputes; a head below a checkpoint's seq is
+  a stream that went back (a restored backup); a checkpointed stream that no
+  longer exists fails too. Each finding names the stream, the seq and the
+  checkpoint.
+
+Checkpoint findings of the log itself name no stream (``stream`` is empty, ``seq``
+0) and carry the checkpoint's number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+import binascii
+import itertools
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from django.db.models import Max, Min
 
 from hub.events.chain import canonical_bytes, chain_hash
-from hub.events.models import GENESIS_HASH, Event, Stream
+from hub.events.checkpoints import checkpoint_document, leaf_order, public_keys, root_of
+from hub.events.models import GENESIS_HASH, Checkpoint, Event, Stream
+from hub.events.signing import signature_valid
+from hub.record.canonical import canonical_time, checkpoint_body, checkpoint_hash
+
+# stream -> seq -> (hash, number of the first checkpoint that recorded it)
+Claims = dict[str, dict[int, tuple[str, int]]]
 
 
 @dataclass(frozen=True)
@@ -41,12 +74,24 @@ class BrokenLink:
     stream: str
     seq: int
     reason: str
+    checkpoint: int | None = None
+
+    def describe(self) -> str:
+        where = f"{self.stream} seq {self.seq}" if self.stream else ""
+        if self.checkpoint is not None:
+            where = (
+                f"{where}, checkpoint {self.checkpoint}"
+                if where
+                else (f"checkpoint {self.checkpoint}")
+            )
+        return f"{where}: {self.reason}"
 
 
 @dataclass
 class VerifyReport:
     streams_checked: int = 0
     events_checked: int = 0
+    checkpoints_checked: int = 0
     broken: list[BrokenLink] = field(default_factory=list)
 
     @property
@@ -67,8 +112,15 @@ def _max_seq(stream_id: int) -> int | None:
     return Event.objects.filter(stream_id=stream_id).aggregate(top=Max("seq"))["top"]
 
 
-def _check_chain(stream: Stream, last_seq: int, last_hash: str) -> tuple[int, BrokenLink | None]:
-    """Events 1..last_seq: present, linked, recomputing, and ending in last_hash."""
+def _check_chain(
+    stream: Stream,
+    last_seq: int,
+    last_hash: str,
+    claims: dict[int, tuple[str, int]] | None = None,
+) -> tuple[int, BrokenLink | None]:
+    """Events 1..last_seq: present, linked, recomputing, ending in last_hash, and
+    equal to what any checkpoint recorded at their seq (``claims``)."""
+    claims = claims or {}
     expected_seq = 1
     running = GENESIS_HASH
     checked = 0
@@ -113,6 +165,15 @@ def _check_chain(stream: Stream, last_seq: int, last_hash: str) -> tuple[int, Br
             return checked, BrokenLink(stream.name, seq, f"unknown canonical form {form}")
         if chain_hash(prev_hash, canonical) != digest:
             return checked, BrokenLink(stream.name, seq, "content does not match its hash")
+        claim = claims.get(seq)
+        if claim is not None and claim[0] != digest:
+            return checked, BrokenLink(
+                stream.name,
+                seq,
+                f"hash differs from the one checkpoint {claim[1]} recorded for this seq "
+                "(the chain was rewritten after it)",
+                checkpoint=claim[1],
+            )
         running = digest
         expected_seq += 1
     last = expected_seq - 1
@@ -125,14 +186,29 @@ def _check_chain(stream: Stream, last_seq: int, last_hash: str) -> tuple[int, Br
     return checked, None
 
 
-def verify_stream(stream: Stream) -> tuple[int, BrokenLink | None]:
-    """Check one stream; returns (events checked, first broken link or None).
+def verify_stream(
+    stream: Stream, claims: dict[int, tuple[str, int]] | None = None
+) -> tuple[int, BrokenLink | None]:
+    """Check one stream, against the checkpoints' ``claims`` on it when given;
+    returns (events checked, first broken link or None).
 
     Safe to run while writers append to the stream (see the module docstring):
     only ``stream.pk`` and ``stream.name`` are used; the head is read fresh.
     """
     last_seq, last_hash = _read_head(stream.pk)
-    checked, broken = _check_chain(stream, last_seq, last_hash)
+    if claims:
+        top_seq = max(claims)
+        if top_seq > last_seq:
+            claimed_hash, number = claims[top_seq]
+            return 0, BrokenLink(
+                stream.name,
+                top_seq,
+                f"stream went back: checkpoint {number} recorded seq {top_seq} "
+                f"({claimed_hash[:16]}...), the stream's head is at seq {last_seq} "
+                "(a restored backup or a truncation)",
+                checkpoint=number,
+            )
+    checked, broken = _check_chain(stream, last_seq, last_hash, claims)
     if broken is not None:
         return checked, broken
     top = _max_seq(stream.pk)
@@ -152,18 +228,180 @@ def verify_stream(stream: Stream) -> tuple[int, BrokenLink | None]:
     return checked, None
 
 
-def verify(stream_names: Iterable[str] | None = None) -> VerifyReport:
-    """Verify the named streams (all streams when None), in name order."""
+def _checkpoint_problem(
+    row: Mapping[str, Any], expected_prev: str, keys: dict[str, bytes]
+) -> str | None:
+    """What is wrong with one checkpoint row on its own and as a link of the log."""
+    number = row["number"]
+    if row["prev"] != expected_prev:
+        return f"prev does not link to checkpoint {number - 1}"
+    body = checkpoint_body(
+        number=number,
+        tree_size=row["tree_size"],
+        root=row["root"],
+        at=canonical_time(row["at"]),
+        prev=row["prev"],
+        key_id=row["key_id"],
+    )
+    if checkpoint_hash(body) != row["hash"]:
+        return "content does not match its hash"
+    raw = keys.get(row["key_id"])
+    if raw is None:
+        return f"signed by an unknown key {row['key_id']!r}"
+    try:
+        signature = base64.b64decode(row["signature"], validate=True)
+    except (binascii.Error, ValueError):
+        signature = b""
+    if not signature_valid(raw, signature, body):
+        return f"signature does not verify with key {row['key_id']}"
+    leaves = row["leaves"]
+    names = [leaf_order(str(leaf[0])) for leaf in leaves]
+    if any(a >= b for a, b in itertools.pairwise(names)):
+        return "leaves are not in stream order (or name a stream twice)"
+    if len(leaves) != row["tree_size"] or root_of(leaves) != row["root"]:
+        return "root does not recompute from its leaves"
+    return None
+
+
+def verify_checkpoint_log(
+    report: VerifyReport, in_scope: Callable[[str], bool] = lambda name: True
+) -> Claims:
+    """Check the checkpoint log (one pass, oldest first), adding findings to
+    ``report``; returns what the checkpoints recorded of the streams in scope."""
+    keys = public_keys()
+    claims: Claims = {}
+    expected_number, expected_prev = 1, GENESIS_HASH
+    rows = (
+        Checkpoint.objects.order_by("number")
+        .values(
+            "number", "tree_size", "root", "at", "prev", "key_id", "signature", "hash", "leaves"
+        )
+        .iterator(chunk_size=16)
+    )
+    for row in rows:
+        number = row["number"]
+        report.checkpoints_checked += 1
+        if number != expected_number:
+            report.broken.append(
+                BrokenLink(
+                    "",
+                    0,
+                    f"checkpoint {expected_number} is missing (next stored is {number})",
+                    checkpoint=expected_number,
+                )
+            )
+        else:
+            problem = _checkpoint_problem(row, expected_prev, keys)
+            if problem is not None:
+                report.broken.append(BrokenLink("", 0, problem, checkpoint=number))
+        for name, seq, head in row["leaves"]:
+            if not in_scope(name):
+                continue
+            recorded = claims.setdefault(name, {})
+            earlier = recorded.get(seq)
+            if earlier is None:
+                recorded[seq] = (head, number)
+            elif earlier[0] != head:
+                report.broken.append(
+                    BrokenLink(
+                        name,
+                        seq,
+                        f"checkpoints {earlier[1]} and {number} record different hashes",
+                        checkpoint=number,
+                    )
+                )
+        expected_number, expected_prev = number + 1, row["hash"]
+    return claims
+
+
+def verify(stream_names: Iterable[str] | None = None, *, checkpoints: bool = True) -> VerifyReport:
+    """Verify the named streams (all streams when None), in name order, and (unless
+    ``checkpoints`` is False) the checkpoint log and the streams against it."""
     qs = Stream.objects.order_by("name")
+    wanted: set[str] | None = None
     if stream_names is not None:
-        qs = qs.filter(name__in=list(stream_names))
+        wanted = set(stream_names)
+        qs = qs.filter(name__in=list(wanted))
+    report = VerifyReport()
+    claims: Claims = {}
+    if checkpoints:
+        claims = verify_checkpoint_log(
+            report, (lambda name: True) if wanted is None else wanted.__contains__
+        )
     # Only ids and names: each stream's head is read fresh by verify_stream.
     streams = [Stream(pk=pk, name=name) for pk, name in qs.values_list("pk", "name")]
-    report = VerifyReport()
     for stream in streams:
-        checked, broken = verify_stream(stream)
+        checked, broken = verify_stream(stream, claims.pop(stream.name, None))
         report.streams_checked += 1
         report.events_checked += checked
         if broken is not None:
             report.broken.append(broken)
+    for name in sorted(claims):  # checkpointed, yet no longer in the database
+        seq = max(claims[name])
+        report.broken.append(
+            BrokenLink(
+                name,
+                seq,
+                f"stream is missing: checkpoint {claims[name][seq][1]} recorded it at seq {seq}",
+                checkpoint=claims[name][seq][1],
+            )
+        )
     return report
+
+
+def verify_witness(path: Path) -> list[BrokenLink]:
+    """Compare the database's checkpoints with a witness file (one JSON checkpoint a
+    line, as ``hub.events.witness`` writes it). Findings: a checkpoint the file has
+    and the database lacks; one that differs (which fields); one the database has
+    and the file lacks (not delivered yet, or removed from the file). Identical
+    repeated lines are accepted; a line that is not a checkpoint is a finding."""
+    findings: list[BrokenLink] = []
+    witnessed: dict[int, dict[str, Any]] = {}
+    with path.open("rb") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+                number = int(document["number"])
+            except (ValueError, KeyError, TypeError):
+                findings.append(
+                    BrokenLink("", 0, f"witness line {line_number} is not a checkpoint")
+                )
+                continue
+            if number in witnessed and witnessed[number] != document:
+                findings.append(
+                    BrokenLink(
+                        "",
+                        0,
+                        f"witness line {line_number} contradicts an earlier line",
+                        checkpoint=number,
+                    )
+                )
+                continue
+            witnessed[number] = document
+    recorded = {cp.number: checkpoint_document(cp) for cp in Checkpoint.objects.order_by("number")}
+    for number in sorted(set(witnessed) | set(recorded)):
+        ours, theirs = recorded.get(number), witnessed.get(number)
+        if ours is None:
+            findings.append(
+                BrokenLink(
+                    "", 0, "in the witness file but missing from the database", checkpoint=number
+                )
+            )
+        elif theirs is None:
+            findings.append(
+                BrokenLink("", 0, "in the database but not in the witness file", checkpoint=number)
+            )
+        else:
+            differing = sorted(k for k in ours if ours[k] != theirs.get(k))
+            if differing:
+                findings.append(
+                    BrokenLink(
+                        "",
+                        0,
+                        f"differs from the witness file in {', '.join(differing)}",
+                        checkpoint=number,
+                    )
+                )
+    return findings

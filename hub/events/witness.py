@@ -54,7 +54,7 @@ def witness_line(cp: Checkpoint) -> bytes:
 
 
 def send_to_file(cp: Checkpoint) -> None:
-    path = Path(settings.HUB_WITNESS_FILE)
+    path = Path(str(settings.HUB_WITNESS_FILE))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:

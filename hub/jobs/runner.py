@@ -24,7 +24,13 @@ from typing import TypeVar
 from django.db import close_old_connections
 from django.utils import timezone
 
-from hub.jobs import alert_escalation, alert_expiry, sitrep_reminders, task_escalation
+from hub.jobs import (
+    alert_escalation,
+    alert_expiry,
+    checkpoints,
+    sitrep_reminders,
+    task_escalation,
+)
 from hub.jobs.claims import ClaimHook
 
 logger = logging.getLogger(__name__)
@@ -42,9 +48,12 @@ class SweepResult:
     alerts_expired: list[int] = field(default_factory=list)  # alert ids
     tasks_escalated: list[int] = field(default_factory=list)  # task ids
     sitreps_reminded: list[str] = field(default_factory=list)  # incident:/operation: streams
+    checkpoints_signed: list[int] = field(default_factory=list)  # checkpoint numbers
+    witnessed: list[tuple[int, str]] = field(default_factory=list)  # (checkpoint, target)
 
     @property
     def total(self) -> int:
+        """Items claimed by the due-work jobs (checkpoints are counted on their own)."""
         return (
             len(self.alerts_escalated)
             + len(self.alerts_expired)
@@ -57,7 +66,8 @@ class SweepResult:
             f"escalated {len(self.alerts_escalated)} alert acknowledgements, "
             f"expired {len(self.alerts_expired)} alerts, "
             f"escalated {len(self.tasks_escalated)} tasks, "
-            f"reminded {len(self.sitreps_reminded)} situation reports"
+            f"reminded {len(self.sitreps_reminded)} situation reports, "
+            f"signed {len(self.checkpoints_signed)} checkpoints"
         )
 
 
@@ -94,6 +104,14 @@ def sweep(now: datetime | None = None, *, on_claimed: ClaimHook | None = None) -
             sitrep_reminders.NAME,
             lambda: sitrep_reminders.sitreps_remind_due(now=at, on_claimed=on_claimed),
         ),
+        checkpoints_signed=_job(
+            checkpoints.NAME,
+            lambda: checkpoints.checkpoints_sign_due(now=at, on_claimed=on_claimed),
+        ),
+        witnessed=_job(
+            checkpoints.WITNESS_NAME,
+            lambda: checkpoints.witness_deliver(now=at, on_claimed=on_claimed),
+        ),
     )
 
 
@@ -117,14 +135,17 @@ def run_forever(
         close_old_connections()
         try:
             result = sweep(clock(), on_claimed=on_claimed)
-            if result.total:
+            if result.total or result.checkpoints_signed or result.witnessed:
                 logger.info(
                     "escalations: %d alert acknowledgements overdue, %d alerts expired, "
-                    "%d tasks overdue, %d situation reports overdue",
+                    "%d tasks overdue, %d situation reports overdue, %d checkpoints signed, "
+                    "%d witness deliveries",
                     len(result.alerts_escalated),
                     len(result.alerts_expired),
                     len(result.tasks_escalated),
                     len(result.sitreps_reminded),
+                    len(result.checkpoints_signed),
+                    len(result.witnessed),
                 )
         except Exception:
             logger.exception("escalation sweep failed; retrying next interval")

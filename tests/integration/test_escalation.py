@@ -724,7 +724,7 @@ def test_run_escalations_once_sweeps_and_prints_its_summary() -> None:
     call_command("run_escalations", "--once", stdout=out)
     assert out.getvalue().strip() == (
         "escalated 3 alert acknowledgements, expired 1 alerts, escalated 2 tasks, "
-        "reminded 0 situation reports"
+        "reminded 0 situation reports, signed 1 checkpoints"
     )
     assert all(at is not None for at in escalated_at(overdue).values())
     lapsed.refresh_from_db()
@@ -735,7 +735,7 @@ def test_run_escalations_once_sweeps_and_prints_its_summary() -> None:
     call_command("run_escalations", "--once", stdout=again)
     assert again.getvalue().strip() == (
         "escalated 0 alert acknowledgements, expired 0 alerts, escalated 0 tasks, "
-        "reminded 0 situation reports"
+        "reminded 0 situation reports, signed 0 checkpoints"
     )
     assert tally() == (3, 1, 2)
 

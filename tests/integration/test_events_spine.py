@@ -340,6 +340,7 @@ def test_deletion_through_raw_sql_is_named_by_verify() -> None:
         "stream": incident.stream_name,
         "seq": 2,
         "reason": first.reason,
+        "checkpoint": None,
     }
 
 
@@ -360,7 +361,7 @@ def test_audit_verify_command_reports_ok_with_counts() -> None:
     post("na-imm.duty", incident.ref)
     out = StringIO()
     call_command("audit_verify", stdout=out)
-    assert "OK: 1 streams, 2 events verified." in out.getvalue()
+    assert "OK: 1 streams, 2 events, 0 checkpoints verified." in out.getvalue()
 
 
 @pytest.mark.usefixtures("demo")
@@ -374,6 +375,7 @@ def test_verify_endpoint_names_the_broken_link_for_a_senior_official() -> None:
         "ok": True,
         "streams_checked": 1,
         "events_checked": 2,
+        "checkpoints_checked": 0,
         "first_broken": None,
         "broken": [],
     }

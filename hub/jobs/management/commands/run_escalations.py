@@ -26,7 +26,8 @@ from hub.jobs.runner import ClaimHook, run_forever, sweep
 class Command(BaseCommand):
     help = (
         "Run the background jobs (alert and task escalation, alert expiry, situation "
-        "report reminders) from the database; safe to restart."
+        "report reminders, signed checkpoints of the record and their witness) from the "
+        "database; safe to restart."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
