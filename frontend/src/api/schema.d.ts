@@ -97,7 +97,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the hash chains you may read; name the first broken link */
+        /** Recompute the hash chains you may read and check them against the signed checkpoints; name the first broken link */
         get: operations["hub_events_api_audit_verify"];
         put?: never;
         post?: never;
@@ -1080,11 +1080,22 @@ export interface components {
         };
         /** BrokenOut */
         BrokenOut: {
+            /**
+             * Checkpoint
+             * @description The signed checkpoint the finding is about, when there is one.
+             */
+            checkpoint?: number | null;
             /** Reason */
             reason: string;
-            /** Seq */
+            /**
+             * Seq
+             * @description The seq where it breaks (0 for the checkpoint log).
+             */
             seq: number;
-            /** Stream */
+            /**
+             * Stream
+             * @description The stream; empty for a finding about the checkpoint log.
+             */
             stream: string;
         };
         /** CadenceIn */
@@ -2958,6 +2969,11 @@ export interface components {
         VerifyOut: {
             /** Broken */
             broken: components["schemas"]["BrokenOut"][];
+            /**
+             * Checkpoints Checked
+             * @description Signed checkpoints checked (hash chain, signature, root).
+             */
+            checkpoints_checked: number;
             /** Events Checked */
             events_checked: number;
             first_broken: components["schemas"]["BrokenOut"] | null;
