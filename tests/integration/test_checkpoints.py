@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import socket
@@ -17,13 +18,14 @@ from typing import Any, ClassVar
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
 from hub import keygen
 from hub.config import generate_signing_key
 from hub.events.audit import verify, verify_witness
+from hub.events.chain import canonical_bytes, chain_hash
 from hub.events.checkpoints import checkpoint_document, checkpoint_now, public_keys, stream_proof
 from hub.events.models import AppendOnlyViolation, Checkpoint, Event, Stream, WitnessDelivery
 from hub.jobs.runner import sweep
@@ -338,3 +340,113 @@ def test_http_witness_that_does_not_listen_is_retried(settings: Any) -> None:
     delivery = WitnessDelivery.objects.get()
     assert delivery.attempts == 1
     assert delivery.last_error.startswith("URLError")
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_checkpoints_never_share_a_number() -> None:
+    """Two loops checkpointing while officers write: numbers 1..n, chained, verified."""
+    from tests.factories import seed
+
+    seed()
+    incident = report()
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def checkpointer() -> None:
+        try:
+            start.wait()
+            for _ in range(8):
+                checkpoint_now()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def writer() -> None:
+        try:
+            start.wait()
+            for i in range(8):
+                post("na-imm.duty", incident.ref, f"concurrent {i}")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=t) for t in (checkpointer, checkpointer, writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    checkpoint_now()
+    rows = list(Checkpoint.objects.order_by("number").values_list("number", "prev", "hash"))
+    assert [n for n, _, _ in rows] == list(range(1, len(rows) + 1))
+    assert all(prev == before[2] for before, (_, prev, _) in itertools.pairwise(rows))
+    result = verify()
+    assert result.ok, result.broken
+    assert result.checkpoints_checked == len(rows)
+
+
+# --- both canonical forms -----------------------------------------------------------------------
+
+
+def _append_form2(stream_name: str, *, salt: str) -> Event:
+    """An event as recorded before form 3 (form 2, with or without a salt)."""
+    with transaction.atomic():
+        row = Stream.objects.select_for_update().get(name=stream_name)
+        at = timezone.now()
+        payload = {"message_id": 0, "body": "legacy", "redacted": False, "mentions": []}
+        digest = chain_hash(
+            row.last_hash,
+            canonical_bytes(
+                form=2,
+                stream=stream_name,
+                seq=row.last_seq + 1,
+                kind="message.posted",
+                actor_id=None,
+                agency_id=None,
+                at=at,
+                payload=payload,
+                salt=salt,
+            ),
+        )
+        event = Event.objects.create(
+            stream=row,
+            seq=row.last_seq + 1,
+            kind="message.posted",
+            at=at,
+            payload=payload,
+            prev_hash=row.last_hash,
+            hash=digest,
+            salt=salt,
+        )
+        Stream.objects.filter(pk=row.pk).update(last_seq=event.seq, last_hash=digest)
+    return event
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_chain_of_both_forms_verifies_and_each_form_is_checked() -> None:
+    incident = report()  # seq 1: form 3
+    unsalted = _append_form2(incident.stream_name, salt="")
+    salted = _append_form2(incident.stream_name, salt="ab" * 16)
+    post("na-imm.duty", incident.ref)  # seq 4: form 3
+    forms = Event.objects.filter(stream__name=incident.stream_name).order_by("seq")
+    assert list(forms.values_list("form", flat=True)) == [3, 2, 2, 3]
+    assert (unsalted.form, salted.form) == (2, 2)
+    assert checkpoint_now() is not None
+    assert verify().ok
+    # A form-3 event passed off as form 2 no longer recomputes.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute(
+            "UPDATE events_event SET form = 2 WHERE stream_id = %s AND seq = 4",
+            [unsalted.stream_id],
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = origin")
+    [link] = verify().broken
+    assert (link.stream, link.seq) == (incident.stream_name, 4)
