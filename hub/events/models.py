@@ -6,9 +6,14 @@ Invariants:
   (``hub.events.pipeline.emit``);
 - ``Event.hash = sha256(prev_hash || canonical(event))`` chains every stream from
   ``GENESIS_HASH``; ``hub.events.audit.verify`` recomputes it. The canonical form
-  includes the event's random ``salt``, which no API, export or frame ever shows:
+  (``Event.form``: 3 for every new event, 2 for older ones; ``hub.record.canonical``)
+  commits to the event's random ``salt``, which no API or frame ever shows:
   without it, the exposed hashes of a redacted message cannot be used to confirm
   a guess of its text offline;
+- ``Checkpoint`` rows (signed tree heads over every stream's head) are append-only
+  and chained by ``prev`` like events (model, queryset and, on PostgreSQL, a
+  trigger refuse changes; migration 0005); their delivery to outside witnesses is
+  the mutable ``WitnessDelivery``;
 - events are never updated or deleted: the model and queryset refuse (``save``
   always INSERTs, so ``Event(pk=<existing>).save()`` fails instead of
   overwriting; ``bulk_create`` refuses ``update_conflicts``/``ignore_conflicts``),
