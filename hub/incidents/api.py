@@ -244,6 +244,7 @@ EXPORT_DOCUMENT_SCHEMA = {
         "milestones",
         "verification",
         "events",
+        "record",
     ],
     "properties": {
         "incident": {
@@ -316,6 +317,33 @@ EXPORT_DOCUMENT_SCHEMA = {
                     if name != "payload"
                 }
                 | {"payload": {"type": "object"}},
+            },
+        },
+        "record": {
+            "type": "object",
+            "description": "The verifiable record (docs/record.md): every event of the "
+            "stream from seq 1, filtered out or not (the payload and its salt where the "
+            "filters keep the row and readers may see it, otherwise only the payload's "
+            "digest), the inclusion proof of the stream's head in the latest signed "
+            "checkpoint, and that checkpoint's public key. Check it with `python -m "
+            "hub.record.verify FILE` or `manage.py verify_export FILE`, or on the review "
+            "page.",
+            "required": ["format", "stream", "head", "events", "proof", "public_key"],
+            "properties": {
+                "format": {"type": "string"},
+                "stream": {"type": "string"},
+                "head": {"type": ["object", "null"]},
+                "events": {"type": "array", "items": {"type": "object"}},
+                "proof": {
+                    "type": ["object", "null"],
+                    "description": "`checkpoint` (its signed fields, `signature`, "
+                    "`hash`), `leaf_index`, `leaf` (stream, seq, hash) and `inclusion` "
+                    "(the RFC 6962 audit path, hex); null before the first checkpoint.",
+                },
+                "public_key": {
+                    "type": ["object", "null"],
+                    "description": "`key_id` and `ed25519` (the raw public key, base64).",
+                },
             },
         },
     },

@@ -335,10 +335,12 @@ def test_openapi_documents_the_export_media_types() -> None:
         "milestones",
         "verification",
         "events",
+        "record",
     }
     incident = report()
     exported = Api("na-imm.senior").get(f"/api/v1/incidents/{incident.ref}/export").json()
     assert set(exported) == set(document["properties"])
+    assert set(exported["record"]) == set(document["properties"]["record"]["required"])
     assert set(exported["events"][0]) == set(
         document["properties"]["events"]["items"]["properties"]
     )

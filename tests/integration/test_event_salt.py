@@ -188,15 +188,31 @@ def test_no_api_export_or_frame_contains_a_salt(
     verified = senior.get("/api/v1/audit/verify", {"stream": stream})
     assert verified.json()["ok"] is True
     _assert_hidden(verified.content.decode(), salts, "/audit/verify")
-    # Exports in every format.
-    for fmt in ("json", "csv", "html"):
+    # Exports: CSV and the printable report carry no salt at all.
+    for fmt in ("csv", "html"):
         exported = senior.get(f"/api/v1/incidents/{ref}/export", {"format": fmt})
         assert exported.status_code == 200, exported.content
         text = exported.content.decode("utf-8-sig")
         assert Event.objects.get(stream__name=stream, seq=2).hash[:16] in text  # html cuts it
         _assert_hidden(text, salts, f"the {fmt} export")
-    document = json.loads(senior.get(f"/api/v1/incidents/{ref}/export").content)
+    # The JSON export's verifiable record shows a salt only beside the payload it
+    # salts, so anyone can recompute that event's digest; the redacted message's
+    # event carries its digest alone: neither its text nor its salt is in the file.
+    exported = senior.get(f"/api/v1/incidents/{ref}/export")
+    text = exported.content.decode("utf-8")
+    document = json.loads(text)
     assert all("salt" not in row for row in document["events"])
+    redacted_salt = Event.objects.get(stream__name=stream, seq=2).salt
+    assert redacted_salt not in text
+    assert PHONE not in text
+    entries = {e["seq"]: e for e in document["record"]["events"]}
+    assert set(entries) == {1, 2, 3}
+    assert "payload" not in entries[2]
+    assert "salt" not in entries[2]
+    assert entries[2]["payload_digest"]
+    for seq in (1, 3):
+        assert entries[seq]["salt"] == salts[seq - 1]
+        assert "payload" in entries[seq]
 
 
 @pytest.fixture

@@ -5182,6 +5182,17 @@ export interface operations {
                             label?: string;
                             seq?: number | null;
                         }[];
+                        /** @description The verifiable record (docs/record.md): every event of the stream from seq 1, filtered out or not (the payload and its salt where the filters keep the row and readers may see it, otherwise only the payload's digest), the inclusion proof of the stream's head in the latest signed checkpoint, and that checkpoint's public key. Check it with `python -m hub.record.verify FILE` or `manage.py verify_export FILE`, or on the review page. */
+                        record: {
+                            events: Record<string, never>[];
+                            format: string;
+                            head: Record<string, never> | null;
+                            /** @description `checkpoint` (its signed fields, `signature`, `hash`), `leaf_index`, `leaf` (stream, seq, hash) and `inclusion` (the RFC 6962 audit path, hex); null before the first checkpoint. */
+                            proof: Record<string, never> | null;
+                            /** @description `key_id` and `ed25519` (the raw public key, base64). */
+                            public_key: Record<string, never> | null;
+                            stream: string;
+                        };
                         /** @description The events the filters keep: the length of `events`. */
                         rows_shown: number;
                         /** @description Every event of the stream up to `head`, filtered or not. */
