@@ -3,9 +3,12 @@ verification of the record."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import AwareDatetime, Field, field_validator
@@ -13,6 +16,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
+from hub.events import signing
 from hub.events.audit import verify
 from hub.events.filters import GROUPS, MAX_Q, EventFilter
 from hub.events.permissions import VerifyScope, can_verify_record, can_verify_stream
@@ -259,3 +263,47 @@ def audit_verify(request: HttpRequest, query: Query[VerifyQuery]) -> VerifyOut:
         first_broken=broken[0] if broken else None,
         broken=broken,
     )
+
+
+class PublicKeyOut(Schema):
+    key_id: str = Field(
+        description="The key's id: the first 8 bytes of SHA-256 of its 32 raw bytes, hex "
+        "(what a checkpoint's `key_id` names)."
+    )
+    ed25519: str = Field(description="The raw 32-byte Ed25519 public key, base64.")
+    pem: str = Field(description="The same key as a PEM SubjectPublicKeyInfo file.")
+    current: bool = Field(description="true: new checkpoints are signed with it.")
+
+
+@router.get(
+    "/audit/keys",
+    response={200: list[PublicKeyOut], **ERRORS_READ},
+    summary="The public keys the hub's checkpoints are signed with (the current one "
+    "and those kept after a rotation)",
+    description=(
+        "For every signed-in officer: public keys are not secret. Verifying an export "
+        "against these (rather than the key embedded in the file) proves this hub signed "
+        "it; keep a copy made at another time or place to prove it against a hub that "
+        "may itself have been changed (docs/operations.md)."
+    ),
+)
+def audit_keys(request: HttpRequest) -> list[PublicKeyOut]:
+    current = signing.current_key_id()
+    out: list[PublicKeyOut] = []
+    for kid, raw in sorted(signing.public_keys().items()):
+        pem = (
+            Ed25519PublicKey.from_public_bytes(raw)
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode("ascii")
+        )
+        out.append(
+            PublicKeyOut(
+                key_id=kid,
+                ed25519=base64.b64encode(raw).decode("ascii"),
+                pem=pem,
+                current=kid == current,
+            )
+        )
+    return out

@@ -70,6 +70,7 @@ from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
 from hub.errors import Forbidden, HubError, NotFound
 from hub.events import api as events_api
+from hub.events import signing
 from hub.events.filters import EventFilter
 from hub.events.models import Event, ReadMarker
 from hub.events.reads import stream_mark_read, stream_readers_for
@@ -128,6 +129,7 @@ REST = "rest"
 # - read markers of the incident's stream (mark how far you read, list who read
 #   how far): anyone who may read the stream, exactly like its events;
 # - /audit/verify?stream=: anyone who may read the stream;
+#   /audit/keys (the checkpoints' public keys): everyone signed in;
 #   /audit/verify (everything): senior officials only (403 for anyone else),
 #   checking just the streams they may read (hub.events.permissions);
 # - /me, /agencies, /crossing-points, POST /auth/token and revoking one's own
@@ -334,6 +336,14 @@ TABLE: dict[str, str] = {
         crossing_point  point    403  OK      OK   403
         crossing_point  foreign  403  403     403  403
     """,
+    "audit_keys": """
+        participants    own      OK   OK   OK   OK
+        participants    point    OK   OK   OK   OK
+        participants    foreign  OK   OK   OK   OK
+        crossing_point  own      OK   OK   OK   OK
+        crossing_point  point    OK   OK   OK   OK
+        crossing_point  foreign  OK   OK   OK   OK
+    """,
     "me": """
         participants    own      OK   OK   OK   OK
         participants    point    OK   OK   OK   OK
@@ -387,7 +397,14 @@ TABLE: dict[str, str] = {
 # /audit/verify and the reference-data reads have no service function of their own
 # (the view calls a permission function or a selector), so they are REST only.
 REST_ONLY = frozenset(
-    {"audit_verify_stream", "audit_verify_all", "me", "agencies", "crossing_points"}
+    {
+        "audit_verify_stream",
+        "audit_verify_all",
+        "audit_keys",
+        "me",
+        "agencies",
+        "crossing_points",
+    }
 )
 LAYERS: dict[str, tuple[str, ...]] = {
     action: (REST,) if action in REST_ONLY else (SERVICE, REST) for action in TABLE
@@ -476,8 +493,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 26 actions on both layers + 5 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (26 * 2 + 5) * 2 * 3 * 4
+# 26 actions on both layers + 6 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (26 * 2 + 6) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -1080,6 +1097,15 @@ def fresh_address() -> str:
     return f"10.91.{n // 250}.{n % 250 + 1}"
 
 
+def rest_audit_keys(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get("/api/v1/audit/keys")
+    if response.status_code == 200:
+        keys = response.json()
+        assert [k["key_id"] for k in keys if k["current"]] == [signing.current_key_id()]
+        assert all(set(k) == {"key_id", "ed25519", "pem", "current"} for k in keys)
+    return from_response(response)
+
+
 def rest_me(c: Call, _: pytest.MonkeyPatch) -> str:
     response = c.api.get("/api/v1/me")
     if response.status_code == 200:
@@ -1201,6 +1227,7 @@ REST_ACTIONS: dict[str, Performer] = {
     "metrics": rest_metrics,
     "audit_verify_stream": rest_audit_verify_stream,
     "audit_verify_all": rest_audit_verify_all,
+    "audit_keys": rest_audit_keys,
     "me": rest_me,
     "agencies": rest_agencies,
     "crossing_points": rest_crossing_points,
@@ -1426,6 +1453,7 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/v1/streams/{stream}/read"): ("mark_read",),
     ("GET", "/api/v1/streams/{stream}/reads"): ("read_reads",),
     ("GET", "/api/v1/audit/verify"): ("audit_verify_stream", "audit_verify_all"),
+    ("GET", "/api/v1/audit/keys"): ("audit_keys",),
     ("GET", "/api/v1/me"): ("me",),
     ("GET", "/api/v1/agencies"): ("agencies",),
     ("GET", "/api/v1/crossing-points"): ("crossing_points",),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
@@ -24,14 +25,21 @@ from django.utils import timezone
 
 from hub import keygen
 from hub.config import generate_signing_key
+from hub.events import signing
 from hub.events.audit import verify, verify_witness
 from hub.events.chain import canonical_bytes, chain_hash
 from hub.events.checkpoints import checkpoint_document, checkpoint_now, public_keys, stream_proof
 from hub.events.models import AppendOnlyViolation, Checkpoint, Event, Stream, WitnessDelivery
 from hub.jobs.runner import sweep
-from hub.record.canonical import GENESIS_HASH, checkpoint_body, checkpoint_hash, leaf_data
+from hub.record.canonical import (
+    GENESIS_HASH,
+    checkpoint_body,
+    checkpoint_hash,
+    key_id,
+    leaf_data,
+)
 from hub.record.merkle import leaf_hash, verify_inclusion
-from tests.factories import post, report
+from tests.factories import Api, post, report
 
 BODY_FIELDS = ("number", "tree_size", "root", "at", "prev", "key_id")
 
@@ -199,6 +207,32 @@ def test_old_checkpoints_verify_after_a_key_rotation(settings: Any, tmp_path: Pa
     settings.HUB_SIGNING_PUBLIC_KEYS = sorted(public.iterdir())
     assert verify().ok
     assert set(public_keys()) == {first.key_id, second.key_id}
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_api_lists_the_public_keys_for_offline_checks(settings: Any, tmp_path: Path) -> None:
+    """GET /audit/keys: the current key and the ones kept after a rotation, each as raw
+    base64 and PEM with the id checkpoints name; officers only (401 signed out)."""
+    old = _write_key(tmp_path / "old.pem")
+    settings.HUB_SIGNING_KEY_FILE = _write_key(tmp_path / "new.pem")
+    kid_old, pem_old = keygen.public_pem(old)
+    (tmp_path / "kept.pem").write_text(pem_old)
+    settings.HUB_SIGNING_PUBLIC_KEYS = [tmp_path / "kept.pem"]
+    assert Client().get("/api/v1/audit/keys").status_code == 401
+    response = Api("na-imm.duty").get("/api/v1/audit/keys")
+    assert response.status_code == 200
+    keys = {k["key_id"]: k for k in response.json()}
+    assert set(keys) == set(public_keys()) == {kid_old, signing.current_key_id()}
+    assert [k for k, v in keys.items() if v["current"]] == [signing.current_key_id()]
+    for kid, key in keys.items():
+        raw = base64.b64decode(key["ed25519"])
+        assert key_id(raw) == kid
+        loaded = serialization.load_pem_public_key(key["pem"].encode())
+        assert isinstance(loaded, Ed25519PublicKey)
+        assert (
+            loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == raw
+        )
+    assert keys[kid_old]["pem"] == pem_old
 
 
 # --- the witness ------------------------------------------------------------------------------

@@ -90,6 +90,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys the hub's checkpoints are signed with (the current one and those kept after a rotation)
+         * @description For every signed-in officer: public keys are not secret. Verifying an export against these (rather than the key embedded in the file) proves this hub signed it; keep a copy made at another time or place to prove it against a hub that may itself have been changed (docs/operations.md).
+         */
+        get: operations["hub_events_api_audit_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -2036,6 +2056,29 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PublicKeyOut */
+        PublicKeyOut: {
+            /**
+             * Current
+             * @description true: new checkpoints are signed with it.
+             */
+            current: boolean;
+            /**
+             * Ed25519
+             * @description The raw 32-byte Ed25519 public key, base64.
+             */
+            ed25519: string;
+            /**
+             * Key Id
+             * @description The key's id: the first 8 bytes of SHA-256 of its 32 raw bytes, hex (what a checkpoint's `key_id` names).
+             */
+            key_id: string;
+            /**
+             * Pem
+             * @description The same key as a PEM SubjectPublicKeyInfo file.
+             */
+            pem: string;
+        };
         /** PunctualityOut */
         PunctualityOut: {
             /**
@@ -3421,6 +3464,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    hub_events_api_audit_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeyOut"][];
+                };
             };
             /** @description Unauthorized */
             401: {

@@ -4,13 +4,31 @@
 // review's locale files). Nothing is uploaded. The verifier lives in this lazy chunk.
 
 import { useState } from "preact/hooks";
+import { api } from "../api/client";
+import type { components } from "../api/schema";
 import { t, tDynamic } from "../i18n";
 import { linesOf, verifyExportText } from "./verify";
 import type { Params, Result } from "./verify";
 
 type Checked = { name: string; result: Result | null; lines: string[] };
+type PublicKey = components["schemas"]["PublicKeyOut"];
 
 const say = (code: string, params: Params) => tDynamic(`review.verify.${code}`, params, code);
+// Checked against the hub's own keys, "the key you gave" reads as the hub's key.
+const sayWithHubKeys = (code: string, params: Params) =>
+  code === "keyGiven" ? t("review.verify.keyHub", params) : say(code, params);
+
+/** The public keys the hub signs checkpoints with (GET /audit/keys), by key id; null
+ * when they cannot be fetched (offline): the file's embedded key is used, and the
+ * result says that proves only that the file is self-consistent. */
+export async function hubKeys(): Promise<Map<string, Uint8Array> | null> {
+  try {
+    const keys = await api<PublicKey[]>("GET", "/audit/keys");
+    return new Map(keys.map((k) => [k.key_id, Uint8Array.from(atob(k.ed25519), (c) => c.charCodeAt(0))]));
+  } catch {
+    return null;
+  }
+}
 
 export function ExportCheck() {
   const [checking, setChecking] = useState<string | null>(null);
@@ -22,8 +40,9 @@ export function ExportCheck() {
     setChecking(file.name);
     setChecked(null);
     try {
-      const result = await verifyExportText(await file.text());
-      setChecked({ name: file.name, result, lines: linesOf(result, say) });
+      const keys = await hubKeys();
+      const result = await verifyExportText(await file.text(), keys);
+      setChecked({ name: file.name, result, lines: linesOf(result, keys ? sayWithHubKeys : say) });
     } catch {
       setChecked({ name: file.name, result: null, lines: [t("review.verify.unreadable")] });
     } finally {
