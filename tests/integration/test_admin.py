@@ -35,6 +35,15 @@ NOT_IN_ADMIN = {
         "how far each officer has read a stream ('seen by'): written only by the read "
         "service, monotonic, not part of the record; nothing for an administrator to edit"
     ),
+    "events.Checkpoint": (
+        "append-only signed checkpoints: made only by the jobs loop, checked by "
+        "audit_verify and GET /audit/verify; each holds every stream's head (about a "
+        "megabyte at 10,000 streams), nothing an administrator reads or edits row by row"
+    ),
+    "events.WitnessDelivery": (
+        "delivery state of checkpoints to the witnesses: written by the loop, reported "
+        "in /readyz detail"
+    ),
 }
 
 
