@@ -44,7 +44,7 @@ from hub.accounts.models import User
 from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
 from hub.errors import NotFound
-from hub.events.audit import verify
+from hub.events.audit import verify_stream_checkpointed
 from hub.events.models import GENESIS_HASH, Event, Stream
 from hub.incidents.permissions import can_review_incident
 from hub.incidents.selectors import incident_for
@@ -116,6 +116,10 @@ class Verification:
     broken_seq: int | None
     reason: str | None
     verified_at: datetime
+    checkpoint: int | None = None
+    checkpoint_at: str | None = None
+    checkpoint_seq: int | None = None
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,16 +338,21 @@ def _actors(stream_id: int, head: int) -> list[ReviewActor]:
 
 
 def _verification(stream_name: str, now: datetime) -> Verification:
-    # The chain only: the signed checkpoints are checked by audit_verify and
-    # GET /api/v1/audit/verify (a pass over the whole checkpoint log, too slow here).
-    report = verify([stream_name], checkpoints=False)
-    broken = report.first_broken
+    # The chain, and its head in the latest signed checkpoint covering it (that
+    # checkpoint's signature and root too); the whole checkpoint log is checked by
+    # audit_verify and GET /api/v1/audit/verify.
+    found = verify_stream_checkpointed(stream_name)
+    broken = found.broken
     return Verification(
-        ok=report.ok,
-        through_seq=broken.seq - 1 if broken is not None else report.events_checked,
+        ok=broken is None,
+        through_seq=broken.seq - 1 if broken is not None else found.events_checked,
         broken_seq=broken.seq if broken is not None else None,
         reason=broken.reason if broken is not None else None,
         verified_at=now,
+        checkpoint=found.checkpoint,
+        checkpoint_at=found.checkpoint_at,
+        checkpoint_seq=found.checkpoint_seq,
+        key_id=found.key_id,
     )
 
 

@@ -87,6 +87,19 @@ class VerificationOut(Schema):
     broken_seq: int | None = Field(description="The first broken link; null when `ok`.")
     reason: str | None = Field(description="Why that link is broken; null when `ok`.")
     verified_at: datetime = Field(description="When the chain was verified (now).")
+    checkpoint: int | None = Field(
+        None,
+        description="The latest signed checkpoint that covers the stream, checked with it "
+        "(its hash, its Ed25519 signature with a known key, its root over its leaves, and "
+        "the event at the seq it recorded); null: no checkpoint covers the stream yet.",
+    )
+    checkpoint_at: str | None = Field(
+        None, description="When that checkpoint was made (UTC, as signed)."
+    )
+    checkpoint_seq: int | None = Field(
+        None, description="The stream's head as that checkpoint recorded it."
+    )
+    key_id: str | None = Field(None, description="The key that signed that checkpoint.")
 
 
 class ReviewActorOut(Schema):
@@ -115,7 +128,9 @@ class ReviewOut(Schema):
         description="One row per linked alert and targeted agency, in issue order: the "
         "agency's first acknowledgement."
     )
-    verification: VerificationOut = Field(description="The stream's hash chain, verified now.")
+    verification: VerificationOut = Field(
+        description="The stream's hash chain and its latest signed checkpoint, verified now."
+    )
     actors: list[ReviewActorOut] = Field(
         description="Everyone who appears as an actor on the stream, once each, by username."
     )

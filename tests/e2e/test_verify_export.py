@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import expect
 
+from hub.events import signing
 from hub.events.checkpoints import checkpoint_now, public_keys
 from hub.events.models import Event
 from hub.record.canonical import checkpoint_body, checkpoint_hash, key_id
@@ -45,6 +46,10 @@ def test_a_senior_official_verifies_a_downloaded_export_in_the_browser(
     page = sign_in(contexts, browser, hub.a, "na-imm.senior", f"/incidents/{DEMO_INCIDENT}/review")
     review = page.get_by_test_id("review")
     expect(review.get_by_test_id("review-row").first).to_be_visible()
+    # The badge checks the chain against the checkpoint just made.
+    expect(review.get_by_test_id("verification-checkpoint")).to_contain_text(
+        f"Signed checkpoint 1 holds it through #{head} (key {signing.current_key_id()})"
+    )
     with page.expect_download() as download:
         review.get_by_test_id("export-json").click()
     exported = tmp_path / f"{DEMO_INCIDENT}-timeline.json"

@@ -16,14 +16,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection
 
-from hub.events.audit import BrokenLink, verify
+from hub.events.audit import BrokenLink, verify, verify_stream_checkpointed
 from hub.events.chain import FORM_DIGEST, canonical_bytes, chain_hash
 from hub.events.checkpoints import checkpoint_now
 from hub.events.models import GENESIS_HASH, Checkpoint, Event, Stream
 from hub.events.signing import current_key_id, raw_public
 from hub.incidents.models import Incident
 from hub.record.canonical import canonical_time, checkpoint_body, checkpoint_hash, key_id
-from tests.factories import post, report
+from tests.factories import Api, post, report
 
 
 def _tamper(sql: str, params: list[Any]) -> None:
@@ -240,3 +240,63 @@ def test_edit_a_checkpoint_root(record: tuple[Incident, Incident]) -> None:
     link = _only(verify().broken)
     assert link.checkpoint == 1
     assert "hash" in link.reason
+
+
+# --- the review page's check: the chain against the latest checkpoint covering it ------
+
+
+def test_the_review_check_of_an_intact_stream_names_its_checkpoint(
+    record: tuple[Incident, Incident],
+) -> None:
+    a, b = record
+    found = verify_stream_checkpointed(a.stream_name)
+    assert (found.broken, found.events_checked) == (None, 5)
+    assert (found.checkpoint, found.checkpoint_seq, found.key_id) == (2, 5, current_key_id())
+    review = Api("na-imm.senior").get(f"/api/v1/incidents/{a.ref}/review").json()
+    assert review["verification"]["ok"] is True
+    assert review["verification"]["checkpoint"] == 2
+    assert review["verification"]["checkpoint_seq"] == 5
+    # A stream that appeared after the last checkpoint: its chain only.
+    c = report(title="C")
+    later = verify_stream_checkpointed(c.stream_name)
+    assert (later.broken, later.checkpoint) == (None, None)
+    assert verify_stream_checkpointed(b.stream_name).checkpoint == 2
+
+
+def test_the_review_check_catches_a_rewrite_and_a_rewind(
+    record: tuple[Incident, Incident],
+) -> None:
+    a, _ = record
+    _rewrite_from(a.stream_name, 2, "rewritten")
+    found = verify_stream_checkpointed(a.stream_name)
+    assert found.broken is not None
+    assert (found.broken.seq, found.broken.checkpoint) == (5, 2)
+    assert "rewritten after it" in found.broken.reason
+    review = Api("na-imm.senior").get(f"/api/v1/incidents/{a.ref}/review").json()
+    assert review["verification"]["ok"] is False
+    assert review["verification"]["broken_seq"] == 5
+
+
+def test_the_review_check_catches_a_rewind(record: tuple[Incident, Incident]) -> None:
+    a, _ = record
+    events = _events(a.stream_name)
+    _tamper("DELETE FROM events_event WHERE stream_id = %s AND seq > 3", [events[0].stream_id])
+    _tamper(
+        "UPDATE events_stream SET last_seq = 3, last_hash = %s WHERE id = %s",
+        [events[2].hash, events[0].stream_id],
+    )
+    found = verify_stream_checkpointed(a.stream_name)
+    assert found.broken is not None
+    assert (found.broken.seq, found.broken.checkpoint) == (5, 2)
+    assert "restored backup" in found.broken.reason
+
+
+def test_the_review_check_refuses_a_forged_latest_checkpoint(
+    record: tuple[Incident, Incident],
+) -> None:
+    a, _ = record
+    _forge(signer=Ed25519PrivateKey.generate(), claimed_key_id=current_key_id())
+    found = verify_stream_checkpointed(a.stream_name)
+    assert found.broken is not None
+    assert found.broken.checkpoint == 3
+    assert "signature does not verify" in found.broken.reason

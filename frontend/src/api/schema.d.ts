@@ -2264,7 +2264,7 @@ export interface components {
              * @description The crossing point's IANA time zone (show times, and read typed times, in it).
              */
             timezone: string;
-            /** @description The stream's hash chain, verified now. */
+            /** @description The stream's hash chain and its latest signed checkpoint, verified now. */
             verification: components["schemas"]["VerificationOut"];
         };
         /** RevokeIn */
@@ -2986,6 +2986,26 @@ export interface components {
              * @description The first broken link; null when `ok`.
              */
             broken_seq: number | null;
+            /**
+             * Checkpoint
+             * @description The latest signed checkpoint that covers the stream, checked with it (its hash, its Ed25519 signature with a known key, its root over its leaves, and the event at the seq it recorded); null: no checkpoint covers the stream yet.
+             */
+            checkpoint?: number | null;
+            /**
+             * Checkpoint At
+             * @description When that checkpoint was made (UTC, as signed).
+             */
+            checkpoint_at?: string | null;
+            /**
+             * Checkpoint Seq
+             * @description The stream's head as that checkpoint recorded it.
+             */
+            checkpoint_seq?: number | null;
+            /**
+             * Key Id
+             * @description The key that signed that checkpoint.
+             */
+            key_id?: string | null;
             /**
              * Ok
              * @description The stream's hash chain verified intact.

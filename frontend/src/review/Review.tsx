@@ -17,6 +17,7 @@ import { milestoneStrip } from "./milestones";
 import { ExportCheck } from "./ExportCheck";
 import { ReviewStore } from "./store";
 import type { ReviewRow } from "./rows";
+import type { ReviewOut } from "./types";
 
 function FullTime({ at, tz }: { at: string | null; tz: string }) {
   if (at === null) return null;
@@ -370,13 +371,23 @@ function TimeField({ label: text, value, error, onInput }: { label: string; valu
   );
 }
 
-function Verification({ review, tz }: { review: { verification: { ok: boolean; through_seq: number; broken_seq: number | null; reason: string | null; verified_at: string } }; tz: string }) {
+function Verification({ review, tz }: { review: Pick<ReviewOut, "verification">; tz: string }) {
   const v = review.verification;
   return (
     <p class={`verification ${v.ok ? "ok" : "broken"}`} data-testid="verification" role="status">
       <strong>{v.ok ? t("review.verified", { seq: v.through_seq }) : t("review.broken", { seq: v.broken_seq ?? 0, reason: v.reason ?? "" })}</strong>{" "}
       <span class="hint">
         {t("review.verifiedAt")} <FullTime at={v.verified_at} tz={tz} />
+      </span>{" "}
+      <span class="hint" data-testid="verification-checkpoint">
+        {v.checkpoint != null && v.checkpoint_at ? (
+          <>
+            {t("review.checkpointed", { number: v.checkpoint, seq: v.checkpoint_seq ?? 0, key_id: v.key_id ?? "" })}{" "}
+            <FullTime at={v.checkpoint_at} tz={tz} />
+          </>
+        ) : (
+          t("review.notCheckpointed")
+        )}
       </span>
     </p>
   );
