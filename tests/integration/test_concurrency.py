@@ -131,35 +131,57 @@ def _emit_committed(stream: str, body: str) -> int:
         ).seq
 
 
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "one stream"])
 def test_verify_is_not_fooled_by_events_committed_between_its_reads(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, batched: bool
 ) -> None:
-    """Commit an event in each window between verify's reads: still ok, nothing missed."""
+    """Commit an event in each window between verify's reads: still ok, nothing missed.
+    Both ways verify reads: a batch of small streams (heads, events, highest seqs in
+    three statements) and a stream read on its own (bigger than a batch)."""
     from hub.events import audit
 
     seed()
     stream = "incident:WDH-2026-0555"
     for i in range(3):
         _emit_committed(stream, f"before {i}")
-    real_read_head, real_max_seq = audit._read_head, audit._max_seq
     injected: list[str] = []
 
-    def read_head_then_append(stream_id: int) -> tuple[int, str]:
-        head = real_read_head(stream_id)
-        if "after head" not in injected:
-            injected.append("after head")
-            _emit_committed(stream, "after the head was read")
-        return head
+    def after(step: str, message: str) -> None:
+        if step not in injected:
+            injected.append(step)
+            _emit_committed(stream, message)
 
-    def max_seq_then_append(stream_id: int) -> int | None:
-        top = real_max_seq(stream_id)
-        if "after max" not in injected:
-            injected.append("after max")
-            _emit_committed(stream, "after max(seq) was read")
-        return top
+    if batched:
+        real_heads, real_tops = audit._read_heads, audit._max_seqs
 
-    monkeypatch.setattr(audit, "_read_head", read_head_then_append)
-    monkeypatch.setattr(audit, "_max_seq", max_seq_then_append)
+        def read_heads_then_append(ids: list[int]) -> dict[int, tuple[int, str]]:
+            heads = real_heads(ids)
+            after("after head", "after the heads were read")
+            return heads
+
+        def max_seqs_then_append(ids: list[int]) -> dict[int, int]:
+            tops = real_tops(ids)
+            after("after max", "after max(seq) was read")
+            return tops
+
+        monkeypatch.setattr(audit, "_read_heads", read_heads_then_append)
+        monkeypatch.setattr(audit, "_max_seqs", max_seqs_then_append)
+    else:
+        monkeypatch.setattr(audit, "BATCH_EVENTS", 0)  # every stream on its own
+        real_read_head, real_max_seq = audit._read_head, audit._max_seq
+
+        def read_head_then_append(stream_id: int) -> tuple[int, str]:
+            head = real_read_head(stream_id)
+            after("after head", "after the head was read")
+            return head
+
+        def max_seq_then_append(stream_id: int) -> int | None:
+            top = real_max_seq(stream_id)
+            after("after max", "after max(seq) was read")
+            return top
+
+        monkeypatch.setattr(audit, "_read_head", read_head_then_append)
+        monkeypatch.setattr(audit, "_max_seq", max_seq_then_append)
     report = verify()
     assert injected == ["after head", "after max"]
     assert report.ok, report.broken
