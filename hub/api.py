@@ -181,6 +181,7 @@ def _mount() -> None:
     from hub.accounts.api import router as auth_router
     from hub.agencies.api import router as agencies_router
     from hub.alerts.api import router as alerts_router
+    from hub.attachments.api import router as attachments_router
     from hub.events.api import router as events_router
     from hub.events.reads_api import router as reads_router
     from hub.incidents.api import router as incidents_router
@@ -196,6 +197,7 @@ def _mount() -> None:
     api.add_router("/", reads_router)
     api.add_router("/incidents", incidents_router)
     api.add_router("/incidents", review_router)
+    api.add_router("/incidents", attachments_router)
     api.add_router("/", search_router)
     api.add_router("/", metrics_router)
     api.add_router("/", alerts_router)

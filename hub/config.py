@@ -316,6 +316,10 @@ class Config:
     checkpoint_events: int = 1000
     witness_file: Path | None = None
     witness_url: str | None = None
+    attachments_dir: Path = VAR_DIR / "attachments"
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_uploads_per_minute: int = 30
+    attachment_max_pixels: int = 40_000_000
 
     @property
     def is_production(self) -> bool:
@@ -413,4 +417,25 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
         ),
         witness_file=Path(raw_witness_file) if raw_witness_file else None,
         witness_url=parse_witness_url(environ.get("HUB_WITNESS_URL")),
+        attachments_dir=Path(
+            (environ.get("HUB_ATTACHMENTS_DIR") or "").strip() or var_dir / "attachments"
+        ),
+        attachment_max_bytes=parse_int(
+            "HUB_ATTACHMENT_MAX_BYTES",
+            environ.get("HUB_ATTACHMENT_MAX_BYTES"),
+            25 * 1024 * 1024,
+            minimum=1,
+        ),
+        attachment_uploads_per_minute=parse_int(
+            "HUB_ATTACHMENT_UPLOADS_PER_MINUTE",
+            environ.get("HUB_ATTACHMENT_UPLOADS_PER_MINUTE"),
+            30,
+            minimum=1,
+        ),
+        attachment_max_pixels=parse_int(
+            "HUB_ATTACHMENT_MAX_PIXELS",
+            environ.get("HUB_ATTACHMENT_MAX_PIXELS"),
+            40_000_000,
+            minimum=1,
+        ),
     )

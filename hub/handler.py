@@ -25,8 +25,17 @@ import django
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
+from hub.attachments.uploads import capped_receive, is_upload
+
 
 class SyncChainASGIHandler(ASGIHandler):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Evidence uploads: stop reading the body past its limit or its declared
+        # length (``hub.attachments.uploads``) instead of spooling all of it.
+        if scope.get("type") == "http" and is_upload(scope.get("method", ""), scope["path"]):
+            receive = capped_receive(scope, receive)
+        await super().__call__(scope, receive, send)
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
         chain: Any = self._middleware_chain  # type: ignore[has-type]

@@ -11,6 +11,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from hub.attachments.uploads import (
+    SCOPE_FLAG,
+    LimitedUploadHandler,
+    is_upload,
+    upload_envelope,
+)
+
 
 class BodySizeLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -18,6 +25,24 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit: int = settings.HUB_MAX_REQUEST_BODY
+        if is_upload(request.method or "", request.path):
+            # Evidence uploads have their own, larger limit, enforced while the
+            # body streams in (``hub.attachments.uploads``).
+            limit = upload_envelope()
+            refused = getattr(request, "scope", {}).get(SCOPE_FLAG)
+            if refused == "length_mismatch":
+                return JsonResponse(
+                    {
+                        "code": "content_length_mismatch",
+                        "detail": "The body does not match its Content-Length.",
+                    },
+                    status=400,
+                )
+            if refused == "too_large":
+                return _too_large(settings.HUB_ATTACHMENT_MAX_BYTES)
+            # Before anything (CSRF included) reads the body: count the file's
+            # bytes as they stream and stop past the limit.
+            request.upload_handlers = [LimitedUploadHandler(request)]
         raw_length = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw_length)
@@ -26,14 +51,15 @@ class BodySizeLimitMiddleware:
                 {"code": "bad_request", "detail": "Content-Length is not a number."}, status=400
             )
         if length > limit:
-            return JsonResponse(
-                {
-                    "code": "payload_too_large",
-                    "detail": f"Request bodies are limited to {limit} bytes.",
-                },
-                status=413,
-            )
+            return _too_large(limit)
         return self.get_response(request)
+
+
+def _too_large(limit: int) -> JsonResponse:
+    return JsonResponse(
+        {"code": "payload_too_large", "detail": f"Request bodies are limited to {limit} bytes."},
+        status=413,
+    )
 
 
 API_PREFIX = "/api/"

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "hub.agencies",
     "hub.events",
     "hub.incidents",
+    "hub.attachments",
     "hub.alerts",
     "hub.operations",
     "hub.sitreps",
@@ -163,6 +164,12 @@ FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [("app", FRONTEND_DIST)] if FRONTEND_DIST.is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Evidence files (hub.attachments): private, never under STATIC/MEDIA, served
+    # only through the API. A later S3-compatible backend replaces this alias.
+    "attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(CONFIG.attachments_dir), "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -176,6 +183,12 @@ WHITENOISE_USE_FINDERS = not CONFIG.is_production
 # Request bodies: the API refuses anything larger with a JSON 413.
 HUB_MAX_REQUEST_BODY = 256 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = HUB_MAX_REQUEST_BODY
+
+# Evidence files (hub.attachments): the largest file, counted while the body
+# streams in; uploads per officer per minute; Pillow's decompression-bomb limit.
+HUB_ATTACHMENT_MAX_BYTES = CONFIG.attachment_max_bytes
+HUB_ATTACHMENT_UPLOADS_PER_MINUTE = CONFIG.attachment_uploads_per_minute
+HUB_ATTACHMENT_MAX_PIXELS = CONFIG.attachment_max_pixels
 
 # Security. Production sits behind a TLS-terminating proxy (deploy/nginx.conf),
 # which sets X-Forwarded-Proto.

@@ -19,7 +19,7 @@ os.environ.setdefault(
 )
 
 from hub.settings import *  # noqa: F403
-from hub.settings import DATABASES, VAR_DIR
+from hub.settings import DATABASES, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -30,3 +30,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Connections opened by worker threads (the live layer's pool) close after each
 # call, so nothing holds the test database open when it is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# Evidence files of the test run live in a temporary directory, not under var/.
+STORAGES["attachments"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": tempfile.mkdtemp(prefix="hub-test-attachments-"), "base_url": None},
+}

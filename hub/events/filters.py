@@ -25,7 +25,7 @@ from hub.events.types import EVENT_TYPES
 # The review's chips. Each event kind is in exactly one group (tests/unit checks
 # that every registered kind is); "other" holds kinds no incident stream carries.
 GROUP_KINDS: dict[str, tuple[str, ...]] = {
-    "messages": ("message.posted",),
+    "messages": ("message.posted", "attachment.added"),
     "status": (
         "incident.reported",
         "incident.updated",
@@ -54,8 +54,8 @@ GROUP_KINDS: dict[str, tuple[str, ...]] = {
         "task.overdue",
     ),
     "sitreps": ("sitrep.posted", "sitrep.cadence_set", "sitrep.overdue"),
-    "edits": ("message.edited", "message.redacted"),
-    "other": ("template.published",),
+    "edits": ("message.edited", "message.redacted", "attachment.withdrawn"),
+    "other": ("template.published", "attachment.original_downloaded"),
 }
 GROUPS: tuple[str, ...] = tuple(GROUP_KINDS)
 MAX_Q = 200

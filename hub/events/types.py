@@ -210,6 +210,38 @@ class MessageRedacted(EventPayload):
     reason: str
 
 
+# --- evidence files (incident:<REF>, hub.attachments) -----------------------------
+
+
+@event_kind("attachment.added")
+class AttachmentAdded(EventPayload):
+    """The original's SHA-256 and size, so the hash chain covers the evidence."""
+
+    attachment_id: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    content_type: str
+    filename: str
+    uploader: str
+    agency: str
+
+
+@event_kind("attachment.withdrawn")
+class AttachmentWithdrawn(EventPayload):
+    """The file stops being served; the row, the bytes and this record stay."""
+
+    attachment_id: int
+    reason: str
+
+
+@event_kind("attachment.original_downloaded")
+class AttachmentOriginalDownloaded(EventPayload):
+    """Someone downloaded the original bytes (the actor is who)."""
+
+    attachment_id: int
+    sha256: str
+
+
 # --- alerts (crossing:<CODE>) ----------------------------------------------------
 
 AlertCategory = Literal[

@@ -284,6 +284,19 @@ def describe_event(kind: str, payload: dict[str, Any], alerts: AlertsSeen | None
         return f"{edit}: {payload.get('body', '')}"
     if kind == "message.redacted":
         return f"Redacted message #{payload.get('message_id')} — {payload.get('reason', '')}"
+    if kind == "attachment.added":
+        return (
+            f"File #{payload.get('attachment_id')} added: {payload.get('filename', '')} "
+            f"({payload.get('content_type', '')}, {payload.get('size')} bytes, "
+            f"SHA-256 {payload.get('sha256', '')})"
+        )
+    if kind == "attachment.withdrawn":
+        return f"Withdrew file #{payload.get('attachment_id')} — {payload.get('reason', '')}"
+    if kind == "attachment.original_downloaded":
+        return (
+            f"Original of file #{payload.get('attachment_id')} downloaded "
+            f"(SHA-256 {payload.get('sha256', '')})"
+        )
     if kind.startswith("alert."):
         seen = alerts if alerts is not None else AlertsSeen()
         return _describe_alert(kind, payload, seen)

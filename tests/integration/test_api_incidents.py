@@ -296,7 +296,13 @@ def test_openapi_documents_every_4xx_of_every_operation_as_error_out() -> None:
             if op.get("parameters") or op.get("requestBody"):  # input: may be invalid
                 assert "422" in errors, where
             if op.get("requestBody"):
-                assert op["requestBody"]["content"].keys() == {"application/json"}, where
+                # Evidence uploads are the one multipart body (hub.attachments).
+                expected = (
+                    {"multipart/form-data"}
+                    if where == "POST /api/v1/incidents/{ref}/attachments"
+                    else {"application/json"}
+                )
+                assert op["requestBody"]["content"].keys() == expected, where
     error_out = schema["components"]["schemas"]["ErrorOut"]
     assert error_out["required"] == ["code", "detail"]
     assert set(error_out["properties"]) == {"code", "detail", "errors"}

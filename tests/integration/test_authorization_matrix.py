@@ -48,6 +48,8 @@ terminal summary ("authorization matrix: N cells checked", see
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import json
 import logging
@@ -68,6 +70,8 @@ from hub.accounts.services import credentials_check, token_issue, token_revoke
 from hub.agencies.demo import DEMO_PASSWORD
 from hub.agencies.models import Agency
 from hub.agencies.selectors import access_for
+from hub.attachments import services as attachment_services
+from hub.attachments.models import Attachment
 from hub.errors import Forbidden, HubError, NotFound
 from hub.events import api as events_api
 from hub.events import signing
@@ -86,6 +90,18 @@ from tests.factories import Api, occurred, officer, post, report, seed
 from tests.integration.conftest import MATRIX_PROPERTY
 
 pytestmark = pytest.mark.django_db
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PNG = _png()
+PNG_SHA256 = hashlib.sha256(PNG).hexdigest()
 
 # --- the table ------------------------------------------------------------------------
 
@@ -120,6 +136,10 @@ REST = "rest"
 #   the rows, never who may export);
 # - review: senior officials serving the point, and coordinators of the lead agency
 #   (NA-IMM, the reporter's); a participant's duty officer gets 403;
+# - evidence files (hub.attachments.permissions): upload like post; list their
+#   metadata like read_messages; download the original and withdraw (a file
+#   na-cus.duty uploaded) like review: senior officials serving the point and
+#   coordinators of the lead agency; 403 ``original_restricted`` counts as 403;
 # - the filtered timeline: exactly the readers of the stream, like read_events;
 # - search: a match in the incident for exactly its readers, like the list (absent
 #   for anyone else, never a refusal); a message hit in the results too;
@@ -296,6 +316,38 @@ TABLE: dict[str, str] = {
         crossing_point  point    403  403  OK   404
         crossing_point  foreign  404  404  404  404
     """,
+    "upload_attachment": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  403  404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    403  403  403  404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "list_attachments": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "download_original": """
+        participants    own      403  OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
+    "withdraw_attachment": """
+        participants    own      403  OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      403  OK   OK   404
+        crossing_point  point    403  403  OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
     "review": """
         participants    own      403  OK   OK   404
         participants    point    404  404  OK   404
@@ -423,6 +475,9 @@ WRITE_KINDS = {
     "edit_others_message": "message.edited",
     "redact_own_message": "message.redacted",
     "redact_others_message": "message.redacted",
+    "upload_attachment": "attachment.added",
+    "download_original": "attachment.original_downloaded",
+    "withdraw_attachment": "attachment.withdrawn",
 }
 # The `action` a refusal is logged under on "hub.security" (hub.security.log_denial):
 # every refused read of an existing incident, write, export and verification.
@@ -451,6 +506,10 @@ LOGGED_ACTIONS = {
     "review": "incident.review",
     "metrics": "metrics.read",
     "audit_verify_all": "audit.verify",
+    "upload_attachment": "attachment.upload",
+    "list_attachments": "attachment.list",
+    "download_original": "attachment.download",
+    "withdraw_attachment": "attachment.withdraw",
 }
 
 
@@ -493,8 +552,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 26 actions on both layers + 6 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (26 * 2 + 6) * 2 * 3 * 4
+# 30 actions on both layers + 6 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (30 * 2 + 6) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -514,12 +573,14 @@ class World:
     own_message: dict[tuple[str, str], int]  # (visibility, username) -> message id
     clients: dict[str, Api]  # username -> signed-in REST client
     others_token: int  # id of a bearer token of na-cus.duty (not a caller)
+    attachment: dict[str, int]  # visibility -> id of a file na-cus.duty uploaded
 
 
 def build_world() -> World:
     refs: dict[str, str] = {}
     others: dict[str, int] = {}
     own: dict[tuple[str, str], int] = {}
+    attachments: dict[str, int] = {}
     for visibility in VISIBILITIES:
         incident = report("na-imm.duty", "WDH", visibility=visibility)
         services.incident_invite_agency(
@@ -542,6 +603,13 @@ def build_world() -> World:
                     created_at=timezone.now(),
                 ).pk
         refs[visibility] = incident.ref
+        attachments[visibility] = attachment_services.attachment_upload(
+            actor=officer(OTHER_AUTHOR),
+            ref=incident.ref,
+            file=io.BytesIO(PNG),
+            filename="crew-list.png",
+            client_msg_id=uuid.uuid4(),
+        ).attachment.pk
     # Sessions are created here, outside the per-cell savepoints, so they survive.
     clients = {username: Api(username) for username in CALLERS}
     others_token = token_issue(user=officer(OTHER_AUTHOR), name="not yours").token.pk
@@ -551,6 +619,7 @@ def build_world() -> World:
         own_message=own,
         clients=clients,
         others_token=others_token,
+        attachment=attachments,
     )
 
 
@@ -607,6 +676,10 @@ def state(ref: str) -> dict[str, Any]:
 # --- performing an action -------------------------------------------------------------
 
 
+# A refused download of an original says why in its own code (hub.attachments).
+FORBIDDEN_CODES = ("forbidden", "original_restricted")
+
+
 def from_service(call: Callable[[], object]) -> str:
     """Run a service call; the outcome is OK, or the kind of refusal it raised."""
     try:
@@ -614,7 +687,7 @@ def from_service(call: Callable[[], object]) -> str:
     except HubError as exc:
         if isinstance(exc, NotFound) and exc.code == "not_found":
             return NOT_FOUND
-        if isinstance(exc, Forbidden) and exc.code == "forbidden":
+        if isinstance(exc, Forbidden) and exc.code in FORBIDDEN_CODES:
             return FORBIDDEN
         # Anything else (a 409, a 422) is not an authorization outcome: the cell fails.
         return f"unexpected {type(exc).__name__} {exc.code}: {exc.detail}"
@@ -628,7 +701,7 @@ def from_response(response: Any) -> str:
     body = response.json()
     if response.status_code == 404 and body.get("code") == "not_found":
         return NOT_FOUND
-    if response.status_code == 403 and body.get("code") == "forbidden":
+    if response.status_code == 403 and body.get("code") in FORBIDDEN_CODES:
         return FORBIDDEN
     return f"unexpected {response.status_code}: {body}"
 
@@ -789,10 +862,16 @@ def service_export(c: Call, _: pytest.MonkeyPatch) -> str:
 FILTERED = {"group": "messages", "agency": "NA-CUS", "count": "true"}
 
 
-def check_filtered(c: Call, seqs: list[int], matched: int | None, head: int) -> None:
+def filtered_seqs(c: Call) -> list[int]:
+    """NA-CUS's events in the "messages" group: its message and its file."""
     others = Message.objects.get(pk=c.world.others_message[c.visibility])
-    assert seqs == [others.seq]
-    assert matched == 1
+    attachment = Attachment.objects.get(pk=c.world.attachment[c.visibility])
+    return sorted([others.seq, attachment.seq])
+
+
+def check_filtered(c: Call, seqs: list[int], matched: int | None, head: int) -> None:
+    assert seqs == filtered_seqs(c)
+    assert matched == 2
     assert head == len(stream_events(c.ref))
 
 
@@ -857,12 +936,11 @@ def service_export_filtered(c: Call, _: pytest.MonkeyPatch) -> str:
 
 
 def check_filtered_export(c: Call, content: bytes) -> None:
-    """The export of the filtered timeline's rows (NA-CUS's one message), recorded."""
+    """The export of the filtered timeline's rows (NA-CUS's message and file), recorded."""
     document = json.loads(content)
-    others = Message.objects.get(pk=c.world.others_message[c.visibility])
-    assert [row["seq"] for row in document["events"]] == [others.seq]
+    assert [row["seq"] for row in document["events"]] == filtered_seqs(c)
     assert document["filters"] == {"group": ["messages"], "agency": "NA-CUS"}
-    assert (document["rows_shown"], document["rows_total"]) == (1, len(stream_events(c.ref)))
+    assert (document["rows_shown"], document["rows_total"]) == (2, len(stream_events(c.ref)))
     assert document["verification"]["ok"] is True
 
 
@@ -900,8 +978,42 @@ def service_write(c: Call, _: pytest.MonkeyPatch) -> str:
         "redact": lambda: services.message_redact(
             actor=actor, ref=c.ref, message_id=c.message_id, reason="Personal data."
         ),
+        "upload_attachment": lambda: attachment_services.attachment_upload(
+            actor=actor,
+            ref=c.ref,
+            file=io.BytesIO(PNG),
+            filename="matrix.png",
+            client_msg_id=uuid.uuid4(),
+        ),
+        "download_original": lambda: download_service(actor, c),
+        "withdraw_attachment": lambda: attachment_services.attachment_withdraw(
+            actor=actor,
+            ref=c.ref,
+            attachment_id=c.world.attachment[c.visibility],
+            reason="Wrong person.",
+        ),
     }
     return from_service(calls[write_verb(c.action)])
+
+
+def download_service(actor: Any, c: Call) -> None:
+    _attachment, stream = attachment_services.attachment_open_original(
+        actor=actor, ref=c.ref, attachment_id=c.world.attachment[c.visibility]
+    )
+    stream.close()
+
+
+def service_list_attachments(c: Call, _: pytest.MonkeyPatch) -> str:
+    return from_service(
+        lambda: attachment_services.attachments_of_incident(actor=officer(c.username), ref=c.ref)
+    )
+
+
+def rest_list_attachments(c: Call, _: pytest.MonkeyPatch) -> str:
+    response = c.api.get(f"/api/v1/incidents/{c.ref}/attachments")
+    if response.status_code == 200:
+        assert c.world.attachment[c.visibility] in [a["id"] for a in response.json()["items"]]
+    return from_response(response)
 
 
 def write_verb(action: str) -> str:
@@ -1068,6 +1180,22 @@ def rest_write(c: Call, _: pytest.MonkeyPatch) -> str:
         response = c.api.post(
             f"{base}/messages", {"body": "Matrix check.", "client_msg_id": str(uuid.uuid4())}
         )
+    elif verb == "upload_attachment":
+        f = io.BytesIO(PNG)
+        f.name = "matrix.png"
+        response = c.api.client.post(
+            f"{base}/attachments", {"file": f, "client_msg_id": str(uuid.uuid4())}
+        )
+    elif verb == "download_original":
+        response = c.api.get(f"{base}/attachments/{c.world.attachment[c.visibility]}")
+        if response.status_code == 200:
+            assert b"".join(response.streaming_content) == PNG
+            return OK
+    elif verb == "withdraw_attachment":
+        response = c.api.post(
+            f"{base}/attachments/{c.world.attachment[c.visibility]}/withdraw",
+            {"reason": "Wrong person."},
+        )
     elif verb == "edit":
         response = c.api.patch(
             f"{base}/messages/{c.message_id}", {"body": f"Edited by {c.username}."}
@@ -1210,6 +1338,7 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "auth_token": service_auth_token,
     "revoke_own_token": service_revoke_token,
     "revoke_others_token": service_revoke_token,
+    "list_attachments": service_list_attachments,
     **{action: service_write for action in WRITE_KINDS},
 }
 REST_ACTIONS: dict[str, Performer] = {
@@ -1234,6 +1363,7 @@ REST_ACTIONS: dict[str, Performer] = {
     "auth_token": rest_auth_token,
     "revoke_own_token": rest_revoke_token,
     "revoke_others_token": rest_revoke_token,
+    "list_attachments": rest_list_attachments,
     **{action: rest_write for action in WRITE_KINDS},
 }
 
@@ -1281,6 +1411,18 @@ def check_written(c: Call, before: dict[str, Any], before_events: list[Event]) -
         assert len(after["messages"]) == len(before["messages"]) + 1
         message = Message.objects.get(pk=last.payload["message_id"])
         assert (message.author_id, message.body) == (actor.pk, "Matrix check.")
+    elif verb == "upload_attachment":
+        attachment = Attachment.objects.get(pk=last.payload["attachment_id"])
+        assert (attachment.uploaded_by_id, attachment.sha256) == (actor.pk, PNG_SHA256)
+        assert last.payload["sha256"] == PNG_SHA256
+    elif verb == "download_original":
+        assert last.payload["attachment_id"] == c.world.attachment[c.visibility]
+    elif verb == "withdraw_attachment":
+        attachment = Attachment.objects.get(pk=c.world.attachment[c.visibility])
+        assert (attachment.withdrawn_by_id, attachment.withdrawn_reason) == (
+            actor.pk,
+            "Wrong person.",
+        )
     elif verb == "edit":
         message = Message.objects.get(pk=c.message_id)
         assert (message.body, message.edit_count) == (f"Edited by {c.username}.", 1)
@@ -1446,6 +1588,12 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "redact_others_message",
     ),
     ("GET", "/api/v1/incidents/{ref}/export"): ("export", "export_filtered"),
+    ("POST", "/api/v1/incidents/{ref}/attachments"): ("upload_attachment",),
+    ("GET", "/api/v1/incidents/{ref}/attachments"): ("list_attachments",),
+    ("GET", "/api/v1/incidents/{ref}/attachments/{attachment_id}"): ("download_original",),
+    ("POST", "/api/v1/incidents/{ref}/attachments/{attachment_id}/withdraw"): (
+        "withdraw_attachment",
+    ),
     ("GET", "/api/v1/incidents/{ref}/review"): ("review",),
     ("GET", "/api/v1/search"): ("search",),
     ("GET", "/api/v1/metrics"): ("metrics",),

@@ -46,6 +46,8 @@ def test_the_review_chips_are_the_groups_in_order() -> None:
         "other",
     )
     assert kinds_of(["edits", "messages"]) == [
+        "attachment.added",
+        "attachment.withdrawn",
         "message.edited",
         "message.posted",
         "message.redacted",

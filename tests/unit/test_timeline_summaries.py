@@ -34,7 +34,19 @@ TASK = {
     "adhoc": True,
 }
 ALERT = {"alert_id": 4, "exercise": True}
+SHA = "a" * 64
 SAMPLES: dict[str, dict[str, Any]] = {
+    "attachment.added": {
+        "attachment_id": 3,
+        "sha256": SHA,
+        "size": 2048,
+        "content_type": "image/jpeg",
+        "filename": "visa-foil.jpg",
+        "uploader": "na-imm.duty",
+        "agency": "NA-IMM",
+    },
+    "attachment.withdrawn": {"attachment_id": 3, "reason": "Wrong traveller"},
+    "attachment.original_downloaded": {"attachment_id": 3, "sha256": SHA},
     "incident.reported": {
         "ref": "WDH-2026-0001",
         "crossing_point": "WDH",

@@ -1,0 +1,130 @@
+"""REST: evidence files on incidents (upload, list, download the original, withdraw).
+
+Each route calls exactly one service; errors leave as ``{"code", "detail"}``.
+The upload's multipart body is parsed by ``LimitedUploadHandler``, installed by
+``BodySizeLimitMiddleware`` before anything reads the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+from django.http import FileResponse, HttpRequest
+from ninja import Router, Status
+
+from hub.attachments import services
+from hub.attachments.schemas import AttachmentList, AttachmentOut, AttachmentWriteOut, WithdrawIn
+from hub.attachments.uploads import LimitedUploadHandler
+from hub.auth import request_user
+from hub.errors import InvalidInput, PayloadTooLarge
+from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut
+
+router = Router(tags=["attachments"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "client_msg_id"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "client_msg_id": {"type": "string", "format": "uuid"},
+                        "agency": {"type": "string", "maxLength": 20},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _write_out(result: services.AttachmentResult, ref: str) -> AttachmentWriteOut:
+    return AttachmentWriteOut(
+        attachment=AttachmentOut.of(result.attachment, ref),
+        stream=result.stream,
+        seq=result.seq,
+        duplicate=result.duplicate,
+    )
+
+
+@router.post(
+    "/{ref}/attachments",
+    response={
+        201: AttachmentWriteOut,
+        200: AttachmentWriteOut,
+        415: ErrorOut,
+        429: ErrorOut,
+        **ERRORS_WRITE,
+    },
+    summary="Upload an evidence file (multipart: file, client_msg_id; idempotent)",
+    openapi_extra=UPLOAD_BODY,
+)
+def attachment_create(request: HttpRequest, ref: str) -> Status[AttachmentWriteOut]:
+    files = request.FILES
+    if any(isinstance(h, LimitedUploadHandler) and h.too_large for h in request.upload_handlers):
+        raise PayloadTooLarge("The file is larger than this hub accepts.", code="file_too_large")
+    upload = files.get("file")
+    if upload is None:
+        raise InvalidInput("file: a multipart part named 'file' is required.")
+    try:
+        client_msg_id = uuid.UUID(str(request.POST.get("client_msg_id", "")))
+    except ValueError:
+        raise InvalidInput("client_msg_id: a UUID is required.") from None
+    agency = request.POST.get("agency") or None
+    result = services.attachment_upload(
+        actor=request_user(request),
+        ref=ref,
+        file=upload,
+        filename=upload.name,
+        client_msg_id=client_msg_id,
+        agency=agency,
+    )
+    return Status(200 if result.duplicate else 201, _write_out(result, ref))
+
+
+@router.get(
+    "/{ref}/attachments",
+    response={200: AttachmentList, **ERRORS_READ},
+    summary="Evidence files on the incident (metadata; withdrawn ones marked)",
+)
+def attachment_list(request: HttpRequest, ref: str) -> AttachmentList:
+    items = services.attachments_of_incident(actor=request_user(request), ref=ref)
+    return AttachmentList(items=[AttachmentOut.of(a, ref) for a in items])
+
+
+@router.get(
+    "/{ref}/attachments/{attachment_id}",
+    response={200: None, 403: ErrorOut, **ERRORS_READ},
+    summary="Download the original bytes (lead-agency coordinators and senior officials; logged)",
+)
+def attachment_download(request: HttpRequest, ref: str, attachment_id: int) -> FileResponse:
+    attachment, stream = services.attachment_open_original(
+        actor=request_user(request), ref=ref, attachment_id=attachment_id
+    )
+    response = FileResponse(stream, content_type=attachment.content_type)
+    response["Content-Length"] = str(attachment.size)
+    response["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.post(
+    "/{ref}/attachments/{attachment_id}/withdraw",
+    response={200: AttachmentWriteOut, **ERRORS_WRITE},
+    summary="Withdraw a file with a reason (it stops being served; nothing is deleted)",
+)
+def attachment_withdraw(
+    request: HttpRequest, ref: str, attachment_id: int, payload: WithdrawIn
+) -> AttachmentWriteOut:
+    result = services.attachment_withdraw(
+        actor=request_user(request), ref=ref, attachment_id=attachment_id, reason=payload.reason
+    )
+    return _write_out(result, ref)

@@ -1,0 +1,56 @@
+"""Evidence files on incidents.
+
+Invariants: an ``Attachment`` row is never deleted or replaced (``PROTECT``
+everywhere, no delete path in the services); withdrawing one sets
+``withdrawn_*`` and the bytes stay in storage. The stored name is derived from
+the SHA-256 of the bytes, so the same bytes are stored once.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from hub.agencies.models import Agency
+from hub.incidents.models import Incident
+
+
+class Attachment(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=64)
+    filename = models.CharField(max_length=255, help_text="Sanitised; for display only.")
+    storage_name = models.CharField(max_length=255)
+    client_msg_id = models.UUIDField()
+    seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    withdrawn_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["uploaded_by", "client_msg_id"], name="attachment_once_per_client_msg"
+            )
+        ]
+        indexes = [models.Index(fields=["incident", "id"], name="attachment_incident_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None

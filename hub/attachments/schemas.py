@@ -1,0 +1,74 @@
+"""Wire shapes of evidence files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field, StrictStr
+
+from hub.attachments.models import Attachment
+from hub.schemas import StrictIn, UserRef
+
+
+class AttachmentOut(Schema):
+    id: int
+    incident: str
+    seq: int = Field(description="The seq of its attachment.added event.")
+    sha256: str = Field(description="SHA-256 of the original bytes, lowercase hex.")
+    size: int
+    content_type: str = Field(description="Decided from the bytes, not the name.")
+    filename: str = Field(description="Sanitised, for display only.")
+    uploaded_by: UserRef
+    agency: str
+    created_at: datetime
+    withdrawn: bool
+    withdrawn_at: datetime | None
+    withdrawn_by: UserRef | None
+    withdrawn_reason: str | None
+
+    @staticmethod
+    def of(attachment: Attachment, ref: str) -> AttachmentOut:
+        by = attachment.withdrawn_by
+        up = attachment.uploaded_by
+        return AttachmentOut(
+            id=attachment.pk,
+            incident=ref,
+            seq=attachment.seq,
+            sha256=attachment.sha256,
+            size=attachment.size,
+            content_type=attachment.content_type,
+            filename=attachment.filename,
+            uploaded_by=UserRef(id=up.pk, username=up.username, name=up.display_name),
+            agency=attachment.agency.code,
+            created_at=attachment.created_at,
+            withdrawn=attachment.is_withdrawn,
+            withdrawn_at=attachment.withdrawn_at,
+            withdrawn_by=(
+                UserRef(id=by.pk, username=by.username, name=by.display_name) if by else None
+            ),
+            withdrawn_reason=attachment.withdrawn_reason if attachment.is_withdrawn else None,
+        )
+
+
+class AttachmentWriteOut(Schema):
+    attachment: AttachmentOut
+    stream: str
+    seq: int
+    duplicate: bool
+
+
+class AttachmentList(Schema):
+    items: list[AttachmentOut]
+
+
+class WithdrawIn(StrictIn):
+    reason: StrictStr = Field(min_length=1, max_length=500)
+
+
+class UploadForm(Schema):
+    """Documentation only: the multipart fields of an upload."""
+
+    client_msg_id: UUID
+    agency: str | None = None

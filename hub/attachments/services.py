@@ -1,0 +1,284 @@
+"""Writes and reads of evidence files (hub.attachments).
+
+Every write loads the caller's access and the incident (NotFound when it is not
+theirs), checks ``hub.attachments.permissions``, changes rows and emits its event
+on ``incident:<REF>`` in one transaction (``run_idempotent`` opens it).
+
+- ``attachment_upload``: the bytes are inspected (``inspection``), hashed and
+  stored under a name derived from the hash before the transaction, so a retry
+  stores nothing new (the same name already exists). Idempotent on
+  ``client_msg_id``: the same bytes replay the original, other bytes are 409.
+- ``attachment_withdraw``: a redaction with a reason; row and bytes stay.
+- ``attachment_open_original``: who may, gets the bytes, and an
+  ``attachment.original_downloaded`` event is appended first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import File
+from django.core.files.storage import Storage, storages
+from django.db import transaction
+from django.utils import timezone
+
+from hub.accounts.models import User
+from hub.agencies.selectors import access_for
+from hub.attachments import permissions as perms
+from hub.attachments.inspection import inspect_file
+from hub.attachments.models import Attachment
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from hub.events.idempotency import Written, run_idempotent
+from hub.events.models import WriteReceipt
+from hub.events.pipeline import emit
+from hub.events.types import AttachmentAdded, AttachmentOriginalDownloaded, AttachmentWithdrawn
+from hub.incidents.models import Incident, Status
+from hub.incidents.permissions import IncidentFacts, can_read_incident
+from hub.incidents.selectors import incident_facts
+from hub.security import acting_agency, log_denial, refuse
+
+MAX_REASON = 500
+MAX_FILENAME = 120
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AttachmentResult:
+    attachment: Attachment
+    stream: str
+    seq: int
+    duplicate: bool = False
+
+
+def attachment_storage() -> Storage:
+    return storages["attachments"]
+
+
+def sanitise_filename(name: str | None, extension: str) -> str:
+    """A display name: no path, no control characters, the extension of the real type."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(c for c in base if unicodedata.category(c)[0] != "C")
+    stem = re.sub(r"\s+", " ", base.rsplit(".", 1)[0] if "." in base else base).strip(" .")
+    return f"{(stem or 'file')[:MAX_FILENAME]}.{extension}"
+
+
+def _hash(file: IO[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    file.seek(0)
+    while chunk := file.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _rate_limit(actor: User) -> None:
+    limit: int = settings.HUB_ATTACHMENT_UPLOADS_PER_MINUTE
+    window = int(timezone.now().timestamp() // 60)
+    key = f"hub:attachment-uploads:{actor.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    if cache.incr(key) > limit:
+        raise RateLimited(
+            f"At most {limit} uploads per minute; try again shortly.", code="rate_limited"
+        )
+
+
+def _incident(
+    access_actor: User, ref: str, *, action: str, lock: bool
+) -> tuple[Incident, IncidentFacts]:
+    access = access_for(access_actor)
+    if not isinstance(ref, str) or len(ref) > 32:
+        raise NotFound("Not found.")
+    query = Incident.objects.select_related("crossing_point", "lead_agency")
+    if lock:
+        query = query.select_for_update(of=("self",))
+    incident = query.filter(ref=ref).first()
+    if incident is None:
+        raise NotFound("Not found.")
+    facts = incident_facts(incident)
+    if not can_read_incident(access, facts):
+        refuse(access, action=action, target=ref, reason="cannot see this incident", hide=True)
+    return incident, facts
+
+
+def _replay(receipt: WriteReceipt) -> AttachmentResult:
+    attachment = Attachment.objects.select_related("uploaded_by", "agency", "withdrawn_by").get(
+        pk=int(receipt.object_id)
+    )
+    return AttachmentResult(attachment, receipt.stream, receipt.seq or 0, duplicate=True)
+
+
+def attachment_upload(
+    *,
+    actor: User,
+    ref: str,
+    file: IO[bytes],
+    filename: str | None,
+    client_msg_id: uuid.UUID,
+    agency: str | None = None,
+) -> AttachmentResult:
+    """Store an evidence file on the incident and record ``attachment.added``."""
+    access = access_for(actor)
+    incident, facts = _incident(actor, ref, action="attachment.upload", lock=False)
+    acting_agency(
+        access, perms.can_upload(access, facts, agency), action="attachment.upload", target=ref
+    )
+    _rate_limit(actor)
+    inspected = inspect_file(file)
+    sha256, size = _hash(file)
+    display = sanitise_filename(filename, inspected.extension)
+    storage = attachment_storage()
+    name = f"{sha256[:2]}/{sha256}.{inspected.extension}"
+    if not storage.exists(name):
+        file.seek(0)
+        stored = storage.save(name, File(file))
+        if stored != name:  # a concurrent upload won the name; keep one copy
+            storage.delete(stored)
+
+    def write() -> tuple[AttachmentResult, Written]:
+        locked, facts = _incident(actor, ref, action="attachment.upload", lock=True)
+        acting = acting_agency(
+            access,
+            perms.can_upload(access, facts, agency),
+            action="attachment.upload",
+            target=ref,
+        )
+        if locked.status == Status.CLOSED:
+            raise Conflict(f"{locked.ref} is closed; reopen it first.", code="incident_closed")
+        attachment = Attachment.objects.create(
+            incident=locked,
+            uploaded_by=actor,
+            agency_id=acting.pk,
+            sha256=sha256,
+            size=size,
+            content_type=inspected.content_type,
+            filename=display,
+            storage_name=name,
+            client_msg_id=client_msg_id,
+            created_at=timezone.now(),
+        )
+        event = emit(
+            stream=locked.stream_name,
+            payload=AttachmentAdded(
+                attachment_id=attachment.pk,
+                sha256=sha256,
+                size=size,
+                content_type=inspected.content_type,
+                filename=display,
+                uploader=actor.username,
+                agency=acting.code,
+            ),
+            actor=actor,
+            agency=acting,
+            at=attachment.created_at,
+        )
+        attachment.seq = event.seq
+        attachment.save(update_fields=["seq"])
+        return (
+            AttachmentResult(attachment, locked.stream_name, event.seq),
+            Written(locked.stream_name, event.seq, str(attachment.pk)),
+        )
+
+    del incident
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id,
+        action="attachment.upload",
+        request={"ref": ref, "sha256": sha256, "agency": agency},
+        write=write,
+        replay=_replay,
+    )
+
+
+def _attachment_of(incident: Incident, attachment_id: int, *, lock: bool) -> Attachment:
+    query = Attachment.objects.select_related("uploaded_by", "agency", "withdrawn_by")
+    if lock:
+        query = query.select_for_update(of=("self",))
+    found = query.filter(pk=attachment_id, incident=incident).first()
+    if found is None:
+        raise NotFound("Not found.")
+    return found
+
+
+def attachments_of_incident(*, actor: User, ref: str) -> list[Attachment]:
+    """Metadata of every attachment (withdrawn ones included) for incident readers."""
+    incident, _facts = _incident(actor, ref, action="attachment.list", lock=False)
+    return list(
+        Attachment.objects.filter(incident=incident).select_related(
+            "uploaded_by", "agency", "withdrawn_by"
+        )
+    )
+
+
+def attachment_withdraw(
+    *, actor: User, ref: str, attachment_id: int, reason: str
+) -> AttachmentResult:
+    """Stop serving a file, with a reason; the row, the bytes and the events stay."""
+    access = access_for(actor)
+    text = (reason or "").strip()
+    if not text or len(text) > MAX_REASON:
+        raise InvalidInput(f"reason: 1 to {MAX_REASON} characters.")
+    with transaction.atomic():
+        incident, facts = _incident(actor, ref, action="attachment.withdraw", lock=True)
+        attachment = _attachment_of(incident, attachment_id, lock=True)
+        acting = acting_agency(
+            access,
+            perms.can_withdraw(access, facts, uploader_id=attachment.uploaded_by_id),
+            action="attachment.withdraw",
+            target=ref,
+        )
+        if attachment.is_withdrawn:
+            raise Conflict("The file is already withdrawn.", code="attachment_withdrawn")
+        attachment.withdrawn_at = timezone.now()
+        attachment.withdrawn_by = actor
+        attachment.withdrawn_reason = text
+        attachment.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
+        event = emit(
+            stream=incident.stream_name,
+            payload=AttachmentWithdrawn(attachment_id=attachment.pk, reason=text),
+            actor=actor,
+            agency=acting,
+            at=attachment.withdrawn_at,
+        )
+    return AttachmentResult(attachment, incident.stream_name, event.seq)
+
+
+def attachment_open_original(
+    *, actor: User, ref: str, attachment_id: int
+) -> tuple[Attachment, IO[bytes]]:
+    """The original bytes, for those allowed; logs ``attachment.original_downloaded``.
+
+    A withdrawn file is served to nobody (404 like an unknown one).
+    """
+    access = access_for(actor)
+    with transaction.atomic():
+        incident, facts = _incident(actor, ref, action="attachment.download", lock=True)
+        attachment = _attachment_of(incident, attachment_id, lock=False)
+        if attachment.is_withdrawn:
+            raise NotFound("Not found.")
+        decision = perms.can_download_original(access, facts)
+        if not decision.allowed:
+            log_denial(access, action="attachment.download", target=ref, reason=decision.reason)
+            raise Forbidden(
+                decision.reason[:1].upper() + decision.reason[1:] + ".",
+                code="original_restricted",
+            )
+        acting = acting_agency(access, decision, action="attachment.download", target=ref)
+        emit(
+            stream=incident.stream_name,
+            payload=AttachmentOriginalDownloaded(
+                attachment_id=attachment.pk, sha256=attachment.sha256
+            ),
+            actor=actor,
+            agency=acting,
+            at=timezone.now(),
+        )
+    return attachment, attachment_storage().open(attachment.storage_name, "rb")
