@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from hub.agencies.models import Agency
-from hub.incidents.models import Incident
+from hub.incidents.models import Incident, Message
 
 
 class Attachment(models.Model):
@@ -54,3 +54,25 @@ class Attachment(models.Model):
     @property
     def is_withdrawn(self) -> bool:
         return self.withdrawn_at is not None
+
+
+class MessageAttachment(models.Model):
+    """A message refers to a file of its own incident (its message.posted event lists
+    the ids too). Written once with the message, never changed."""
+
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachment_links")
+    attachment = models.ForeignKey(
+        Attachment, on_delete=models.PROTECT, related_name="message_links"
+    )
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["message", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "attachment"], name="message_attachment_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} -> file {self.attachment_id}"

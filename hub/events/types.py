@@ -12,7 +12,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 IncidentCategory = Literal[
     "trafficking_in_persons",
@@ -189,6 +195,18 @@ class MessagePosted(EventPayload):
     body: str
     redacted: bool = False
     mentions: list[Mention] = Field(default_factory=list)
+    attachments: list[int] = Field(
+        default_factory=list,
+        description="Ids of the incident's evidence files the message refers to. Left out "
+        "of the stored payload when empty, so messages without files keep their shape.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attachments(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("attachments"):
+            data.pop("attachments", None)
+        return data
 
 
 @event_kind("message.edited")

@@ -187,6 +187,7 @@ def message_create(request: HttpRequest, ref: str, payload: MessageIn) -> Status
         body=payload.body,
         client_msg_id=payload.client_msg_id,
         agency=payload.agency,
+        attachments=payload.attachments,
     )
     return Status(200 if result.duplicate else 201, _message_out(result))
 

@@ -150,6 +150,12 @@ class MessageIn(StrictIn):
     body: StrictStr = Field(min_length=1, max_length=10_000)
     client_msg_id: UUID
     agency: StrictStr | None = Field(None, max_length=20)
+    attachments: list[StrictInt] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Ids of evidence files uploaded to this incident "
+        "(POST /incidents/{ref}/attachments) that the message refers to.",
+    )
 
 
 class MessageEditIn(StrictIn):
@@ -177,6 +183,10 @@ class MessageOut(Schema):
     mentions: list[Mention] = Field(
         description="Agencies and officers the text mentions with @ (empty when redacted)."
     )
+    attachments: list[int] = Field(
+        default_factory=list,
+        description="Ids of the incident's evidence files the message refers to.",
+    )
 
     @staticmethod
     def of(message: Message) -> MessageOut:
@@ -201,6 +211,7 @@ class MessageOut(Schema):
             created_at=message.created_at,
             edited_at=message.edited_at,
             mentions=[] if redacted else [Mention(**m) for m in message.mentions or []],
+            attachments=[link.attachment_id for link in message.attachment_links.all()],
         )
 
 

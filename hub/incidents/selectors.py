@@ -241,6 +241,7 @@ def messages_for(incident: Incident, *, after_seq: int = 0, limit: int = 100) ->
     return list(
         Message.objects.filter(incident=incident, seq__gt=after_seq)
         .select_related("author", "agency", "redacted_by")
+        .prefetch_related("attachment_links")
         .order_by("seq")[: max(1, min(limit, MAX_LIMIT))]
     )
 

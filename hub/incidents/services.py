@@ -29,6 +29,7 @@ from hub.accounts.models import User
 from hub.agencies.access import Access
 from hub.agencies.models import Agency, CrossingPoint, Deployment
 from hub.agencies.selectors import access_for
+from hub.attachments.selectors import attachments_link, attachments_to_refer
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
@@ -582,10 +583,17 @@ def message_post(
     body: str,
     client_msg_id: uuid.UUID,
     agency: str | None = None,
+    attachments: list[int] | None = None,
 ) -> MessageResult:
-    """Post on the incident's channel. A repeat of client_msg_id returns the original seq."""
+    """Post on the incident's channel. A repeat of client_msg_id returns the original seq.
+
+    ``attachments``: ids of evidence files of this incident (``hub.attachments``);
+    an unknown one, one of another incident (422) or a withdrawn one (409) refuses
+    the whole message.
+    """
     access = access_for(actor)
     text = _text(body, field="body", max_length=MAX_BODY)
+    files = list(attachments or [])
 
     def write() -> tuple[MessageResult, Written]:
         incident, facts = _locked_incident(access, ref, action="message.post")
@@ -596,6 +604,7 @@ def message_post(
             target=ref,
         )
         _not_closed(incident)
+        referred = attachments_to_refer(incident_id=incident.pk, ids=files)
         mentions = resolve_mentions(body=text, facts=facts)
         message = Message.objects.create(
             incident=incident,
@@ -609,13 +618,16 @@ def message_post(
         )
         event = emit(
             stream=incident.stream_name,
-            payload=MessagePosted(message_id=message.pk, body=text, mentions=mentions),
+            payload=MessagePosted(
+                message_id=message.pk, body=text, mentions=mentions, attachments=referred
+            ),
             actor=actor,
             agency=acting,
             at=message.created_at,
         )
         message.seq = event.seq
         message.save(update_fields=["seq"])
+        attachments_link(message=message, ids=referred)
         _notify_mentioned(
             incident, facts, mentions, actor=actor, agency=acting, seq=event.seq, body=text
         )
@@ -628,7 +640,9 @@ def message_post(
         actor=actor,
         client_msg_id=client_msg_id,
         action="message.post",
-        request={"ref": ref, "body": text, "agency": agency},
+        # Only a message with files adds them, so earlier receipts still match.
+        request={"ref": ref, "body": text, "agency": agency}
+        | ({"attachments": files} if files else {}),
         write=write,
         replay=_replay_message,
     )

@@ -44,6 +44,15 @@ NOT_IN_ADMIN = {
         "delivery state of checkpoints to the witnesses: written by the loop, reported "
         "in /readyz detail"
     ),
+    "attachments.Attachment": (
+        "evidence files: written and withdrawn only through the attachment services, "
+        "which append their events; an admin edit would bypass the chain of custody, and "
+        "an admin page must not become a way around who may download an original"
+    ),
+    "attachments.MessageAttachment": (
+        "which files a message refers to: written once with the message by message_post, "
+        "listed on the message (GET /incidents/{ref}/messages)"
+    ),
 }
 
 

@@ -343,3 +343,48 @@ def test_rate_limit(settings: Any) -> None:
     c = client("na-imm.duty")
     codes = [upload(c, incident.ref, image_bytes("PNG")).status_code for _ in range(3)]
     assert codes == [201, 201, 429]
+
+
+def test_a_message_refers_to_files_of_its_incident_only() -> None:
+    incident = report()
+    other = report()
+    c = client("na-imm.duty")
+    mine = upload(c, incident.ref, image_bytes("PNG")).json()["attachment"]["id"]
+    theirs = upload(c, other.ref, image_bytes("JPEG")).json()["attachment"]["id"]
+    gone = upload(c, incident.ref, pdf_bytes()).json()["attachment"]["id"]
+    c.post(
+        f"{API}/{incident.ref}/attachments/{gone}/withdraw",
+        {"reason": "Wrong file"},
+        content_type="application/json",
+    )
+
+    def send(ids: list[int]) -> Any:
+        return c.post(
+            f"{API}/{incident.ref}/messages",
+            {"body": "Visa foil attached.", "client_msg_id": str(uuid.uuid4()), "attachments": ids},
+            content_type="application/json",
+        )
+
+    before = Event.objects.filter(stream__name=f"incident:{incident.ref}").count()
+    for ids, status, code in [
+        ([theirs], 422, "attachment_unknown"),
+        ([999999], 422, "attachment_unknown"),
+        ([mine, gone], 409, "attachment_withdrawn"),
+    ]:
+        refused = send(ids)
+        assert (refused.status_code, refused.json()["code"]) == (status, code), refused.content
+    assert Event.objects.filter(stream__name=f"incident:{incident.ref}").count() == before
+    posted = send([mine])
+    assert posted.status_code == 201, posted.content
+    assert posted.json()["message"]["attachments"] == [mine]
+    (event,) = events(incident.ref, "message.posted")
+    assert event.payload["attachments"] == [mine]
+    assert validate_payload(event.kind, event.payload).model_dump()["attachments"] == [mine]
+    # A message without files keeps the payload shape it always had.
+    plain = c.post(
+        f"{API}/{incident.ref}/messages",
+        {"body": "No files.", "client_msg_id": str(uuid.uuid4())},
+        content_type="application/json",
+    )
+    assert plain.json()["message"]["attachments"] == []
+    assert "attachments" not in events(incident.ref, "message.posted")[-1].payload

@@ -1857,6 +1857,11 @@ export interface components {
         MessageIn: {
             /** Agency */
             agency?: string | null;
+            /**
+             * Attachments
+             * @description Ids of evidence files uploaded to this incident (POST /incidents/{ref}/attachments) that the message refers to.
+             */
+            attachments?: number[];
             /** Body */
             body: string;
             /**
@@ -1882,6 +1887,11 @@ export interface components {
         MessageOut: {
             /** Agency */
             agency: string;
+            /**
+             * Attachments
+             * @description Ids of the incident's evidence files the message refers to.
+             */
+            attachments?: number[];
             author: components["schemas"]["UserRef"];
             /**
              * Body
