@@ -131,13 +131,18 @@ def attachment_upload(
     acting_agency(
         access, perms.can_upload(access, facts, agency), action="attachment.upload", target=ref
     )
+    if incident.status == Status.CLOSED:
+        raise Conflict(f"{incident.ref} is closed; reopen it first.", code="incident_closed")
     _rate_limit(actor)
     inspected = inspect_file(file)
     sha256, size = _hash(file)
     display = sanitise_filename(filename, inspected.extension)
     storage = attachment_storage()
     name = f"{sha256[:2]}/{sha256}.{inspected.extension}"
-    if not storage.exists(name):
+    # A repeat of client_msg_id is answered from its receipt (the original, or a
+    # 409 for other bytes): it never stores a file of its own.
+    repeat = WriteReceipt.objects.filter(actor=actor, client_msg_id=client_msg_id).exists()
+    if not repeat and not storage.exists(name):
         file.seek(0)
         stored = storage.save(name, File(file))
         if stored != name:  # a concurrent upload won the name; keep one copy
@@ -187,7 +192,6 @@ def attachment_upload(
             Written(locked.stream_name, event.seq, str(attachment.pk)),
         )
 
-    del incident
     return run_idempotent(
         actor=actor,
         client_msg_id=client_msg_id,

@@ -291,9 +291,15 @@ def test_idempotent_retry_stores_one_file_and_a_changed_retry_conflicts() -> Non
     root = Path(storages["attachments"].location)  # type: ignore[attr-defined]
     sha = first.json()["attachment"]["sha256"]
     assert len(list(root.rglob(f"{sha}*"))) == 1
-    other = upload(c, incident.ref, image_bytes("PNG"), cmid=cmid)
+    # Bytes no other test stored (the storage directory lives for the whole run).
+    out = io.BytesIO()
+    Image.new("RGB", (13, 7), (1, 2, 3)).save(out, format="PNG")
+    other_bytes = out.getvalue() + uuid.uuid4().bytes  # Pillow ignores bytes after IEND
+    other = upload(c, incident.ref, other_bytes, cmid=cmid)
     assert other.status_code == 409
     assert other.json()["code"] == "client_msg_id_reused"
+    # The refused repeat stored nothing either.
+    assert not list(root.rglob(f"{hashlib.sha256(other_bytes).hexdigest()}*"))
 
 
 def test_download_headers_event_withdraw_and_404_sameness() -> None:
