@@ -1,4 +1,5 @@
-"""REST: evidence files on incidents (upload, list, download the original, withdraw).
+"""REST: evidence files on incidents (upload, list, download the original, view an
+image's derivatives, withdraw).
 
 Each route calls exactly one service; errors leave as ``{"code", "detail"}``.
 The upload's multipart body is parsed by ``LimitedUploadHandler``, installed by
@@ -13,7 +14,7 @@ from urllib.parse import quote
 from django.http import FileResponse, HttpRequest
 from ninja import Router, Status
 
-from hub.attachments import services
+from hub.attachments import derivatives, services
 from hub.attachments.schemas import AttachmentList, AttachmentOut, AttachmentWriteOut, WithdrawIn
 from hub.attachments.uploads import LimitedUploadHandler
 from hub.auth import request_user
@@ -110,10 +111,44 @@ def attachment_download(request: HttpRequest, ref: str, attachment_id: int) -> F
     response["Content-Disposition"] = (
         f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
     )
+    return _safe(response)
+
+
+def _safe(response: FileResponse) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _derivative(request: HttpRequest, ref: str, attachment_id: int, kind: str) -> FileResponse:
+    attachment, stream = services.attachment_open_derivative(
+        actor=request_user(request), ref=ref, attachment_id=attachment_id, kind=kind
+    )
+    response = FileResponse(stream, content_type=derivatives.CONTENT_TYPE)
+    stem = attachment.filename.rsplit(".", 1)[0]
+    name = f"{stem}-{kind}.{derivatives.EXTENSION}"
+    response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name, safe='')}"
+    return _safe(response)
+
+
+@router.get(
+    "/{ref}/attachments/{attachment_id}/view",
+    response={200: None, 409: ErrorOut, **ERRORS_READ},
+    summary="The image re-encoded without metadata, at most 2048 px (every reader; "
+    "409 derivative_pending until made, 409 no_derivative for a PDF)",
+)
+def attachment_view(request: HttpRequest, ref: str, attachment_id: int) -> FileResponse:
+    return _derivative(request, ref, attachment_id, "view")
+
+
+@router.get(
+    "/{ref}/attachments/{attachment_id}/thumbnail",
+    response={200: None, 409: ErrorOut, **ERRORS_READ},
+    summary="A 320 px thumbnail without metadata (every reader; 409 as for /view)",
+)
+def attachment_thumbnail(request: HttpRequest, ref: str, attachment_id: int) -> FileResponse:
+    return _derivative(request, ref, attachment_id, "thumbnail")
 
 
 @router.post(

@@ -14,6 +14,9 @@ from django.db import models
 from hub.agencies.models import Agency
 from hub.incidents.models import Incident, Message
 
+# Content types that get a view image and a thumbnail (PDFs get none).
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
 
 class Attachment(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="attachments")
@@ -38,6 +41,14 @@ class Attachment(models.Model):
         blank=True,
     )
     withdrawn_reason = models.CharField(max_length=500, blank=True, default="")
+    # Derivatives of an image (hub.attachments.derivatives), made off the request
+    # path by hub.jobs.attachment_derivatives: re-encoded from pixels, no metadata.
+    # Empty names while not made yet; PDFs never get any.
+    view_name = models.CharField(max_length=255, blank=True, default="")
+    thumbnail_name = models.CharField(max_length=255, blank=True, default="")
+    derived_at = models.DateTimeField(null=True, blank=True)
+    derive_attempts = models.PositiveSmallIntegerField(default=0)
+    derive_error = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["id"]
@@ -54,6 +65,10 @@ class Attachment(models.Model):
     @property
     def is_withdrawn(self) -> bool:
         return self.withdrawn_at is not None
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in IMAGE_TYPES
 
 
 class MessageAttachment(models.Model):

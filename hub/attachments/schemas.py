@@ -12,6 +12,11 @@ from hub.attachments.models import Attachment
 from hub.schemas import StrictIn, UserRef
 
 
+class DerivativesOut(Schema):
+    view: bool = Field(description="GET .../view serves the re-encoded image (no metadata).")
+    thumbnail: bool = Field(description="GET .../thumbnail serves a 320 px thumbnail.")
+
+
 class AttachmentOut(Schema):
     id: int
     incident: str
@@ -27,6 +32,10 @@ class AttachmentOut(Schema):
     withdrawn_at: datetime | None
     withdrawn_by: UserRef | None
     withdrawn_reason: str | None
+    derivatives: DerivativesOut = Field(
+        description="Which derivatives are made (images only, made in the background; "
+        "a PDF has none; a withdrawn file serves none)."
+    )
 
     @staticmethod
     def of(attachment: Attachment, ref: str) -> AttachmentOut:
@@ -49,6 +58,10 @@ class AttachmentOut(Schema):
                 UserRef(id=by.pk, username=by.username, name=by.display_name) if by else None
             ),
             withdrawn_reason=attachment.withdrawn_reason if attachment.is_withdrawn else None,
+            derivatives=DerivativesOut(
+                view=bool(attachment.view_name) and not attachment.is_withdrawn,
+                thumbnail=bool(attachment.thumbnail_name) and not attachment.is_withdrawn,
+            ),
         )
 
 

@@ -11,6 +11,12 @@ on ``incident:<REF>`` in one transaction (``run_idempotent`` opens it).
 - ``attachment_withdraw``: a redaction with a reason; row and bytes stay.
 - ``attachment_open_original``: who may, gets the bytes, and an
   ``attachment.original_downloaded`` event is appended first.
+- ``attachment_derive``: the background job's claim of one image: makes its
+  view image and thumbnail (``derivatives``), stores them under content-addressed
+  names below ``derived/`` and records them on the row (no event: a derivative
+  is not evidence, the original is). A failure is counted on the row.
+- ``attachment_open_derivative``: the view image or thumbnail, for every reader
+  of the incident; not logged (only originals are).
 """
 
 from __future__ import annotations
@@ -19,21 +25,25 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from datetime import datetime
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.base import File
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from hub.accounts.models import User
 from hub.agencies.selectors import access_for
+from hub.attachments import derivatives
 from hub.attachments import permissions as perms
 from hub.attachments.inspection import inspect_file
-from hub.attachments.models import Attachment
+from hub.attachments.models import IMAGE_TYPES, Attachment
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from hub.events.idempotency import Written, run_idempotent
 from hub.events.models import WriteReceipt
@@ -45,6 +55,10 @@ from hub.incidents.selectors import incident_facts
 from hub.security import acting_agency, log_denial, refuse
 
 MAX_REASON = 500
+DERIVE_MAX_ATTEMPTS = 3
+DERIVATIVE_KINDS = ("view", "thumbnail")
+# Called inside the derivation's transaction (hub.jobs.claims.ClaimHook).
+ClaimHook = Callable[[str], None]
 MAX_FILENAME = 120
 CHUNK = 64 * 1024
 
@@ -286,3 +300,102 @@ def attachment_open_original(
             at=timezone.now(),
         )
     return attachment, attachment_storage().open(attachment.storage_name, "rb")
+
+
+def _pending_derivation() -> Any:
+    return Attachment.objects.filter(
+        content_type__in=IMAGE_TYPES,
+        view_name="",
+        withdrawn_at__isnull=True,
+        derive_attempts__lt=DERIVE_MAX_ATTEMPTS,
+    )
+
+
+def attachments_pending_derivation(*, limit: int) -> list[int]:
+    """Ids of images still without derivatives (not withdrawn, attempts left), oldest first."""
+    return list(
+        _pending_derivation().order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
+    )
+
+
+def _store_derived(data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"derived/{digest[:2]}/{digest}.{derivatives.EXTENSION}"
+    storage = attachment_storage()
+    if not storage.exists(name):
+        stored = storage.save(name, ContentFile(data))
+        if stored != name:  # a concurrent loop won the name; keep one copy
+            storage.delete(stored)
+    return name
+
+
+def attachment_derive(
+    *, attachment_id: int, now: datetime, on_claimed: ClaimHook | None = None
+) -> bool:
+    """Claim one pending image and make its derivatives; False when it is not
+    (any more) pending. The row is locked for the work (``skip_locked``: a second
+    loop passes it by); a failure rolls the claim back, is counted on the row
+    (``derive_attempts``, ``derive_error``) and raised for the job to log. After
+    ``DERIVE_MAX_ATTEMPTS`` failures the image is no longer tried.
+    """
+    try:
+        with transaction.atomic():
+            attachment = (
+                _pending_derivation().select_for_update(skip_locked=True).filter(pk=attachment_id)
+            ).first()
+            if attachment is None:
+                return False
+            with attachment_storage().open(attachment.storage_name, "rb") as original:
+                view, thumbnail = derivatives.make_derivatives(original)
+            claimed = (
+                _pending_derivation()
+                .filter(pk=attachment_id)
+                .update(
+                    view_name=_store_derived(view),
+                    thumbnail_name=_store_derived(thumbnail),
+                    derived_at=now,
+                    derive_error="",
+                )
+            )
+            if on_claimed is not None:
+                on_claimed(f"attachment-derive:{attachment_id}")
+            return bool(claimed)
+    except Exception as exc:
+        Attachment.objects.filter(pk=attachment_id).update(
+            derive_attempts=F("derive_attempts") + 1,
+            derive_error=f"{type(exc).__name__}: {exc}"[:500],
+        )
+        raise
+
+
+def attachment_open_derivative(
+    *, actor: User, ref: str, attachment_id: int, kind: str
+) -> tuple[Attachment, IO[bytes]]:
+    """The view image or thumbnail of a file, for anyone who may read the incident.
+
+    A withdrawn file is 404 like an unknown one; a PDF is 409 ``no_derivative``;
+    an image whose derivatives are not made yet is 409 ``derivative_pending``
+    (``derivative_failed`` once the job gave up on it).
+    """
+    if kind not in DERIVATIVE_KINDS:
+        raise NotFound("Not found.")
+    incident, _facts = _incident(actor, ref, action="attachment.view", lock=False)
+    attachment = _attachment_of(incident, attachment_id, lock=False)
+    if attachment.is_withdrawn:
+        raise NotFound("Not found.")
+    if not attachment.is_image:
+        raise Conflict(
+            "Only images have a view image and a thumbnail; download the original instead.",
+            code="no_derivative",
+        )
+    name = attachment.view_name if kind == "view" else attachment.thumbnail_name
+    if not name:
+        if attachment.derive_attempts >= DERIVE_MAX_ATTEMPTS:
+            raise Conflict(
+                "The view image of this file could not be made.", code="derivative_failed"
+            )
+        raise Conflict(
+            f"The {kind} image is being made in the background; try again in a few seconds.",
+            code="derivative_pending",
+        )
+    return attachment, attachment_storage().open(name, "rb")

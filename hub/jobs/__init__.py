@@ -2,7 +2,8 @@
 
 Each job is a module here that owns one kind of due work (an alert
 acknowledgement overdue, an alert past expiry, a task overdue, a situation
-report overdue, a checkpoint to sign, a checkpoint a witness has not received).
+report overdue, a checkpoint to sign, a checkpoint a witness has not received, an image
+still without its view image and thumbnail).
 A job lists what is due at ``now`` from the database and hands
 each item to its domain's claim service (``alert_target_escalate``,
 ``alert_expire``, ``task_escalate``, ``sitrep_remind``), which claims it in a

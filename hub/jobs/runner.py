@@ -27,6 +27,7 @@ from django.utils import timezone
 from hub.jobs import (
     alert_escalation,
     alert_expiry,
+    attachment_derivatives,
     checkpoints,
     sitrep_reminders,
     task_escalation,
@@ -50,6 +51,7 @@ class SweepResult:
     sitreps_reminded: list[str] = field(default_factory=list)  # incident:/operation: streams
     checkpoints_signed: list[int] = field(default_factory=list)  # checkpoint numbers
     witnessed: list[tuple[int, str]] = field(default_factory=list)  # (checkpoint, target)
+    attachments_derived: list[int] = field(default_factory=list)  # attachment ids
 
     @property
     def total(self) -> int:
@@ -112,6 +114,12 @@ def sweep(now: datetime | None = None, *, on_claimed: ClaimHook | None = None) -
             checkpoints.WITNESS_NAME,
             lambda: checkpoints.witness_deliver(now=at, on_claimed=on_claimed),
         ),
+        attachments_derived=_job(
+            attachment_derivatives.NAME,
+            lambda: attachment_derivatives.attachments_derive_pending(
+                now=at, on_claimed=on_claimed
+            ),
+        ),
     )
 
 
@@ -135,6 +143,8 @@ def run_forever(
         close_old_connections()
         try:
             result = sweep(clock(), on_claimed=on_claimed)
+            if result.attachments_derived:
+                logger.info("derivatives: %d images", len(result.attachments_derived))
             if result.total or result.checkpoints_signed or result.witnessed:
                 logger.info(
                     "escalations: %d alert acknowledgements overdue, %d alerts expired, "

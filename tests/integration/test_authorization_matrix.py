@@ -85,6 +85,7 @@ from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.review import incident_review
 from hub.incidents.search import search_record
 from hub.incidents.selectors import incident_for, incidents_visible_to, messages_for
+from hub.jobs.attachment_derivatives import attachments_derive_pending
 from hub.metrics.service import response_metrics
 from tests.factories import Api, occurred, officer, post, report, seed
 from tests.integration.conftest import MATRIX_PROPERTY
@@ -137,7 +138,8 @@ REST = "rest"
 # - review: senior officials serving the point, and coordinators of the lead agency
 #   (NA-IMM, the reporter's); a participant's duty officer gets 403;
 # - evidence files (hub.attachments.permissions): upload like post; list their
-#   metadata like read_messages; download the original and withdraw (a file
+#   metadata, and view an image's derivatives (view image and thumbnail), like
+#   read_messages; download the original and withdraw (a file
 #   na-cus.duty uploaded) like review: senior officials serving the point and
 #   coordinators of the lead agency; 403 ``original_restricted`` counts as 403;
 # - the filtered timeline: exactly the readers of the stream, like read_events;
@@ -332,6 +334,14 @@ TABLE: dict[str, str] = {
         crossing_point  point    OK   OK   OK   404
         crossing_point  foreign  404  404  404  404
     """,
+    "attachment_view": """
+        participants    own      OK   OK   OK   404
+        participants    point    404  404  OK   404
+        participants    foreign  404  404  404  404
+        crossing_point  own      OK   OK   OK   404
+        crossing_point  point    OK   OK   OK   404
+        crossing_point  foreign  404  404  404  404
+    """,
     "download_original": """
         participants    own      403  OK   OK   404
         participants    point    404  404  OK   404
@@ -508,6 +518,7 @@ LOGGED_ACTIONS = {
     "audit_verify_all": "audit.verify",
     "upload_attachment": "attachment.upload",
     "list_attachments": "attachment.list",
+    "attachment_view": "attachment.view",
     "download_original": "attachment.download",
     "withdraw_attachment": "attachment.withdraw",
 }
@@ -552,8 +563,8 @@ def parse_table(table: dict[str, str]) -> list[Cell]:
 
 
 CELLS = parse_table(TABLE)
-# 30 actions on both layers + 6 REST-only, x 2 visibilities x 3 relations x 4 roles.
-EXPECTED_CELL_COUNT = (30 * 2 + 6) * 2 * 3 * 4
+# 31 actions on both layers + 6 REST-only, x 2 visibilities x 3 relations x 4 roles.
+EXPECTED_CELL_COUNT = (31 * 2 + 6) * 2 * 3 * 4
 
 # --- the world ------------------------------------------------------------------------
 
@@ -610,6 +621,8 @@ def build_world() -> World:
             filename="crew-list.png",
             client_msg_id=uuid.uuid4(),
         ).attachment.pk
+    # The background job makes the files' view images and thumbnails.
+    assert set(attachments_derive_pending()) >= set(attachments.values())
     # Sessions are created here, outside the per-cell savepoints, so they survive.
     clients = {username: Api(username) for username in CALLERS}
     others_token = token_issue(user=officer(OTHER_AUTHOR), name="not yours").token.pk
@@ -1009,6 +1022,35 @@ def service_list_attachments(c: Call, _: pytest.MonkeyPatch) -> str:
     )
 
 
+def service_attachment_view(c: Call, _: pytest.MonkeyPatch) -> str:
+    def both() -> None:
+        for kind in ("view", "thumbnail"):
+            _attachment, stream = attachment_services.attachment_open_derivative(
+                actor=officer(c.username),
+                ref=c.ref,
+                attachment_id=c.world.attachment[c.visibility],
+                kind=kind,
+            )
+            stream.close()
+
+    return from_service(both)
+
+
+def rest_attachment_view(c: Call, _: pytest.MonkeyPatch) -> str:
+    """The outcome of the view image; when it is served, the thumbnail is too (a
+    refusal is asked once, so exactly one denial is logged)."""
+    base = f"/api/v1/incidents/{c.ref}/attachments/{c.world.attachment[c.visibility]}"
+    view = c.api.get(f"{base}/view")
+    if view.status_code == 200:
+        thumbnail = c.api.get(f"{base}/thumbnail")
+        assert thumbnail.status_code == 200
+        for response in (view, thumbnail):
+            assert response["Content-Type"] == "image/jpeg"
+            assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+        return OK
+    return from_response(view)
+
+
 def rest_list_attachments(c: Call, _: pytest.MonkeyPatch) -> str:
     response = c.api.get(f"/api/v1/incidents/{c.ref}/attachments")
     if response.status_code == 200:
@@ -1339,6 +1381,7 @@ SERVICE_ACTIONS: dict[str, Performer] = {
     "revoke_own_token": service_revoke_token,
     "revoke_others_token": service_revoke_token,
     "list_attachments": service_list_attachments,
+    "attachment_view": service_attachment_view,
     **{action: service_write for action in WRITE_KINDS},
 }
 REST_ACTIONS: dict[str, Performer] = {
@@ -1364,6 +1407,7 @@ REST_ACTIONS: dict[str, Performer] = {
     "revoke_own_token": rest_revoke_token,
     "revoke_others_token": rest_revoke_token,
     "list_attachments": rest_list_attachments,
+    "attachment_view": rest_attachment_view,
     **{action: rest_write for action in WRITE_KINDS},
 }
 
@@ -1591,6 +1635,8 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/v1/incidents/{ref}/attachments"): ("upload_attachment",),
     ("GET", "/api/v1/incidents/{ref}/attachments"): ("list_attachments",),
     ("GET", "/api/v1/incidents/{ref}/attachments/{attachment_id}"): ("download_original",),
+    ("GET", "/api/v1/incidents/{ref}/attachments/{attachment_id}/view"): ("attachment_view",),
+    ("GET", "/api/v1/incidents/{ref}/attachments/{attachment_id}/thumbnail"): ("attachment_view",),
     ("POST", "/api/v1/incidents/{ref}/attachments/{attachment_id}/withdraw"): (
         "withdraw_attachment",
     ),

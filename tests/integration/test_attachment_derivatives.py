@@ -1,0 +1,196 @@
+"""Image derivatives (issue 13, part 4): a view image and a thumbnail re-encoded
+without metadata, made by the background job, served to every incident reader."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import pytest
+from django.core.files.storage import storages
+from PIL import Image
+
+from hub.attachments.models import Attachment
+from hub.attachments.services import DERIVE_MAX_ATTEMPTS
+from hub.incidents import services as incident_services
+from hub.jobs.attachment_derivatives import attachments_derive_pending
+from tests.factories import officer, report
+from tests.integration.test_attachments import API, client, events, image_bytes, pdf_bytes, upload
+
+pytestmark = pytest.mark.usefixtures("demo")
+
+GPS_IFD = 0x8825
+
+
+def jpeg_with_gps(size: tuple[int, int] = (3000, 1000)) -> bytes:
+    """A landscape JPEG whose EXIF says: rotate 90 degrees (orientation 6), with GPS."""
+    image = Image.new("RGB", size, (10, 120, 200))
+    image.paste((250, 250, 0), (0, 0, 300, 100))  # a marker in the top-left corner
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0110] = "Phone 12"  # Model
+    exif[0x0112] = 6  # Orientation: the picture is upright after a 90 degree turn
+    gps = exif.get_ifd(GPS_IFD)
+    gps[1] = "N"
+    gps[2] = (52.0, 31.0, 12.0)
+    gps[3] = "E"
+    gps[4] = (13.0, 24.0, 36.0)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def incident_with_customs() -> str:
+    ref = report("na-imm.duty", "WDH").ref
+    incident_services.incident_invite_agency(
+        actor=officer("na-imm.coord"), ref=ref, agency="NA-CUS"
+    )
+    return ref
+
+
+def body(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_derivatives_strip_metadata_and_are_served_to_readers() -> None:
+    ref = incident_with_customs()
+    data = jpeg_with_gps()
+    uploader = client("na-imm.duty")
+    made = upload(uploader, ref, data, "scene.jpg")
+    assert made.status_code == 201, made.content
+    aid = made.json()["attachment"]["id"]
+    assert made.json()["attachment"]["derivatives"] == {"view": False, "thumbnail": False}
+
+    customs = client("na-cus.duty")  # a participating agency's duty officer
+    for kind in ("view", "thumbnail"):
+        pending = customs.get(f"{API}/{ref}/attachments/{aid}/{kind}")
+        assert pending.status_code == 409
+        assert pending.json()["code"] == "derivative_pending"
+        assert "background" in pending.json()["detail"]
+
+    assert attachments_derive_pending() == [aid]
+    assert attachments_derive_pending() == []  # a second sweep does nothing
+
+    listed = customs.get(f"{API}/{ref}/attachments").json()["items"]
+    assert listed[0]["derivatives"] == {"view": True, "thumbnail": True}
+
+    sizes = {}
+    for kind, bound in (("view", 2048), ("thumbnail", 320)):
+        response = customs.get(f"{API}/{ref}/attachments/{aid}/{kind}")
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/jpeg"
+        assert response["Content-Disposition"].startswith("inline; ")
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+        assert response["Cache-Control"] == "private, no-store"
+        with Image.open(io.BytesIO(body(response))) as derived:
+            assert "exif" not in derived.info
+            exif = derived.getexif()
+            assert not exif.get_ifd(GPS_IFD)
+            assert 0x010F not in exif
+            assert 0x0110 not in exif
+            assert 0x0112 not in exif
+            assert max(derived.size) <= bound
+            # Orientation applied: the 3000x1000 landscape stands upright.
+            assert derived.width < derived.height
+            sizes[kind] = derived.size
+            # The marker, top-left before the turn, is now top-right.
+            rgb = derived.convert("RGB")
+            r, g, b = rgb.getpixel((derived.width - 2, 2))
+            assert r > 200
+            assert g > 200
+            assert b < 80
+    assert sizes["view"] == (683, 2048)
+    assert max(sizes["thumbnail"]) == 320
+
+    # Viewing logs nothing; the original keeps its EXIF and matches its event.
+    assert [e.kind for e in events(ref, "attachment.original_downloaded")] == []
+    assert customs.get(f"{API}/{ref}/attachments/{aid}").status_code == 403
+    attachment = Attachment.objects.get(pk=aid)
+    assert attachment.view_name.startswith("derived/")
+    assert attachment.thumbnail_name.startswith("derived/")
+    with storages["attachments"].open(attachment.storage_name, "rb") as f:
+        stored = f.read()
+    assert stored == data
+    (added,) = events(ref, "attachment.added")
+    assert added.payload["sha256"] == hashlib.sha256(stored).hexdigest() == attachment.sha256
+    with Image.open(io.BytesIO(stored)) as original:
+        exif = original.getexif()
+        assert exif[0x010F] == "PhoneMaker"
+        assert exif.get_ifd(GPS_IFD)[1] == "N"
+
+    # Not a reader: the same 404 as a file that does not exist.
+    outsider = client("za-imm.senior")
+    for kind in ("view", "thumbnail"):
+        assert outsider.get(f"{API}/{ref}/attachments/{aid}/{kind}").status_code == 404
+        assert customs.get(f"{API}/{ref}/attachments/999999/{kind}").status_code == 404
+
+    withdrawn = client("na-imm.senior").post(
+        f"{API}/{ref}/attachments/{aid}/withdraw",
+        {"reason": "Wrong scene."},
+        content_type="application/json",
+    )
+    assert withdrawn.status_code == 200, withdrawn.content
+    for kind in ("view", "thumbnail"):
+        assert customs.get(f"{API}/{ref}/attachments/{aid}/{kind}").status_code == 404
+    listed = customs.get(f"{API}/{ref}/attachments").json()["items"]
+    assert listed[0]["derivatives"] == {"view": False, "thumbnail": False}
+
+
+def test_png_with_transparency_and_webp_small_images() -> None:
+    ref = incident_with_customs()
+    uploader = client("na-imm.duty")
+    out = io.BytesIO()
+    Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(out, format="PNG")
+    ids = [
+        upload(uploader, ref, out.getvalue(), "clear.png").json()["attachment"]["id"],
+        upload(uploader, ref, image_bytes("WEBP"), "w.webp").json()["attachment"]["id"],
+    ]
+    assert attachments_derive_pending() == ids  # oldest first
+    for aid in ids:
+        response = uploader.get(f"{API}/{ref}/attachments/{aid}/view")
+        with Image.open(io.BytesIO(body(response))) as derived:
+            assert derived.format == "JPEG"
+            assert max(derived.size) == 40 if aid == ids[0] else 64  # never enlarged
+
+
+def test_pdf_has_no_derivative_and_the_sweep_is_bounded() -> None:
+    ref = incident_with_customs()
+    uploader = client("na-imm.duty")
+    pdf = upload(uploader, ref, pdf_bytes(), "doc.pdf").json()["attachment"]["id"]
+    images = [
+        upload(uploader, ref, image_bytes("PNG", (20 + i, 20)), f"{i}.png").json()["attachment"][
+            "id"
+        ]
+        for i in range(3)
+    ]
+    response = uploader.get(f"{API}/{ref}/attachments/{pdf}/view")
+    assert response.status_code == 409
+    assert response.json()["code"] == "no_derivative"
+    assert attachments_derive_pending(limit=2) == images[:2]
+    assert attachments_derive_pending(limit=2) == images[2:]
+    assert attachments_derive_pending() == []
+    assert Attachment.objects.get(pk=pdf).view_name == ""
+
+
+def test_a_failure_is_recorded_logged_and_retried_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = incident_with_customs()
+    uploader = client("na-imm.duty")
+    aid = upload(uploader, ref, image_bytes("JPEG"), "x.jpg").json()["attachment"]["id"]
+
+    def broken(_original: Any) -> tuple[bytes, bytes]:
+        raise OSError("decoder exploded")
+
+    monkeypatch.setattr("hub.attachments.derivatives.make_derivatives", broken)
+    for attempt in range(1, DERIVE_MAX_ATTEMPTS + 1):
+        assert attachments_derive_pending() == []
+        row = Attachment.objects.get(pk=aid)
+        assert (row.derive_attempts, row.derive_error) == (attempt, "OSError: decoder exploded")
+    assert f"derivatives of attachment {aid} failed" in caplog.text
+    monkeypatch.undo()
+    assert attachments_derive_pending() == []  # given up: no more attempts
+    response = uploader.get(f"{API}/{ref}/attachments/{aid}/view")
+    assert (response.status_code, response.json()["code"]) == (409, "derivative_failed")
