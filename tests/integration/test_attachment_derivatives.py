@@ -97,7 +97,9 @@ def test_derivatives_strip_metadata_and_are_served_to_readers() -> None:
             sizes[kind] = derived.size
             # The marker, top-left before the turn, is now top-right.
             rgb = derived.convert("RGB")
-            r, g, b = rgb.getpixel((derived.width - 2, 2))
+            pixel = rgb.getpixel((derived.width - 2, 2))
+            assert isinstance(pixel, tuple)
+            r, g, b = pixel[:3]
             assert r > 200
             assert g > 200
             assert b < 80
