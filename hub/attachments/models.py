@@ -49,6 +49,10 @@ class Attachment(models.Model):
     derived_at = models.DateTimeField(null=True, blank=True)
     derive_attempts = models.PositiveSmallIntegerField(default=0)
     derive_error = models.CharField(max_length=500, blank=True, default="")
+    # When a message or a task first referred to the file (attachments_mark_referenced).
+    # A file never referenced within a day of its upload is discarded by the
+    # background loop; a referenced one never is.
+    referenced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -8,6 +8,9 @@ incident row is locked.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+
+from django.utils import timezone
 
 from hub.attachments.models import Attachment, MessageAttachment
 from hub.errors import Conflict, InvalidInput
@@ -49,8 +52,18 @@ def attachments_to_refer(*, incident_id: int, ids: Sequence[int]) -> list[int]:
     return wanted
 
 
+def attachments_mark_referenced(*, ids: Sequence[int], at: datetime | None = None) -> None:
+    """Record that a message or a task now refers to ``ids`` (checked by
+    ``attachments_to_refer``): such a file is never discarded as unreferenced."""
+    if ids:
+        Attachment.objects.filter(pk__in=list(ids), referenced_at__isnull=True).update(
+            referenced_at=at or timezone.now()
+        )
+
+
 def attachments_link(*, message: Message, ids: Sequence[int]) -> None:
     """Record that ``message`` refers to ``ids`` (checked by ``attachments_to_refer``)."""
     MessageAttachment.objects.bulk_create(
         MessageAttachment(message=message, attachment_id=pk, position=i) for i, pk in enumerate(ids)
     )
+    attachments_mark_referenced(ids=ids)
