@@ -20,3 +20,5 @@ export type TargetOut = S["TargetOut"];
 export type EventOut = S["EventOut"];
 export type EventPage = S["EventPage"];
 export type UserRef = S["UserRef"];
+export type AttachmentOut = S["AttachmentOut"];
+export type AttachmentList = S["AttachmentList"];

@@ -4,7 +4,7 @@
 // to keep for the officer (`label`).
 
 import { outboxSignal } from "../realtime/live";
-import type { OutboxItem, OutboxKind } from "../realtime/outbox";
+import type { OutboxFile, OutboxItem, OutboxKind } from "../realtime/outbox";
 import { newClientMsgId } from "../realtime/ids";
 
 const enc = encodeURIComponent;
@@ -20,6 +20,8 @@ async function put(input: {
   label: string;
   meta?: Record<string, unknown>;
   id?: string;
+  files?: OutboxFile[];
+  uploadPath?: string;
 }): Promise<OutboxItem> {
   const outbox = outboxSignal.value;
   if (outbox === null) {
@@ -34,14 +36,32 @@ export const incidentMetaScope = (ref: string) => `incident-meta:${ref}`;
 export const alertScope = (id: number) => `alert:${id}`;
 export const pointAlertsScope = (code: string) => `alerts:${code}`;
 
-export function postMessage(ref: string, body: string, agency?: string | null): Promise<OutboxItem> {
+/** Where an incident's evidence files are uploaded. */
+export const attachmentsPath = (ref: string) => `/incidents/${enc(ref)}/attachments`;
+
+/** A message, with evidence files uploaded first when it has any (they travel in the outbox). */
+export function postMessage(ref: string, body: string, agency?: string | null, files: OutboxFile[] = []): Promise<OutboxItem> {
   return put({
     kind: "message",
     method: "POST",
     path: `/incidents/${enc(ref)}/messages`,
     body: agency ? { body, agency } : { body },
     scope: incidentScope(ref),
-    label: body,
+    label: body || files.map((f) => f.name).join(", "),
+    ...(files.length > 0 ? { files, uploadPath: attachmentsPath(ref) } : {}),
+  });
+}
+
+/** Withdraw an evidence file with a reason (the hub keeps its record and hash). */
+export function withdrawAttachment(ref: string, attachmentId: number, reason: string, filename: string): Promise<OutboxItem> {
+  return put({
+    kind: "file.withdraw",
+    method: "POST",
+    path: `${attachmentsPath(ref)}/${attachmentId}/withdraw`,
+    body: { reason },
+    scope: incidentMetaScope(ref),
+    label: reason,
+    meta: { attachmentId, filename },
   });
 }
 

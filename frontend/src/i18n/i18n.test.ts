@@ -11,6 +11,8 @@ import { errorText, label, locale, preferredLocale, registerMessages, setLocale,
 import core from "./locales/en.json";
 import forms from "./locales/forms.en.json";
 import formsUr from "./locales/forms.ur.json";
+import filesEn from "./locales/files.en.json";
+import filesUr from "./locales/files.ur.json";
 import templatesEn from "./locales/templates.en.json";
 import templatesUr from "./locales/templates.ur.json";
 import reviewEn from "./locales/review.en.json";
@@ -22,8 +24,8 @@ import metricsUr from "./locales/metrics.ur.json";
 import ur from "./locales/ur.json";
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const en: Record<string, string> = { ...core, ...forms, ...templatesEn, ...reviewEn, ...opsEn, ...metricsEn };
-const urdu: Record<string, string> = { ...ur, ...formsUr, ...templatesUr, ...reviewUr, ...opsUr, ...metricsUr };
+const en: Record<string, string> = { ...core, ...forms, ...filesEn, ...templatesEn, ...reviewEn, ...opsEn, ...metricsEn };
+const urdu: Record<string, string> = { ...ur, ...formsUr, ...filesUr, ...templatesUr, ...reviewUr, ...opsUr, ...metricsUr };
 
 function sources(dir: string): string[] {
   const out: string[] = [];

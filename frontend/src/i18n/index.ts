@@ -13,6 +13,7 @@ import { computed, signal } from "@preact/signals";
 import { IntlMessageFormat } from "intl-messageformat";
 import core from "./locales/en.json";
 import forms from "./locales/forms.en.json";
+import files from "./locales/files.en.json";
 // The strings of the operations, SOP template and review screens load with those
 // screens (loadOperationMessages, loadTemplateMessages, loadReviewMessages), not at start.
 type TemplateMessages = typeof import("./locales/templates.en.json");
@@ -20,9 +21,9 @@ type ReviewMessages = typeof import("./locales/review.en.json");
 type OperationMessages = typeof import("./locales/operations.en.json");
 type MetricsMessages = typeof import("./locales/metrics.en.json");
 
-const en: Record<string, string> = { ...core, ...forms };
+const en: Record<string, string> = { ...core, ...forms, ...files };
 
-export type MessageKey = keyof typeof core | keyof typeof forms | keyof TemplateMessages | keyof ReviewMessages | keyof OperationMessages | keyof MetricsMessages;
+export type MessageKey = keyof typeof core | keyof typeof forms | keyof typeof files | keyof TemplateMessages | keyof ReviewMessages | keyof OperationMessages | keyof MetricsMessages;
 export type Messages = Partial<Record<MessageKey, string>>;
 export type Values = Record<string, string | number | boolean | Date | null | undefined>;
 
@@ -44,6 +45,7 @@ export const LOCALES: readonly LocaleInfo[] = [
       const parts = await Promise.all([
         import("./locales/ur.json"),
         import("./locales/forms.ur.json"),
+        import("./locales/files.ur.json"),
         import("./locales/operations.ur.json"),
         import("./locales/templates.ur.json"),
         import("./locales/review.ur.json"),

@@ -18,6 +18,10 @@ import type { RoomStore } from "./room-store";
 import type { IncidentState } from "./state";
 import type { ChatMessage } from "./timeline";
 import { OutboxState } from "../components/OutboxState";
+import { FileRow, PickedFiles, UnsentFiles } from "../attachments/Files";
+import type { PickedFile } from "../attachments/Files";
+import { fileProblem, MAX_FILES, sniffType } from "../attachments/upload";
+import { newClientMsgId } from "../realtime/ids";
 
 /** The hub's limit on a message body (hub/incidents/schemas.py MessageIn). */
 export const MAX_BODY = 10_000;
@@ -36,6 +40,9 @@ export function Chat({ store, incident, tz, readOnly }: { store: RoomStore; inci
     (i) => i.kind === "message" && (i.status !== "sent" || !sentSeqs.has(Number((i.result as { seq?: number } | undefined)?.seq ?? -1))),
   );
   const myAgencies = agenciesAt(user, incident.crossing_point);
+  const files = store.files.items.value;
+  // A file a message shows needs no row of its own ("added file …").
+  const shownWithMessage = new Set(entries.flatMap((e) => (e.type === "message" ? e.message.attachments : [])));
   const mentionKeys = [user?.username ?? "", ...myAgencies];
 
   // A link to one row (/incidents/REF#seq-N, from search) opens the room there, once.
@@ -111,8 +118,9 @@ export function Chat({ store, incident, tz, readOnly }: { store: RoomStore; inci
               mentionKeys={mentionKeys}
               readOnly={readOnly}
               pending={mine.filter((i) => i.meta?.messageId === entry.message.id && i.status !== "sent")}
+              files={files}
             />
-          ) : (
+          ) : entry.event.kind === "attachment.added" && shownWithMessage.has(Number((entry.event.payload as Record<string, unknown>).attachment_id)) ? null : (
             <li key={entry.seq} class={`system kind-${entry.event.kind.replace(/\./g, "-")}`} id={`seq-${entry.seq}`} data-seq={entry.seq} data-kind={entry.event.kind}>
               <Time at={entry.event.at} tz={tz} />{" "}
               {entry.event.actor ? (
@@ -163,11 +171,13 @@ export function Chat({ store, incident, tz, readOnly }: { store: RoomStore; inci
 
 function UnsentRow({ item }: { item: OutboxItem }) {
   const failed = item.status === "failed";
+  const progress = outboxSignal.value?.progress.value[item.id];
   return (
     <li class={`message mine ${failed ? "failed" : "pending"}`} data-testid="unsent" data-status={item.status}>
       <p class="body" dir="auto">
         {item.label}
       </p>
+      <UnsentFiles files={item.files ?? []} progress={progress} refused={item.error?.file} />
       <p class="meta">
         {failed ? (
           <span class="item-error" role="alert">
@@ -201,6 +211,7 @@ function MessageRow({
   mentionKeys,
   readOnly,
   pending,
+  files,
 }: {
   message: ChatMessage;
   incident: IncidentState;
@@ -208,6 +219,7 @@ function MessageRow({
   mentionKeys: string[];
   readOnly: boolean;
   pending: OutboxItem[];
+  files: ReadonlyMap<number, import("../attachments/store").AttachmentMeta>;
 }) {
   const user = me.value;
   const own = message.author.username === user?.username;
@@ -278,9 +290,14 @@ function MessageRow({
           </button>
         </form>
       ) : (
-        <p class="body" dir="auto">
-          <SafeText text={message.body} mentionKeys={mentionKeys} />
-        </p>
+        <>
+          {message.body ? (
+            <p class="body" dir="auto">
+              <SafeText text={message.body} mentionKeys={mentionKeys} />
+            </p>
+          ) : null}
+          <FileRow incident={incident.ref} ids={message.attachments} files={files} point={point} lead={incident.lead_agency} tz={tz} />
+        </>
       )}
       {mode === "history" ? (
         <ol class="versions" data-testid="versions" aria-label={t("message.history")}>
@@ -349,6 +366,9 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
     }
   });
   const [error, setError] = useState<string | null>(null);
+  const [picked, setPicked] = useState<PickedFile[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const fileInput = useRef<HTMLInputElement>(null);
   const [caret, setCaret] = useState(0);
   const [choice, setChoice] = useState(0);
   const area = useRef<HTMLTextAreaElement>(null);
@@ -390,10 +410,38 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
     });
   };
 
+  const addFiles = async (list: Iterable<File>) => {
+    const added: PickedFile[] = [];
+    for (const file of list) {
+      const data = await file.arrayBuffer();
+      const type = sniffType(new Uint8Array(data, 0, Math.min(16, data.byteLength)));
+      added.push({
+        id: newClientMsgId(),
+        name: file.name || t("files.pasted"),
+        type: type ?? (file.type || "application/octet-stream"),
+        size: file.size,
+        data,
+        problem: fileProblem(file.size, type),
+      });
+    }
+    if (added.length > 0) {
+      setPicked((now) => [...now, ...added]);
+      setError(null);
+    }
+  };
+
   const send = () => {
     const body = text.trim();
-    if (!body) {
+    if (!body && picked.length === 0) {
       setError(t("composer.empty"));
+      return;
+    }
+    if (picked.some((f) => f.problem !== null)) {
+      setError(t("files.fixFirst"));
+      return;
+    }
+    if (picked.length > MAX_FILES) {
+      setError(t("files.tooMany", { max: MAX_FILES }));
       return;
     }
     if (body.length > MAX_BODY) {
@@ -401,18 +449,34 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
       return;
     }
     setError(null);
-    void postMessage(incident.ref, body).then(() => {
+    const files = picked.map(({ problem: _ok, ...file }) => file);
+    void postMessage(incident.ref, body, null, files).then(() => {
       setText("");
       saveDraft("");
+      setPicked([]);
     });
   };
 
   return (
     <form
-      class="composer"
+      class={`composer${dragging ? " dragging" : ""}`}
       onSubmit={(e) => {
         e.preventDefault();
         send();
+      }}
+      onDragOver={(e) => {
+        if (e.dataTransfer?.types.includes("Files")) {
+          e.preventDefault();
+          setDragging(true);
+        }
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(e) => {
+        if (e.dataTransfer && e.dataTransfer.files.length > 0) {
+          e.preventDefault();
+          setDragging(false);
+          void addFiles(Array.from(e.dataTransfer.files));
+        }
       }}
     >
       <label for={`composer-${incident.ref}`}>{t("composer.label")}</label>
@@ -437,6 +501,13 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
             saveDraft(value);
             if (value.trim()) store.sendTyping();
             if (error) setError(null);
+          }}
+          onPaste={(e) => {
+            const pasted = Array.from(e.clipboardData?.files ?? []);
+            if (pasted.length > 0) {
+              e.preventDefault();
+              void addFiles(pasted);
+            }
           }}
           onKeyUp={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
           onClick={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
@@ -464,10 +535,31 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
             }
           }}
         />
-        <button type="submit" class="primary" data-testid="send">
-          {t("action.send")}
-        </button>
+        <div class="composer-actions">
+          <input
+            ref={fileInput}
+            id={`files-${incident.ref}`}
+            type="file"
+            multiple
+            accept="image/jpeg,image/png,image/webp,application/pdf"
+            class="visually-hidden"
+            data-testid="file-input"
+            onChange={(e) => {
+              const input = e.currentTarget;
+              void addFiles(Array.from(input.files ?? [])).then(() => {
+                input.value = "";
+              });
+            }}
+          />
+          <button type="button" onClick={() => fileInput.current?.click()} data-testid="attach">
+            {t("files.attach")}
+          </button>
+          <button type="submit" class="primary" data-testid="send">
+            {t("action.send")}
+          </button>
+        </div>
       </div>
+      <PickedFiles files={picked} onRemove={(id) => setPicked((now) => now.filter((f) => f.id !== id))} />
       <ul id={listId} role="listbox" class="mention-list" hidden={options.length === 0} aria-label={t("composer.mentions")}>
         {options.map((c, i) => (
           <li
@@ -485,7 +577,7 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
         ))}
       </ul>
       <p class="hint">
-        {t("composer.hint")} <span class="counter">{t("composer.count", { count: text.length, max: MAX_BODY })}</span>
+        {t("composer.hint")} {t("files.hint")} <span class="counter">{t("composer.count", { count: text.length, max: MAX_BODY })}</span>
       </p>
       {error ? (
         <p class="field-error" role="alert">

@@ -19,6 +19,7 @@ import { label, loadOperationMessages, t } from "../i18n";
 import { formatTime } from "../i18n/time";
 import { outboxItems } from "../realtime/live";
 import type { OutboxItem } from "../realtime/outbox";
+import { FileRow } from "../attachments/Files";
 import { Chat } from "./Chat";
 import { RoomStore } from "./room-store";
 import { SitrepPanel } from "./SitrepPanel";
@@ -97,10 +98,29 @@ export function Room({ ref: incidentRef }: { ref: string }) {
         <aside class="panel room-side" aria-labelledby="room-online">
           <h2 id="room-online">{t("board.online")}</h2>
           <Online online={store.presence.value} />
+          <RoomFiles store={store} incident={incident} tz={tz} />
         </aside>
       </div>
       {offline ? null : store.operations.value.map((opRef) => <OperationPanel key={opRef} opRef={opRef} />)}
     </div>
+  );
+}
+
+/** Every evidence file of the incident (newest first), and the officer's unsent withdrawals. */
+function RoomFiles({ store, incident, tz }: { store: RoomStore; incident: IncidentState; tz: string }) {
+  const ids = [...store.files.items.value.keys()].sort((a, b) => b - a);
+  const withdrawals = pendingOrFailed(outboxItems.value, incidentMetaScope(incident.ref), "file.withdraw");
+  return (
+    <section class="room-files" aria-labelledby="room-files" data-testid="room-files">
+      <h2 id="room-files">{t("files.list")}</h2>
+      {ids.length === 0 ? <p class="hint">{t("files.none")}</p> : null}
+      <FileRow incident={incident.ref} ids={ids} files={store.files.items.value} point={incident.crossing_point} lead={incident.lead_agency} tz={tz} />
+      {withdrawals.map((item) => (
+        <p key={item.id} class="outbox-line">
+          {t("files.withdrawing", { name: String(item.meta?.filename ?? "") })} <OutboxState item={item} />
+        </p>
+      ))}
+    </section>
   );
 }
 

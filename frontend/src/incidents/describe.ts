@@ -1,7 +1,8 @@
 // One readable, translated line per event of a stream (the room's system rows,
 // the board's "last activity"). Every event kind the hub defines has a line.
 
-import { label, t, tDynamic } from "../i18n";
+import { formatSize } from "../attachments/upload";
+import { label, locale, t, tDynamic } from "../i18n";
 import type { EventFrame } from "../realtime/protocol";
 
 type Payload = Record<string, unknown>;
@@ -108,6 +109,15 @@ export function describeEvent(event: Pick<EventFrame, "kind" | "payload">): stri
       break;
     case "sitrep.overdue":
       text = t("event.sitrep.overdue", { notified: list(p.notified) || "—" });
+      break;
+    case "attachment.added":
+      text = t("event.attachment.added", { id: str(p.attachment_id), name: str(p.filename), size: formatSize(Number(p.size ?? 0), locale.value) });
+      break;
+    case "attachment.withdrawn":
+      text = t("event.attachment.withdrawn", { id: str(p.attachment_id), reason: str(p.reason) });
+      break;
+    case "attachment.original_downloaded":
+      text = t("event.attachment.original_downloaded", { id: str(p.attachment_id) });
       break;
     case "template.published":
       text = t("event.template.published", { code: str(p.code), version: str(p.version) });

@@ -5,6 +5,7 @@
 import { batch, signal } from "@preact/signals";
 import { ApiError } from "../api/client";
 import { eventFrame as frameOf, getIncident, streamEvents } from "../api/endpoints";
+import { IncidentFiles } from "../attachments/store";
 import { loadCached, saveCached } from "../realtime/cache";
 import { liveFeeds, liveSocket } from "../realtime/live";
 import type { EventFrame, Presence } from "../realtime/protocol";
@@ -49,6 +50,8 @@ export class RoomStore {
   /** Joint operations started on this incident (their checklists show in a panel). */
   readonly operations = signal<string[]>([]);
   readonly timeline: Timeline;
+  /** The incident's evidence files (metadata; pictures are fetched by the views). */
+  readonly files: IncidentFiles;
   /** A live event arrived (not replay): for announcements and mention highlights. */
   onLiveEvent: ((event: EventFrame) => void) | null = null;
 
@@ -60,6 +63,7 @@ export class RoomStore {
 
   constructor(readonly ref: string) {
     this.timeline = new Timeline(`incident:${ref}`);
+    this.files = new IncidentFiles(ref);
   }
 
   get stream(): string {
@@ -84,7 +88,9 @@ export class RoomStore {
     let head = incident.seq;
     try {
       const page = await streamEvents(this.stream, { before: incident.seq + 1, limit: PAGE });
-      this.timeline.add(page.events.map(frameOf));
+      const events = page.events.map(frameOf);
+      this.timeline.add(events);
+      this.files.apply(events);
       head = Math.max(head, page.events.at(-1)?.seq ?? 0);
     } catch {
       // The chat stays empty; live events still arrive and older ones can be loaded.
@@ -98,6 +104,7 @@ export class RoomStore {
     this.follow(head);
     this.save();
     void this.loadOperations();
+    void this.files.load();
   }
 
   private async loadOperations(): Promise<void> {
@@ -115,6 +122,7 @@ export class RoomStore {
     const cached = await loadCached<RoomSnapshot>(`room:${this.ref}`);
     if (cached === null) return false;
     this.timeline.add(cached.value.events);
+    this.files.apply(cached.value.events);
     batch(() => {
       this.incident.value = cached.value.incident;
       this.staleSince.value = cached.savedAt;
@@ -166,6 +174,7 @@ export class RoomStore {
       if (next !== null) next = applyIncidentEvent(next, event);
     }
     const added = this.timeline.add(events);
+    this.files.apply(events);
     batch(() => {
       if (next !== incident) this.incident.value = next;
       if (added) this.version.value += 1;

@@ -36,6 +36,8 @@ export interface ChatMessage {
   versions: Version[];
   mentions: Mention[];
   editedAt: string | null;
+  /** Ids of the evidence files the message refers to (hub.attachments). */
+  attachments: number[];
 }
 
 export type Entry =
@@ -115,6 +117,7 @@ export class Timeline {
           versions: [{ body: p.redacted ? "" : String(p.body ?? ""), at: event.at, seq: event.seq }],
           mentions: mentionsOf(p),
           editedAt: null,
+          attachments: Array.isArray(p.attachments) ? p.attachments.filter((a): a is number => typeof a === "number") : [],
         };
         messages.set(id, message);
         out.push({ type: "message", seq: event.seq, message });

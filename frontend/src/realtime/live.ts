@@ -7,6 +7,7 @@
 
 import { computed, signal } from "@preact/signals";
 import { csrfToken, notifyUnauthorized, refreshCsrf } from "../api/client";
+import { withUploads } from "../attachments/upload";
 import { Feeds } from "./feeds";
 import { fetchSender, Outbox } from "./outbox";
 import type { OutboxItem } from "./outbox";
@@ -107,7 +108,8 @@ export async function startLive(username: string): Promise<void> {
       user: username,
       // Nothing is sent before the socket says the hub is reachable (setStatus).
       online: false,
-      send: fetchSender({ base: "/api/v1", csrf: () => csrfToken(), refreshCsrf }),
+      // Items with evidence files upload them first (attachments/upload.ts).
+      send: withUploads(fetchSender({ base: "/api/v1", csrf: () => csrfToken(), refreshCsrf }), { csrf: () => csrfToken(), refreshCsrf }),
       onUnauthorized: () => notifyUnauthorized(),
       onSent: (item) => sentListeners.forEach((l) => l(item)),
     });

@@ -32,6 +32,14 @@
 //   channel; an Outbox that hears of a change re-reads its items. The `items`
 //   signal always mirrors what IndexedDB holds for this user.
 //
+// - Files travel with their item. An item may carry evidence files (`files`,
+//   their bytes stored with the item). Sending it first uploads each file not
+//   yet uploaded (each under its own client_msg_id, so a retry stores one
+//   file), records the attachment on the item at once (a later attempt does not
+//   upload it again), then sends the write with the attachment ids. The bytes
+//   are dropped from IndexedDB once the item is sent. `progress` shows how much
+//   of the running item's files has gone.
+//
 // Time, randomness, timers, locks and the channel are injectable (tests use
 // fake clocks, fake-indexeddb and in-memory channels).
 
@@ -52,13 +60,25 @@ export type OutboxKind =
   | "alert.update"
   | "alert.cancel"
   | "task"
-  | "sitrep";
+  | "sitrep"
+  | "file.withdraw";
+/** An evidence file travelling with an outbox item (hub.attachments). */
+export interface OutboxFile {
+  id: string; // the upload's own client_msg_id
+  name: string;
+  type: string; // decided from the bytes in the browser; the hub decides again
+  size: number;
+  data?: ArrayBuffer; // the bytes, until the item is sent
+  attachment?: { id: number; sha256: string; content_type: string; size: number; filename: string };
+}
 export type OutboxStatus = "pending" | "sending" | "sent" | "failed";
 export interface OutboxError {
   status: number;
   code: string;
   detail: string;
   errors?: { loc: string[]; msg: string; type: string }[];
+  /** The id of the file the hub refused (an upload's own error). */
+  file?: string;
 }
 export interface OutboxItem {
   id: string; // the client_msg_id (IndexedDB key)
@@ -70,6 +90,8 @@ export interface OutboxItem {
   scope: string; // which screen shows it, e.g. "incident:WDH-2026-0001", "crossing:WDH", "report", "alert:12"
   label: string; // the text to show and to copy (e.g. the message body)
   meta?: Record<string, unknown>; // screen-specific extras (e.g. { messageId: 5 })
+  files?: OutboxFile[]; // evidence files to upload first (see the header)
+  uploadPath?: string; // where they go, e.g. "/incidents/WDH-2026-0001/attachments"
   createdAt: number; // ms since epoch; the send order
   status: OutboxStatus;
   attempts: number;
@@ -84,7 +106,14 @@ export type SendResult =
   // for the backoff of a retryable answer (503, 429).
   | { kind: "refused"; status: number; error: OutboxError; retryAfterMs?: number }
   | { kind: "network" }; // no answer at all (fetch threw, timeout)
-export type Sender = (item: OutboxItem) => Promise<SendResult>;
+/** What a sender may do while it sends one item. */
+export interface SendContext {
+  /** How much of the item's files has been uploaded (0..1). */
+  progress(fraction: number): void;
+  /** Store the item's files now (an upload finished: it is not sent again). */
+  saveFiles(files: OutboxFile[]): Promise<void>;
+}
+export type Sender = (item: OutboxItem, context?: SendContext) => Promise<SendResult>;
 
 export interface LockLike {
   request: (name: string, options: { ifAvailable: boolean }, cb: (lock: unknown) => Promise<void>) => Promise<void>;
@@ -120,6 +149,8 @@ export interface EnqueueInput {
   scope: string;
   label: string;
   meta?: Record<string, unknown>;
+  files?: OutboxFile[];
+  uploadPath?: string;
 }
 
 /** First retry delay (ms); doubles per attempt. */
@@ -227,6 +258,9 @@ export class Outbox {
   readonly unsent: ReadonlySignal<number> = computed(
     () => this._items.value.filter((i) => i.status === "pending" || i.status === "sending").length,
   );
+  private readonly _progress = signal<Record<string, number>>({});
+  /** Upload progress (0..1) of the items whose files are being sent, by id. */
+  readonly progress: ReadonlySignal<Record<string, number>> = this._progress;
 
   private readonly send: Sender;
   private readonly now: () => number;
@@ -312,6 +346,7 @@ export class Outbox {
       scope: input.scope,
       label: input.label,
       ...(input.meta !== undefined ? { meta: input.meta } : {}),
+      ...(input.files !== undefined && input.files.length > 0 ? { files: input.files, uploadPath: input.uploadPath ?? "" } : {}),
       createdAt: last ? Math.max(now, last.value.createdAt + 1) : now,
       status: "pending",
       attempts: 0,
@@ -547,6 +582,10 @@ export class Outbox {
       const sent = await this.update(claimed.id, (item) => {
         const next: OutboxItem = { ...item, status: "sent", attempts: item.attempts + 1, result: result.data, sentAt: now };
         delete next.error;
+        if (next.files) {
+          // Recorded: the bytes need not stay in the browser.
+          next.files = next.files.map(({ data: _bytes, ...kept }) => kept);
+        }
         return next;
       });
       await this.changed();
@@ -597,10 +636,24 @@ export class Outbox {
   }
 
   private async sendSafely(item: OutboxItem): Promise<SendResult> {
+    const context: SendContext = {
+      progress: (fraction) => {
+        this._progress.value = { ...this._progress.value, [item.id]: Math.max(0, Math.min(1, fraction)) };
+      },
+      saveFiles: async (files) => {
+        await this.update(item.id, (stored) => ({ ...stored, files }));
+        await this.changed();
+      },
+    };
     try {
-      return await this.send(item);
+      return await this.send(item, context);
     } catch {
       return { kind: "network" };
+    } finally {
+      if (item.id in this._progress.value) {
+        const { [item.id]: _done, ...rest } = this._progress.value;
+        this._progress.value = rest;
+      }
     }
   }
 
