@@ -13,7 +13,10 @@ Invariants:
   production a missing key is generated under ``var/signing/`` (mode 0600). The key
   is only ever read from its file, never stored in the database.
 - With nothing set, the hub runs embedded: SQLite (WAL) under ``var/`` and the
-  in-memory channel layer.
+  in-memory channel layer, evidence files under ``var/attachments``.
+- Evidence files go to an S3-compatible store only when both
+  ``HUB_ATTACHMENTS_S3_ENDPOINT`` and ``HUB_ATTACHMENTS_S3_BUCKET`` are set; any
+  other ``HUB_ATTACHMENTS_S3_*`` combination is refused at startup.
 """
 
 from __future__ import annotations
@@ -242,6 +245,70 @@ def parse_witness_url(raw: str | None) -> str | None:
     return url
 
 
+S3_VARIABLES = (
+    "HUB_ATTACHMENTS_S3_ENDPOINT",
+    "HUB_ATTACHMENTS_S3_BUCKET",
+    "HUB_ATTACHMENTS_S3_ACCESS_KEY",
+    "HUB_ATTACHMENTS_S3_SECRET_KEY",
+    "HUB_ATTACHMENTS_S3_REGION",
+)
+S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """An S3-compatible object store for evidence files (SeaweedFS, MinIO, AWS S3)."""
+
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+
+
+def s3_settings(environ: Mapping[str, str]) -> S3Config | None:
+    """``HUB_ATTACHMENTS_S3_*``: None (the filesystem) when none is set; an S3 store
+    when endpoint and bucket are; anything in between is a startup error."""
+    values = {name: (environ.get(name) or "").strip() for name in S3_VARIABLES}
+    if not any(values.values()):
+        return None
+    endpoint = values["HUB_ATTACHMENTS_S3_ENDPOINT"]
+    bucket = values["HUB_ATTACHMENTS_S3_BUCKET"]
+    access_key = values["HUB_ATTACHMENTS_S3_ACCESS_KEY"]
+    secret_key = values["HUB_ATTACHMENTS_S3_SECRET_KEY"]
+    problems: list[str] = []
+    if not endpoint:
+        problems.append("HUB_ATTACHMENTS_S3_ENDPOINT is not set")
+    elif not endpoint.startswith(("http://", "https://")):
+        problems.append(f"HUB_ATTACHMENTS_S3_ENDPOINT must be an http(s) URL, got {endpoint!r}")
+    if not bucket:
+        problems.append("HUB_ATTACHMENTS_S3_BUCKET is not set")
+    elif not S3_BUCKET_NAME.fullmatch(bucket):
+        problems.append(
+            f"HUB_ATTACHMENTS_S3_BUCKET must be an S3 bucket name (3-63 of a-z 0-9 . -), "
+            f"got {bucket!r}"
+        )
+    if bool(access_key) != bool(secret_key):
+        problems.append(
+            "HUB_ATTACHMENTS_S3_ACCESS_KEY and HUB_ATTACHMENTS_S3_SECRET_KEY go together; "
+            "set both (or neither, to use the environment's AWS credentials)"
+        )
+    if problems:
+        raise ImproperlyConfigured(
+            "HUB_ATTACHMENTS_S3_* is incomplete or invalid: "
+            + "; ".join(problems)
+            + " (unset every HUB_ATTACHMENTS_S3_* variable to store files under "
+            "HUB_ATTACHMENTS_DIR)"
+        )
+    return S3Config(
+        endpoint=endpoint.rstrip("/"),
+        bucket=bucket,
+        access_key=access_key,
+        secret_key=secret_key,
+        region=values["HUB_ATTACHMENTS_S3_REGION"] or "us-east-1",
+    )
+
+
 DEFAULT_FROM_EMAIL = "Border Coordination Hub <no-reply@border-hub.example>"
 
 
@@ -320,10 +387,48 @@ class Config:
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_uploads_per_minute: int = 30
     attachment_max_pixels: int = 40_000_000
+    attachments_s3: S3Config | None = None
+    # Seconds an uploaded file may stay unreferenced before the loop discards it.
+    attachment_unreferenced_ttl: int = 24 * 60 * 60
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+
+S3_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
+
+
+def attachment_storage_settings(config: Config) -> dict[str, Any]:
+    """``STORAGES["attachments"]``: django-storages' S3Storage when an S3 store is
+    configured, else the filesystem under ``attachments_dir``.
+
+    S3 objects are private (``default_acl=None``: the bucket's policy, no public
+    ACL), never overwritten (``file_overwrite=False``: names are content-addressed,
+    and a second writer of a name gets another one, as on the filesystem), and never
+    handed out as URLs (``querystring_auth`` stays on, but the hub serves every file
+    through its API and never calls ``url()``).
+    """
+    s3 = config.attachments_s3
+    if s3 is None:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(config.attachments_dir), "base_url": None},
+        }
+    options: dict[str, Any] = {
+        "endpoint_url": s3.endpoint,
+        "bucket_name": s3.bucket,
+        "region_name": s3.region,
+        "addressing_style": "path",
+        "signature_version": "s3v4",
+        "default_acl": None,
+        "file_overwrite": False,
+        "querystring_auth": True,
+    }
+    if s3.access_key:
+        options["access_key"] = s3.access_key
+        options["secret_key"] = s3.secret_key
+    return {"BACKEND": S3_STORAGE_BACKEND, "OPTIONS": options}
 
 
 def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Config:
@@ -437,5 +542,12 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
             environ.get("HUB_ATTACHMENT_MAX_PIXELS"),
             40_000_000,
             minimum=1,
+        ),
+        attachments_s3=s3_settings(environ),
+        attachment_unreferenced_ttl=parse_int(
+            "HUB_ATTACHMENT_UNREFERENCED_TTL",
+            environ.get("HUB_ATTACHMENT_UNREFERENCED_TTL"),
+            24 * 60 * 60,
+            minimum=60,
         ),
     )

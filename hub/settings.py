@@ -10,7 +10,7 @@ import os
 
 import django_stubs_ext
 
-from hub.config import BASE_DIR, VAR_DIR, load_config
+from hub.config import BASE_DIR, VAR_DIR, attachment_storage_settings, load_config
 
 # Lets admin/queryset classes be subscripted for the type checker at runtime.
 django_stubs_ext.monkeypatch()
@@ -165,11 +165,9 @@ STATICFILES_DIRS = [("app", FRONTEND_DIST)] if FRONTEND_DIST.is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Evidence files (hub.attachments): private, never under STATIC/MEDIA, served
-    # only through the API. A later S3-compatible backend replaces this alias.
-    "attachments": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(CONFIG.attachments_dir), "base_url": None},
-    },
+    # only through the API (never a presigned or public URL). An S3-compatible
+    # store when HUB_ATTACHMENTS_S3_* name one, else the filesystem.
+    "attachments": attachment_storage_settings(CONFIG),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -189,6 +187,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HUB_MAX_REQUEST_BODY
 HUB_ATTACHMENT_MAX_BYTES = CONFIG.attachment_max_bytes
 HUB_ATTACHMENT_UPLOADS_PER_MINUTE = CONFIG.attachment_uploads_per_minute
 HUB_ATTACHMENT_MAX_PIXELS = CONFIG.attachment_max_pixels
+# An upload no message or task refers to within this many seconds is discarded
+# by the background loop (hub.attachments.cleanup).
+HUB_ATTACHMENT_UNREFERENCED_TTL = CONFIG.attachment_unreferenced_ttl
 
 # Security. Production sits behind a TLS-terminating proxy (deploy/nginx.conf),
 # which sets X-Forwarded-Proto.

@@ -18,7 +18,7 @@ from hub.jobs.attachment_derivatives import attachments_derive_pending
 from tests.factories import officer, report
 from tests.integration.test_attachments import API, client, events, image_bytes, pdf_bytes, upload
 
-pytestmark = pytest.mark.usefixtures("demo")
+pytestmark = pytest.mark.usefixtures("demo", "attachment_storage")
 
 GPS_IFD = 0x8825
 
