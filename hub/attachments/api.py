@@ -1,5 +1,5 @@
-"""REST: evidence files on incidents (upload, list, download the original, view an
-image's derivatives, withdraw).
+"""REST: evidence files on incidents (upload, list, download the original, view the
+derivatives of an image or of a PDF's first page, withdraw).
 
 Each route calls exactly one service; errors leave as ``{"code", "detail"}``.
 The upload's multipart body is parsed by ``LimitedUploadHandler``, installed by
@@ -135,8 +135,9 @@ def _derivative(request: HttpRequest, ref: str, attachment_id: int, kind: str) -
 @router.get(
     "/{ref}/attachments/{attachment_id}/view",
     response={200: None, 409: ErrorOut, **ERRORS_READ},
-    summary="The image re-encoded without metadata, at most 2048 px (every reader; "
-    "409 derivative_pending until made, 409 no_derivative for a PDF)",
+    summary="The image, or a PDF's first page, re-encoded as JPEG without metadata, at "
+    "most 2048 px (every reader; 409 derivative_pending until made, derivative_failed "
+    "when it cannot be)",
 )
 def attachment_view(request: HttpRequest, ref: str, attachment_id: int) -> FileResponse:
     return _derivative(request, ref, attachment_id, "view")
@@ -145,7 +146,8 @@ def attachment_view(request: HttpRequest, ref: str, attachment_id: int) -> FileR
 @router.get(
     "/{ref}/attachments/{attachment_id}/thumbnail",
     response={200: None, 409: ErrorOut, **ERRORS_READ},
-    summary="A 320 px thumbnail without metadata (every reader; 409 as for /view)",
+    summary="A 320 px JPEG thumbnail (of a PDF: its first page) without metadata "
+    "(every reader; 409 as for /view)",
 )
 def attachment_thumbnail(request: HttpRequest, ref: str, attachment_id: int) -> FileResponse:
     return _derivative(request, ref, attachment_id, "thumbnail")

@@ -13,8 +13,11 @@ from hub.schemas import StrictIn, UserRef
 
 
 class DerivativesOut(Schema):
-    view: bool = Field(description="GET .../view serves the re-encoded image (no metadata).")
-    thumbnail: bool = Field(description="GET .../thumbnail serves a 320 px thumbnail.")
+    view: bool = Field(
+        description="GET .../view serves the re-encoded image, or the PDF's first page, "
+        "as JPEG (no metadata)."
+    )
+    thumbnail: bool = Field(description="GET .../thumbnail serves a 320 px JPEG thumbnail.")
 
 
 class AttachmentOut(Schema):
@@ -33,8 +36,9 @@ class AttachmentOut(Schema):
     withdrawn_by: UserRef | None
     withdrawn_reason: str | None
     derivatives: DerivativesOut = Field(
-        description="Which derivatives are made (images only, made in the background; "
-        "a PDF has none; a withdrawn file serves none)."
+        description="Which derivatives are made (made in the background for images and "
+        "PDFs, a PDF's of its first page; false while pending or when making them failed; "
+        "a withdrawn file serves none)."
     )
 
     @staticmethod

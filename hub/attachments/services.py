@@ -11,10 +11,11 @@ on ``incident:<REF>`` in one transaction (``run_idempotent`` opens it).
 - ``attachment_withdraw``: a redaction with a reason; row and bytes stay.
 - ``attachment_open_original``: who may, gets the bytes, and an
   ``attachment.original_downloaded`` event is appended first.
-- ``attachment_derive``: the background job's claim of one image: makes its
-  view image and thumbnail (``derivatives``), stores them under content-addressed
-  names below ``derived/`` and records them on the row (no event: a derivative
-  is not evidence, the original is). A failure is counted on the row.
+- ``attachment_derive``: the background job's claim of one image or PDF: makes
+  its view image and thumbnail (``derivatives``; a PDF's first page), stores them
+  under content-addressed names below ``derived/`` and records them on the row (no
+  event: a derivative is not evidence, the original is). A failure is counted on
+  the row.
 - ``attachment_open_derivative``: the view image or thumbnail, for every reader
   of the incident; not logged (only originals are).
 """
@@ -43,7 +44,7 @@ from hub.agencies.selectors import access_for
 from hub.attachments import derivatives
 from hub.attachments import permissions as perms
 from hub.attachments.inspection import inspect_file
-from hub.attachments.models import IMAGE_TYPES, Attachment
+from hub.attachments.models import Attachment
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from hub.events.idempotency import Written, run_idempotent
 from hub.events.models import WriteReceipt
@@ -304,7 +305,7 @@ def attachment_open_original(
 
 def _pending_derivation() -> Any:
     return Attachment.objects.filter(
-        content_type__in=IMAGE_TYPES,
+        content_type__in=derivatives.DERIVABLE_TYPES,
         view_name="",
         withdrawn_at__isnull=True,
         derive_attempts__lt=DERIVE_MAX_ATTEMPTS,
@@ -312,7 +313,8 @@ def _pending_derivation() -> Any:
 
 
 def attachments_pending_derivation(*, limit: int) -> list[int]:
-    """Ids of images still without derivatives (not withdrawn, attempts left), oldest first."""
+    """Ids of images and PDFs still without derivatives (not withdrawn, attempts left),
+    oldest first."""
     return list(
         _pending_derivation().order_by("created_at", "pk").values_list("pk", flat=True)[:limit]
     )
@@ -332,11 +334,12 @@ def _store_derived(data: bytes) -> str:
 def attachment_derive(
     *, attachment_id: int, now: datetime, on_claimed: ClaimHook | None = None
 ) -> bool:
-    """Claim one pending image and make its derivatives; False when it is not
+    """Claim one pending image or PDF and make its derivatives; False when it is not
     (any more) pending. The row is locked for the work (``skip_locked``: a second
     loop passes it by); a failure rolls the claim back, is counted on the row
     (``derive_attempts``, ``derive_error``) and raised for the job to log. After
-    ``DERIVE_MAX_ATTEMPTS`` failures the image is no longer tried.
+    ``DERIVE_MAX_ATTEMPTS`` failures the file is no longer tried. Renders (PDFium,
+    Pillow): never call it on the request path.
     """
     try:
         with transaction.atomic():
@@ -346,7 +349,7 @@ def attachment_derive(
             if attachment is None:
                 return False
             with attachment_storage().open(attachment.storage_name, "rb") as original:
-                view, thumbnail = derivatives.make_derivatives(original)
+                view, thumbnail = derivatives.make_derivatives(original, attachment.content_type)
             claimed = (
                 _pending_derivation()
                 .filter(pk=attachment_id)
@@ -373,9 +376,10 @@ def attachment_open_derivative(
 ) -> tuple[Attachment, IO[bytes]]:
     """The view image or thumbnail of a file, for anyone who may read the incident.
 
-    A withdrawn file is 404 like an unknown one; a PDF is 409 ``no_derivative``;
-    an image whose derivatives are not made yet is 409 ``derivative_pending``
-    (``derivative_failed`` once the job gave up on it).
+    A withdrawn file is 404 like an unknown one; a file of a type that gets no
+    derivatives (none is accepted today) is 409 ``no_derivative``; an image or PDF
+    whose derivatives are not made yet is 409 ``derivative_pending``
+    (``derivative_failed`` once the job gave up on it). A PDF's are of its first page.
     """
     if kind not in DERIVATIVE_KINDS:
         raise NotFound("Not found.")
@@ -383,16 +387,18 @@ def attachment_open_derivative(
     attachment = _attachment_of(incident, attachment_id, lock=False)
     if attachment.is_withdrawn:
         raise NotFound("Not found.")
-    if not attachment.is_image:
+    if attachment.content_type not in derivatives.DERIVABLE_TYPES:
         raise Conflict(
-            "Only images have a view image and a thumbnail; download the original instead.",
+            "Only images and PDFs have a view image and a thumbnail; "
+            "download the original instead.",
             code="no_derivative",
         )
     name = attachment.view_name if kind == "view" else attachment.thumbnail_name
     if not name:
         if attachment.derive_attempts >= DERIVE_MAX_ATTEMPTS:
             raise Conflict(
-                "The view image of this file could not be made.", code="derivative_failed"
+                "The view image of this file could not be made (a damaged file?).",
+                code="derivative_failed",
             )
         raise Conflict(
             f"The {kind} image is being made in the background; try again in a few seconds.",

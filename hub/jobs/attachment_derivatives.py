@@ -1,6 +1,7 @@
-"""Job: make the view image and thumbnail of images uploaded as evidence
-(``hub.attachments.services.attachment_derive``), oldest first, at most
-``BATCH`` per sweep. Each image is claimed in its own transaction with its row
+"""Job: make the view image and thumbnail of images and PDFs (their first page)
+uploaded as evidence (``hub.attachments.services.attachment_derive``), oldest
+first, at most ``BATCH`` per sweep. This is the only place files are rendered:
+never the request path. Each file is claimed in its own transaction with its row
 locked (``skip_locked``), so two loops never derive one image twice; a failure is
 counted on the row and logged, and retried on later sweeps up to
 ``hub.attachments.services.DERIVE_MAX_ATTEMPTS`` times."""
@@ -21,7 +22,7 @@ BATCH = 20
 def attachments_derive_pending(
     *, now: datetime | None = None, on_claimed: ClaimHook | None = None, limit: int = BATCH
 ) -> list[int]:
-    """Derive up to ``limit`` pending images; returns the ids derived in this sweep."""
+    """Derive up to ``limit`` pending files; returns the ids derived in this sweep."""
     at = now or timezone.now()
     ids = attachments_pending_derivation(limit=limit)
 

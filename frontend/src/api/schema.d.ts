@@ -472,7 +472,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A 320 px thumbnail without metadata (every reader; 409 as for /view) */
+        /** A 320 px JPEG thumbnail (of a PDF: its first page) without metadata (every reader; 409 as for /view) */
         get: operations["hub_attachments_api_attachment_thumbnail"];
         put?: never;
         post?: never;
@@ -489,7 +489,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The image re-encoded without metadata, at most 2048 px (every reader; 409 derivative_pending until made, 409 no_derivative for a PDF) */
+        /** The image, or a PDF's first page, re-encoded as JPEG without metadata, at most 2048 px (every reader; 409 derivative_pending until made, derivative_failed when it cannot be) */
         get: operations["hub_attachments_api_attachment_view"];
         put?: never;
         post?: never;
@@ -1203,7 +1203,7 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
-            /** @description Which derivatives are made (images only, made in the background; a PDF has none; a withdrawn file serves none). */
+            /** @description Which derivatives are made (made in the background for images and PDFs, a PDF's of its first page; false while pending or when making them failed; a withdrawn file serves none). */
             derivatives: components["schemas"]["DerivativesOut"];
             /**
              * Filename
@@ -1359,12 +1359,12 @@ export interface components {
         DerivativesOut: {
             /**
              * Thumbnail
-             * @description GET .../thumbnail serves a 320 px thumbnail.
+             * @description GET .../thumbnail serves a 320 px JPEG thumbnail.
              */
             thumbnail: boolean;
             /**
              * View
-             * @description GET .../view serves the re-encoded image (no metadata).
+             * @description GET .../view serves the re-encoded image, or the PDF's first page, as JPEG (no metadata).
              */
             view: boolean;
         };
