@@ -31,8 +31,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # call, so nothing holds the test database open when it is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-# Evidence files of the test run live in a temporary directory, not under var/.
+# Evidence files of the test run live in a temporary directory, not under var/
+# (a test that starts Daphne workers hands them its own with HUB_ATTACHMENTS_DIR).
 STORAGES["attachments"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": tempfile.mkdtemp(prefix="hub-test-attachments-"), "base_url": None},
+    "OPTIONS": {
+        "location": os.environ.get("HUB_TEST_ATTACHMENTS_DIR")
+        or tempfile.mkdtemp(prefix="hub-test-attachments-"),
+        "base_url": None,
+    },
 }

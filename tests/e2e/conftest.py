@@ -123,6 +123,10 @@ def hub(transactional_db: None, settings: Any, request: pytest.FixtureRequest) -
 
     redis_url = require_redis() if redis_configured() else None
     url = database_url_for(connection.settings_dict)
+    # The workers store evidence files where this process (which runs the
+    # derivatives job in some tests) reads them.
+    location = settings.STORAGES["attachments"]["OPTIONS"]["location"]
+    files = {"HUB_TEST_ATTACHMENTS_DIR": str(location)}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     if redis_url is not None:
         prefix = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -136,11 +140,12 @@ def hub(transactional_db: None, settings: Any, request: pytest.FixtureRequest) -
                 redis_prefix=prefix,
                 name=f"e2e-{name}",
                 log_dir=ARTIFACTS,
+                extra_env=files,
             )
             for name in ("a", "b")[: 1 if request.node.get_closest_marker("one_officer") else 2]
         ]
     else:
-        workers = [DaphneWorker(database_url=url, name="e2e", log_dir=ARTIFACTS)]
+        workers = [DaphneWorker(database_url=url, name="e2e", log_dir=ARTIFACTS, extra_env=files)]
     # The workers read nothing before their first request: seed while they start.
     start_all(workers, meanwhile=seed)
     try:

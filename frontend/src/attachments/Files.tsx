@@ -66,7 +66,7 @@ export function FileThumb({ incident, meta, onOpen }: { incident: string; meta: 
       </span>
       <span class="file-size">
         {isImage(meta.content_type) ? "" : `${t("files.pdf")} · `}
-        {formatSize(meta.size, locale.value)}
+        <Size bytes={meta.size} />
       </span>
     </button>
   );
@@ -143,7 +143,7 @@ export function Viewer({ incident, meta, point, lead, tz, onClose }: { incident:
             −
           </button>
           <output aria-live="polite" class="zoom-level">
-            {zoom === null ? t("files.zoomFit") : new Intl.NumberFormat(locale.value, { style: "percent" }).format(zoom)}
+            {new Intl.NumberFormat(locale.value, { style: "percent" }).format(zoom ?? fitZoom(frame.current, natural))}
           </output>
           <button type="button" onClick={() => step(1)} aria-label={t("files.zoomIn")}>
             +
@@ -160,7 +160,7 @@ export function Viewer({ incident, meta, point, lead, tz, onClose }: { incident:
               src={view.url}
               alt={t("files.picture", { name: meta.filename })}
               onLoad={(e) => setNatural(e.currentTarget.naturalWidth)}
-              style={zoom === null ? { maxWidth: "100%", maxHeight: "70vh" } : { width: `${Math.round(natural * zoom)}px`, maxWidth: "none" }}
+              style={zoom === null ? { maxWidth: "100%", maxHeight: "58vh" } : { width: `${Math.round(natural * zoom)}px`, maxWidth: "none" }}
               data-testid="viewer-image"
             />
           ) : (
@@ -169,7 +169,7 @@ export function Viewer({ incident, meta, point, lead, tz, onClose }: { incident:
         </div>
         <dl class="file-details">
           <Detail term={t("files.type")}>{isImage(meta.content_type) ? meta.content_type : t("files.pdf")}</Detail>
-          <Detail term={t("files.size")}>{formatSize(meta.size, locale.value)}</Detail>
+          <Detail term={t("files.size")}><Size bytes={meta.size} /></Detail>
           <Detail term={t("files.uploadedBy")}>
             <Name>{meta.uploaded_by.name}</Name> <AgencyChip code={meta.agency} />
           </Detail>
@@ -242,6 +242,11 @@ export function Viewer({ incident, meta, point, lead, tz, onClose }: { incident:
   );
 }
 
+/** A file size, kept left to right inside Urdu text ("5 KB", not "KB 5"). */
+function Size({ bytes }: { bytes: number }) {
+  return <bdi dir="ltr">{formatSize(bytes, locale.value)}</bdi>;
+}
+
 function fitZoom(frame: HTMLDivElement | null, natural: number): number {
   if (!frame || natural <= 0) return 1;
   return Math.min(1, frame.clientWidth / natural);
@@ -263,7 +268,7 @@ export function PickedFiles({ files, onRemove, progress }: { files: readonly Pic
     <ul class="picked-files" aria-label={t("files.count", { count: files.length })} data-testid="picked-files">
       {files.map((f) => (
         <li key={f.id} class={f.problem ? "problem" : ""}>
-          <bdi>{f.name}</bdi> <span class="hint">{formatSize(f.size, locale.value)}</span>
+          <bdi>{f.name}</bdi> <span class="hint"><Size bytes={f.size} /></span>
           {progress !== undefined ? <progress max={1} value={progress} /> : null}{" "}
           <button type="button" class="link" onClick={() => onRemove(f.id)} aria-label={t("files.remove", { name: f.name })}>
             ×
@@ -286,7 +291,7 @@ export function UnsentFiles({ files, progress, refused }: { files: readonly Outb
     <ul class="picked-files" data-testid="unsent-files" aria-label={t("files.count", { count: files.length })}>
       {files.map((f) => (
         <li key={f.id} class={refused === f.id ? "problem" : ""} data-uploaded={f.attachment ? "yes" : "no"}>
-          <bdi>{f.name}</bdi> <span class="hint">{formatSize(f.size, locale.value)}</span>{" "}
+          <bdi>{f.name}</bdi> <span class="hint"><Size bytes={f.size} /></span>{" "}
           {f.attachment ? (
             <span class="hint">{t("files.uploaded")}</span>
           ) : progress !== undefined ? (
@@ -334,7 +339,7 @@ export function FileTable({ incident, files, point, lead, tz }: { incident: stri
                 ) : null}
               </td>
               <td>{isImage(f.content_type) ? f.content_type : t("files.pdf")}</td>
-              <td>{formatSize(f.size, locale.value)}</td>
+              <td><Size bytes={f.size} /></td>
               <td>
                 <Name>{f.uploaded_by.name}</Name> <AgencyChip code={f.agency} />
               </td>

@@ -14,6 +14,8 @@ import { describeEvent } from "../incidents/describe";
 import { GROUPS, NO_FILTER, activeFilters, filterFromSearch, filterToSearch } from "./filter";
 import type { Group, ReviewFilter } from "./filter";
 import { milestoneStrip } from "./milestones";
+import { FileTable } from "../attachments/Files";
+import { IncidentFiles } from "../attachments/store";
 import { ExportCheck } from "./ExportCheck";
 import { ReviewStore } from "./store";
 import type { ReviewRow } from "./rows";
@@ -34,6 +36,7 @@ export function Review({ ref: incidentRef }: { ref: string }) {
   const refCode = decodeURIComponent(incidentRef);
   const location = useLocation();
   const store = useMemo(() => new ReviewStore(refCode), [refCode]);
+  const files = useMemo(() => new IncidentFiles(refCode), [refCode]);
   const [filter, setFilter] = useState<ReviewFilter>(() => filterFromSearch(location.query ? new URLSearchParams(location.query as Record<string, string>).toString() : ""));
   const [draft, setDraft] = useState<ReviewFilter>(filter);
   const [timeProblem, setTimeProblem] = useState<{ field: string; text: string } | null>(null);
@@ -41,7 +44,8 @@ export function Review({ ref: incidentRef }: { ref: string }) {
 
   useEffect(() => {
     void store.start(filter);
-  }, [store]);
+    void files.load();
+  }, [store, files]);
   const status = store.status.value;
   useEffect(() => {
     if (status === "ready") heading.current?.focus();
@@ -277,6 +281,17 @@ export function Review({ ref: incidentRef }: { ref: string }) {
           </p>
         ) : null}
       </form>
+
+      <section class="panel" aria-labelledby="review-files" data-testid="review-files">
+        <h2 id="review-files">{t("files.list")}</h2>
+        <FileTable
+          incident={incident.ref}
+          files={[...files.items.value.values()].sort((a, b) => a.id - b.id)}
+          point={incident.crossing_point}
+          lead={incident.lead_agency}
+          tz={tz}
+        />
+      </section>
 
       <section class="panel" aria-labelledby="review-timeline">
         <div class="review-bar">
