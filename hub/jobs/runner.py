@@ -27,6 +27,7 @@ from django.utils import timezone
 from hub.jobs import (
     alert_escalation,
     alert_expiry,
+    attachment_cleanup,
     attachment_derivatives,
     checkpoints,
     sitrep_reminders,
@@ -52,6 +53,8 @@ class SweepResult:
     checkpoints_signed: list[int] = field(default_factory=list)  # checkpoint numbers
     witnessed: list[tuple[int, str]] = field(default_factory=list)  # (checkpoint, target)
     attachments_derived: list[int] = field(default_factory=list)  # attachment ids
+    attachments_discarded: list[int] = field(default_factory=list)  # attachment ids
+    orphans_deleted: list[str] = field(default_factory=list)  # storage names
 
     @property
     def total(self) -> int:
@@ -120,6 +123,16 @@ def sweep(now: datetime | None = None, *, on_claimed: ClaimHook | None = None) -
                 now=at, on_claimed=on_claimed
             ),
         ),
+        attachments_discarded=_job(
+            attachment_cleanup.NAME,
+            lambda: attachment_cleanup.attachments_discard_unreferenced(
+                now=at, on_claimed=on_claimed
+            ),
+        ),
+        orphans_deleted=_job(
+            attachment_cleanup.ORPHANS_NAME,
+            lambda: attachment_cleanup.attachments_discard_orphans_due(now=at),
+        ),
     )
 
 
@@ -145,6 +158,12 @@ def run_forever(
             result = sweep(clock(), on_claimed=on_claimed)
             if result.attachments_derived:
                 logger.info("derivatives: %d images", len(result.attachments_derived))
+            if result.attachments_discarded or result.orphans_deleted:
+                logger.info(
+                    "evidence files: %d unreferenced discarded, %d orphan objects deleted",
+                    len(result.attachments_discarded),
+                    len(result.orphans_deleted),
+                )
             if result.total or result.checkpoints_signed or result.witnessed:
                 logger.info(
                     "escalations: %d alert acknowledgements overdue, %d alerts expired, "
