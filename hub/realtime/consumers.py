@@ -469,6 +469,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                     stream=frame.stream,
                     body=frame.body,
                     client_msg_id=frame.client_msg_id,
+                    attachments=frame.attachments,
                 )
                 await self.send_frame(ack)
             case p.AlertAck():

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from hub.events.types import ActorRef
 
@@ -28,6 +28,7 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_SUBSCRIPTIONS = 200
 RESYNC_THRESHOLD = 5000
 REPLAY_PAGE = 500
+MAX_ATTACHMENTS = 10  # files one message.send may refer to
 
 
 class CloseCode:
@@ -65,12 +66,29 @@ class Unsubscribe(Frame):
 
 
 class MessageSend(Frame):
-    """Post on an incident channel; acknowledged with ``ack`` (idempotent)."""
+    """Post on an incident channel; acknowledged with ``ack`` (idempotent).
+
+    ``attachments``: ids of the incident's evidence files (uploaded over REST) that the
+    message refers to; each must be a served file of this incident."""
 
     type: Literal["message.send"]
     stream: STREAM
     client_msg_id: UUID
     body: str = Field(min_length=1, max_length=10_000)
+    # The limit is checked by a validator, not ``max_length``: a ``maxItems`` in the
+    # schema makes the generated TypeScript a union of tuples, not ``number[]``.
+    attachments: list[Annotated[int, Field(ge=1, le=2**53)]] = Field(
+        default_factory=list,
+        description="Ids of the incident's evidence files the message refers to "
+        f"(at most {MAX_ATTACHMENTS}).",
+    )
+
+    @field_validator("attachments")
+    @classmethod
+    def _at_most_ten(cls, value: list[int]) -> list[int]:
+        if len(value) > MAX_ATTACHMENTS:
+            raise ValueError(f"at most {MAX_ATTACHMENTS} files per message")
+        return value
 
 
 class AlertAck(Frame):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from hub.accounts.models import User
@@ -14,11 +15,26 @@ from hub.realtime.protocol import Ack
 from hub.realtime.selectors import signed_in_user
 
 
-def message_send_from_socket(*, actor: User, stream: str, body: str, client_msg_id: UUID) -> Ack:
+def message_send_from_socket(
+    *,
+    actor: User,
+    stream: str,
+    body: str,
+    client_msg_id: UUID,
+    attachments: Sequence[int] = (),
+) -> Ack:
+    """``attachments``: ids of the incident's evidence files (checked by the service:
+    ``attachment_unknown`` / ``attachment_withdrawn`` come back as ``error`` frames)."""
     kind, key = parse_stream_name(stream)
     if kind.kind != "incident":
         raise InvalidInput("Messages are posted on incident streams.", code="invalid_frame")
-    result = message_post(actor=actor, ref=key, body=body, client_msg_id=client_msg_id)
+    result = message_post(
+        actor=actor,
+        ref=key,
+        body=body,
+        client_msg_id=client_msg_id,
+        attachments=list(attachments),
+    )
     return Ack(type="ack", client_msg_id=client_msg_id, stream=result.stream, seq=result.seq)
 
 

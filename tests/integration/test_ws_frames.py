@@ -20,10 +20,12 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -38,6 +40,7 @@ from hub.agencies.models import Agency, Membership
 from hub.agencies.services import membership_revoke, user_deactivate
 from hub.alerts.services import alert_cancel, alert_issue
 from hub.asgi import application
+from hub.attachments.models import Attachment, MessageAttachment
 from hub.events.models import Event
 from hub.events.pipeline import emit
 from hub.events.selectors import stream_head
@@ -46,6 +49,7 @@ from hub.incidents import services
 from hub.incidents.models import Incident, Message
 from hub.realtime import protocol as p
 from hub.realtime.hub import reset_hub
+from tests.evidence import upload_evidence, use_temporary_storage, withdraw_evidence
 from tests.factories import officer, post, report, seed
 from tests.realtime_support import ORIGIN, Socket, session_cookie
 
@@ -931,6 +935,136 @@ async def test_message_send_longest_body(region: Sockets) -> None:
     assert message.body == "é" * 10_000
 
 
+# message.send with evidence files (uploaded over REST beforehand: here through the
+# upload service, on a temporary filesystem storage).
+
+
+@pytest.fixture
+def files(settings: Any, tmp_path: Path) -> None:
+    use_temporary_storage(settings, tmp_path / "attachments")
+
+
+def links_of(message_id: int) -> list[int]:
+    return list(
+        MessageAttachment.objects.filter(message_id=message_id)
+        .order_by("position")
+        .values_list("attachment_id", flat=True)
+    )
+
+
+def referenced(ids: list[int]) -> dict[int, bool]:
+    return {
+        pk: at is not None
+        for pk, at in Attachment.objects.filter(pk__in=ids).values_list("pk", "referenced_at")
+    }
+
+
+def written() -> tuple[int, int, int]:
+    return Message.objects.count(), Event.objects.count(), MessageAttachment.objects.count()
+
+
+async def test_message_send_with_files_refers_to_them(region: Sockets, files: None) -> None:
+    inc = await incident()
+    first = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=1)
+    second = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=2)
+    assert await sync_to_async(referenced)([first, second]) == {first: False, second: False}
+    s = await region.open("na-imm.duty")
+    await s.subscribe(inc.stream_name)
+    # Repeated ids count once, in the order first sent.
+    frame = {
+        **send_frame(inc.stream_name, "photos of the seal"),
+        "attachments": [second, first, second],
+    }
+    await s.send(frame)
+    ack, event = await reply_and_event(s)
+    assert ack["client_msg_id"] == frame["client_msg_id"]
+    assert event["seq"] == ack["seq"]
+    assert event["kind"] == "message.posted"
+    assert event["payload"]["attachments"] == [second, first]
+    assert validate_payload(event["kind"], event["payload"]).model_dump()["attachments"] == [
+        second,
+        first,
+    ]
+    message = await sync_to_async(Message.objects.get)()
+    assert message.seq == ack["seq"]
+    assert await sync_to_async(links_of)(message.pk) == [second, first]
+    assert await sync_to_async(referenced)([first, second]) == {first: True, second: True}
+
+
+async def test_message_send_without_files_keeps_its_payload_shape(region: Sockets) -> None:
+    inc = await incident()
+    s = await region.open("na-imm.duty")
+    await s.subscribe(inc.stream_name)
+    await s.send({**send_frame(inc.stream_name), "attachments": []})
+    _, event = await reply_and_event(s)
+    assert "attachments" not in event["payload"]
+    message = await sync_to_async(Message.objects.get)()
+    assert await sync_to_async(links_of)(message.pk) == []
+
+
+async def test_message_send_with_another_incidents_file_is_refused(
+    region: Sockets, files: None
+) -> None:
+    inc = await incident()
+    other = await incident()
+    own = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=1)
+    foreign = await sync_to_async(upload_evidence)("na-imm.duty", other.ref, shade=2)
+    missing = foreign + 1000
+    s = await region.open("na-imm.duty")
+    before = await sync_to_async(written)()
+    details = []
+    for ids in ([own, foreign], [missing], [foreign]):
+        frame = {**send_frame(inc.stream_name), "attachments": ids}
+        await s.send(frame)
+        error = await expect_error(s, "attachment_unknown", frame["client_msg_id"])
+        details.append(re.sub(r"\d+", "N", error["detail"]))
+    # Another incident's file and one that does not exist get the same answer.
+    assert details[1] == details[2]
+    assert await pong(s) == []
+    assert await sync_to_async(written)() == before
+    assert await sync_to_async(referenced)([own, foreign]) == {own: False, foreign: False}
+
+
+async def test_message_send_with_a_withdrawn_file_is_refused(region: Sockets, files: None) -> None:
+    inc = await incident()
+    kept = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=1)
+    gone = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=2)
+    await sync_to_async(withdraw_evidence)("na-imm.duty", inc.ref, gone)
+    s = await region.open("na-imm.duty")
+    before = await sync_to_async(written)()
+    frame = {**send_frame(inc.stream_name), "attachments": [kept, gone]}
+    await s.send(frame)
+    await expect_error(s, "attachment_withdrawn", frame["client_msg_id"])
+    assert await sync_to_async(written)() == before
+    assert await sync_to_async(referenced)([kept]) == {kept: False}
+
+
+async def test_message_send_with_files_repeat_is_idempotent(region: Sockets, files: None) -> None:
+    inc = await incident()
+    first = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=1)
+    second = await sync_to_async(upload_evidence)("na-imm.duty", inc.ref, shade=2)
+    s = await region.open("na-imm.duty")
+    await s.subscribe(inc.stream_name)
+    frame = {**send_frame(inc.stream_name, "exactly once"), "attachments": [first]}
+    await s.send(frame)
+    ack, _ = await reply_and_event(s)
+    after_first = await sync_to_async(written)()
+    await s.send(frame)
+    assert await reply(s) == ack
+    again = await region.open("na-imm.duty")  # a resend after a reconnect
+    await again.send(frame)
+    assert await reply(again) == ack
+    assert [f for f in await drain(s, 0.3) if f["type"] == "event"] == []
+    # The same client_msg_id naming other files is another write: refused.
+    await s.send({**frame, "attachments": [first, second]})
+    await expect_error(s, "client_msg_id_reused", frame["client_msg_id"])
+    await s.send({**frame, "attachments": []})
+    await expect_error(s, "client_msg_id_reused", frame["client_msg_id"])
+    assert await sync_to_async(written)() == after_first
+    message = await sync_to_async(Message.objects.get)()
+    assert await sync_to_async(links_of)(message.pk) == [first]
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -945,6 +1079,13 @@ async def test_message_send_longest_body(region: Sockets) -> None:
         ({"agency": "NA-IMM"}, "invalid_frame"),
         ({"body": "   \n\t "}, "invalid_request"),
         ({"body": "nul \x00 inside"}, "invalid_request"),
+        ({"attachments": list(range(1, 12))}, "invalid_frame"),
+        ({"attachments": ["1"]}, "invalid_frame"),
+        ({"attachments": [True]}, "invalid_frame"),
+        ({"attachments": [0]}, "invalid_frame"),
+        ({"attachments": None}, "invalid_frame"),
+        ({"attachments": 1}, "invalid_frame"),
+        ({"attachments": [999_999]}, "attachment_unknown"),
     ],
     ids=[
         "empty-body",
@@ -958,6 +1099,13 @@ async def test_message_send_longest_body(region: Sockets) -> None:
         "extra-field",
         "blank-body",
         "nul-body",
+        "eleven-files",
+        "string-file-id",
+        "boolean-file-id",
+        "zero-file-id",
+        "null-files",
+        "files-not-a-list",
+        "unknown-file",
     ],
 )
 async def test_message_send_bad_input(region: Sockets, change: Frame, code: str) -> None:

@@ -187,6 +187,13 @@ def test_resync_reasons_are_documented() -> None:
             "body": "x",
         },
         {
+            "type": "message.send",
+            "stream": "incident:A",
+            "client_msg_id": "6f1c1c54-5a7e-4f87-9b54-3f7d9d7e8a01",
+            "body": "x",
+            "attachments": [3, 1],
+        },
+        {
             "type": "alert.ack",
             "alert_id": 3,
             "client_msg_id": "6f1c1c54-5a7e-4f87-9b54-3f7d9d7e8a01",
@@ -225,6 +232,57 @@ def test_valid_client_frames_parse(frame: dict[str, object]) -> None:
 def test_invalid_client_frames_are_refused(frame: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         p.CLIENT_FRAME.validate_python(frame)
+
+
+SEND = {
+    "type": "message.send",
+    "stream": "incident:A",
+    "client_msg_id": "6f1c1c54-5a7e-4f87-9b54-3f7d9d7e8a01",
+    "body": "x",
+}
+
+
+def test_message_send_attachments_default_to_empty_and_keep_their_order() -> None:
+    plain = p.CLIENT_FRAME.validate_json(json.dumps(SEND), strict=True)
+    assert isinstance(plain, p.MessageSend)
+    assert plain.attachments == []
+    ten = list(range(10, 0, -1))
+    full = p.CLIENT_FRAME.validate_json(json.dumps({**SEND, "attachments": ten}), strict=True)
+    assert isinstance(full, p.MessageSend)
+    assert full.attachments == ten
+
+
+@pytest.mark.parametrize(
+    "attachments",
+    [list(range(1, 12)), ["1"], [True], [1.0], [0], [-4], [2**53 + 1], None, 7, {"1": 1}],
+    ids=[
+        "eleven",
+        "string",
+        "boolean",
+        "float",
+        "zero",
+        "negative",
+        "too-large",
+        "null",
+        "not-a-list",
+        "object",
+    ],
+)
+def test_message_send_attachments_are_at_most_ten_strict_ids(attachments: object) -> None:
+    """The consumer parses frames strictly from the JSON text, as here."""
+    with pytest.raises(ValidationError):
+        p.CLIENT_FRAME.validate_json(json.dumps({**SEND, "attachments": attachments}), strict=True)
+
+
+def test_message_send_attachments_are_in_the_schema_as_an_optional_id_list() -> None:
+    schema = json.loads((ROOT / "docs" / "protocol.schema.json").read_text())
+    frame = schema["$defs"]["MessageSend"]
+    assert "attachments" in frame["properties"]
+    assert "attachments" not in frame["required"]
+    field = frame["properties"]["attachments"]
+    assert field["type"] == "array"
+    assert field["items"]["type"] == "integer"
+    assert field["items"]["minimum"] == 1
 
 
 def test_event_frames_published_by_emit_parse_as_server_frames() -> None:

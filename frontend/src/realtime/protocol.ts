@@ -46,6 +46,9 @@ export interface Unsubscribe {
 }
 /**
  * Post on an incident channel; acknowledged with ``ack`` (idempotent).
+ *
+ * ``attachments``: ids of the incident's evidence files (uploaded over REST) that the
+ * message refers to; each must be a served file of this incident.
  */
 export interface MessageSend {
   type: "message.send";
@@ -55,6 +58,10 @@ export interface MessageSend {
   stream: string;
   client_msg_id: string;
   body: string;
+  /**
+   * Ids of the incident's evidence files the message refers to (at most 10).
+   */
+  attachments?: number[];
 }
 /**
  * Acknowledge an alert for your agency; acknowledged with ``ack`` (idempotent).
