@@ -6,7 +6,9 @@ layer, and whatever other apps register, such as the realtime hub's Redis
 subscription), and 503 naming each failing check otherwise. Load balancers send
 traffic only to ready workers. Registered *details* (``register_readiness_detail``,
 such as the outside witness's delivery state) appear under ``detail`` and never
-change the status.
+change the status. Registered *sections* (``register_readiness_section``, such as
+the evidence-file store) are checks that also answer a few public facts under
+their own name (``"attachments": {"backend": "s3", "reachable": true}``).
 
 The 503 body is public (anyone who can reach the port reads it), so it carries
 only a short reason per check: what failed and the exception class. Driver
@@ -36,6 +38,10 @@ _extra_checks: dict[str, ReadinessCheck] = {}
 # witness that is not answering) without taking the worker out of the balancer.
 ReadinessDetail = Callable[[], "dict[str, str] | None"]
 _details: dict[str, ReadinessDetail] = {}
+# A section is a check with public facts: it returns (facts, None) when healthy,
+# or (facts, reason) when not; the facts are answered either way.
+ReadinessSection = Callable[[], "tuple[dict[str, object], str | None]"]
+_sections: dict[str, ReadinessSection] = {}
 
 
 def register_readiness_check(name: str, check: ReadinessCheck) -> None:
@@ -47,6 +53,20 @@ def register_readiness_detail(name: str, detail: ReadinessDetail) -> None:
     """Add a section to /readyz's ``detail`` (called from an AppConfig.ready()).
     Its values are public: short summaries only, no host names or driver messages."""
     _details[name] = detail
+
+
+def register_readiness_section(name: str, section: ReadinessSection) -> None:
+    """Add a check whose facts appear under ``name`` in /readyz (from an
+    AppConfig.ready()). The facts are public: short values, no host names."""
+    _sections[name] = section
+
+
+def run_section(name: str, section: ReadinessSection) -> tuple[dict[str, object], str | None]:
+    try:
+        return section()
+    except Exception as exc:
+        logger.exception("readiness section %s raised", name)
+        return {"error": type(exc).__name__}, failure(f"{name} check raised", exc)
 
 
 def collect_details() -> dict[str, dict[str, str]]:
@@ -127,8 +147,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
         results[name] = "ok" if reason is None else "failing"
         if reason is not None:
             failures[name] = reason
+    sections: dict[str, object] = {}
+    for name, section in _sections.items():
+        facts, reason = run_section(name, section)
+        sections[name] = facts
+        results[name] = "ok" if reason is None else "failing"
+        if reason is not None:
+            failures[name] = reason
     details = collect_details()
-    extra: dict[str, object] = {"detail": details} if details else {}
+    extra: dict[str, object] = {**sections, **({"detail": details} if details else {})}
     if failures:
         logger.warning("readiness failed: %s", failures)
         reasons = {name: public_reason(reason) for name, reason in failures.items()}
