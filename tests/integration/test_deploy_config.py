@@ -20,10 +20,13 @@ import yaml
 
 from hub.config import generate_signing_key, load_config
 from tests.processes import free_port
-from tests.services import require_executable
+from tests.services import require_executable, require_s3
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "x7G!k2pQ9z#Lm4Vb8Nc1Rt6Yw3Ue5Io0As-Df_Gh+Jk=Lz;Xc,Vb.Nm/Qw"
+S3_SECRET = "s3-secret-of-the-deployment"
+# The variables compose refuses to start without.
+SECRETS = {"SECRET_KEY": STRONG_KEY, "HUB_ATTACHMENTS_S3_SECRET_KEY": S3_SECRET}
 HUB_IMAGE = "border-coordination-hub:latest"
 EMAIL_VARIABLES = {
     "EMAIL_HOST",
@@ -119,10 +122,12 @@ def test_migrate_is_one_shot_after_postgres(compose: dict[str, Any]) -> None:
         "sh",
         "-c",
         "python -m hub.keygen /app/var/signing/ed25519.pem"
-        " && python manage.py migrate --noinput && python manage.py load_sops",
+        " && python manage.py migrate --noinput && python manage.py load_sops"
+        " && python manage.py ensure_attachment_bucket --wait 60",
     ]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert migrate["depends_on"]["seaweedfs"]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("name", ["hub-a", "hub-b"])
@@ -209,7 +214,7 @@ def test_compose_passes_the_email_settings(compose: dict[str, Any]) -> None:
         compose,
         "escalations",
         {
-            "SECRET_KEY": STRONG_KEY,
+            **SECRETS,
             "EMAIL_HOST": "smtp.example.org",
             "EMAIL_PORT": "587",
             "EMAIL_HOST_USER": "hub",
@@ -229,11 +234,7 @@ def test_compose_passes_the_email_settings(compose: dict[str, Any]) -> None:
     assert email.use_tls is True
     assert email.default_from == "BCOCC <bcocc@example.org>"
     # Nothing set: the compose file's empty values still give a valid configuration.
-    assert load_config(
-        with_local_signing_key(
-            service_environment(compose, "escalations", {"SECRET_KEY": STRONG_KEY})
-        )
-    )
+    assert load_config(with_local_signing_key(service_environment(compose, "escalations", SECRETS)))
 
 
 def with_local_signing_key(env: dict[str, str]) -> dict[str, str]:
@@ -248,6 +249,37 @@ def with_local_signing_key(env: dict[str, str]) -> dict[str, str]:
 def test_compose_requires_a_secret_key(compose: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         service_environment(compose, "hub-a", {})
+    with pytest.raises(ValueError, match="HUB_ATTACHMENTS_S3_SECRET_KEY"):
+        service_environment(compose, "hub-a", {"SECRET_KEY": STRONG_KEY})
+    with pytest.raises(ValueError, match="HUB_ATTACHMENTS_S3_SECRET_KEY"):
+        service_environment(compose, "seaweedfs", {})
+
+
+def test_evidence_files_go_to_the_seaweedfs_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    store = services["seaweedfs"]
+    assert store["image"].startswith("chrislusf/seaweedfs:")
+    assert store["command"][0] == "server"
+    assert "-s3" in store["command"]
+    assert "-s3.port=8333" in store["command"]
+    assert "seaweedfs:/data" in store["volumes"]
+    assert "seaweedfs" in compose["volumes"]
+    assert "ports" not in store  # only the hub reaches it
+    assert store["healthcheck"]["test"][-1] == "http://127.0.0.1:8333/healthz"
+    # Its admin identity is the hub's key pair.
+    store_env = service_environment(compose, "seaweedfs", SECRETS)
+    assert store_env == {"AWS_ACCESS_KEY_ID": "hub", "AWS_SECRET_ACCESS_KEY": S3_SECRET}
+    for name in ("hub-a", "hub-b", "escalations", "migrate"):
+        env = service_environment(compose, name, SECRETS)
+        assert env["HUB_ATTACHMENTS_S3_ENDPOINT"] == "http://seaweedfs:8333", name
+        assert env["HUB_ATTACHMENTS_S3_BUCKET"] == "hub-attachments", name
+        assert env["HUB_ATTACHMENTS_S3_ACCESS_KEY"] == store_env["AWS_ACCESS_KEY_ID"], name
+        assert env["HUB_ATTACHMENTS_S3_SECRET_KEY"] == store_env["AWS_SECRET_ACCESS_KEY"], name
+        if name != "migrate":
+            assert services[name]["depends_on"]["seaweedfs"]["condition"] == "service_healthy"
+    config = load_config(with_local_signing_key(service_environment(compose, "hub-a", SECRETS)))
+    assert config.attachments_s3 is not None
+    assert config.attachments_s3.endpoint == "http://seaweedfs:8333"
 
 
 # --- the health checks, run for real against production settings ---------------------
@@ -277,22 +309,24 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) ->
     raise TimeoutError(f"daphne did not answer:\n{log.read_text(errors='replace')}")
 
 
+REPLICA_BUCKET = "hub-replica"
+
+
 @pytest.fixture
 def production_replica(
     compose: dict[str, Any], tmp_path: Path
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Daphne with a replica's compose environment, as the container runs it.
 
-    Only the backing-service addresses change: compose's ``postgres``/``redis``
-    host names do not resolve here, so the database is a fresh SQLite file and
-    the channel layer is in-memory. Host handling, SSL redirects and the rest of
+    Only the backing-service addresses change: compose's ``postgres``/``redis``/
+    ``seaweedfs`` host names do not resolve here, so the database is a fresh SQLite
+    file, the channel layer is in-memory and the evidence files go to this test
+    run's SeaweedFS. Host handling, SSL redirects and the rest of
     the production settings are the real ones.
     """
     container_env = {
         **dockerfile_env(),
-        **service_environment(
-            compose, "hub-a", {"SECRET_KEY": STRONG_KEY, "HUB_HOSTNAME": "bcocc.example.net"}
-        ),
+        **service_environment(compose, "hub-a", {**SECRETS, "HUB_HOSTNAME": "bcocc.example.net"}),
     }
     container_env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'replica.sqlite3'}"
     # The signing key the migrate job makes on the `signing` volume: made here.
@@ -300,6 +334,11 @@ def production_replica(
     container_env["HUB_SIGNING_KEY_FILE"] = str(tmp_path / "signing" / "ed25519.pem")
     generate_signing_key(tmp_path / "signing" / "ed25519.pem")
     del container_env["REDIS_URL"]
+    # The evidence files: this test run's SeaweedFS in place of the seaweedfs service.
+    store = require_s3()
+    if REPLICA_BUCKET not in store.buckets:
+        store.create_bucket(REPLICA_BUCKET)
+    container_env.update(store.env(REPLICA_BUCKET))
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
