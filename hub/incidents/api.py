@@ -15,7 +15,12 @@ from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
 from hub.incidents import services
-from hub.incidents.export import CSV_COLUMNS, JSON_ROW_FIELDS, incident_export
+from hub.incidents.export import (
+    ATTACHMENT_CSV_COLUMNS,
+    CSV_COLUMNS,
+    JSON_ROW_FIELDS,
+    incident_export,
+)
 from hub.incidents.schemas import (
     ExportQuery,
     IncidentCreate,
@@ -245,6 +250,7 @@ EXPORT_DOCUMENT_SCHEMA = {
         "milestones",
         "verification",
         "events",
+        "attachments",
         "record",
     ],
     "properties": {
@@ -320,6 +326,58 @@ EXPORT_DOCUMENT_SCHEMA = {
                 | {"payload": {"type": "object"}},
             },
         },
+        "attachments": {
+            "type": "array",
+            "description": "Every evidence file added up to `head`, in the order added, "
+            "whatever the filters: folded from the stream's `attachment.added`, "
+            "`attachment.withdrawn` and `attachment.original_downloaded` events (a "
+            "convenience; the events in `record` are what is verified). `sha256` is the "
+            "original bytes' hash as its `attachment.added` event recorded it; `seq` is "
+            "that event's; `withdrawn` is null while served; `original_downloads` counts "
+            "the downloads of the original.",
+            "items": {
+                "type": "object",
+                "required": [
+                    "id",
+                    "filename",
+                    "content_type",
+                    "size",
+                    "sha256",
+                    "uploaded_by",
+                    "agency",
+                    "created_at",
+                    "created_at_local",
+                    "seq",
+                    "withdrawn",
+                    "original_downloads",
+                ],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "filename": {"type": "string"},
+                    "content_type": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string"},
+                    "uploaded_by": {"type": "string", "description": "A username."},
+                    "agency": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "created_at_local": {"type": "string", "format": "date-time"},
+                    "seq": {"type": "integer"},
+                    "withdrawn": {
+                        "type": ["object", "null"],
+                        "required": ["at", "at_local", "by", "agency", "reason", "seq"],
+                        "properties": {
+                            "at": {"type": "string", "format": "date-time"},
+                            "at_local": {"type": "string", "format": "date-time"},
+                            "by": {"type": "string", "description": "A username."},
+                            "agency": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "seq": {"type": "integer"},
+                        },
+                    },
+                    "original_downloads": {"type": "integer"},
+                },
+            },
+        },
         "record": {
             "type": "object",
             "description": "The verifiable record (docs/record.md): every event of the "
@@ -376,6 +434,10 @@ EXPORT_RESPONSES = {
                 "text/csv": {
                     "schema": {"type": "string"},
                     "example": ",".join(CSV_COLUMNS),
+                    "description": "`format=csv`: the timeline's rows; "
+                    "`format=attachments_csv`: the evidence files, columns "
+                    + ", ".join(f"`{c}`" for c in ATTACHMENT_CSV_COLUMNS)
+                    + ".",
                 },
                 "text/html": {"schema": {"type": "string"}},
             },
@@ -387,7 +449,8 @@ EXPORT_RESPONSES = {
 @router.get(
     "/{ref}/export",
     response={200: None, 403: ERRORS_WRITE[403], **ERRORS_READ},
-    summary="Export the timeline as JSON, CSV or a printable HTML report (senior officials)",
+    summary="Export the timeline as JSON, CSV or a printable HTML report, or its evidence "
+    "files as CSV (senior officials)",
     description=(
         "The same filters as `GET /streams/{stream}/events` (`group`, `agency`, `actor`, "
         "`from`, `to`, `q`, `automatic`, and the `kind` prefix): the export holds exactly "
@@ -398,8 +461,11 @@ EXPORT_RESPONSES = {
         "crossing point's time with its offset), `timezone`, `kind`, `actor`, `username`, "
         "`agency`, `summary`, `hash`. The HTML report (print CSS, A4) adds the header, "
         "milestones, chat transcript with every edit and redaction (never redacted text), "
-        "operation checklists, situation reports and the verification; its text is in "
-        "English."
+        "operation checklists, situation reports, evidence files and the verification; "
+        "its text is in English. Evidence files (every file up to the head, whatever the "
+        "filters, with its SHA-256, withdrawal and count of original downloads): the JSON "
+        "`attachments`, the report's Evidence files, and `format=attachments_csv` (a CSV "
+        "of its own, `<REF>-attachments.csv`; its `X-Hub-Export-*` headers say no filters)."
     ),
     openapi_extra=EXPORT_RESPONSES,
 )

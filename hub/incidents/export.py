@@ -17,6 +17,15 @@ Times: JSON and CSV give each event in UTC (``at``/``at_utc``) and in the crossi
 point's zone (``at_local``, ISO 8601 with its offset; the CSV names the zone in a
 ``timezone`` column). The HTML report shows the point's time with UTC beside it.
 
+Evidence files: every format lists the incident's attachments as of the exported
+head, whatever the filters (JSON ``attachments``; the HTML report's "Evidence files";
+``format=attachments_csv``, a CSV of its own, since the timeline CSV stays rows only):
+id, name, type, size, SHA-256, uploader and agency, when and at which seq it was
+added, its withdrawal (when, by whom, why) and how many times its original was
+downloaded. The list is folded from the stream's ``attachment.*`` events (their
+payloads and actors), not from the attachment rows: it is a convenience derived
+from the events, which are what the record verifies (``docs/record.md``).
+
 Redacted text is never in any export: rows carry the payloads as readers see them
 (``hub.incidents.selectors.present_incident_events``), and a text filter never
 matches a redacted message. The report's transcript shows every version of a
@@ -833,6 +842,98 @@ def filters_in_words(
     return words
 
 
+# --- evidence files --------------------------------------------------------------------------
+
+ATTACHMENT_KINDS = ("attachment.added", "attachment.withdrawn", "attachment.original_downloaded")
+
+
+@dataclass
+class EvidenceFile:
+    """One attachment as the events up to the head describe it."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str  # username
+    agency: str
+    created_at: datetime
+    seq: int  # of its attachment.added event
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str = ""
+    withdrawn_agency: str = ""
+    withdrawn_reason: str = ""
+    withdrawn_seq: int | None = None
+    original_downloads: int = 0
+
+
+def evidence_files(incident: Incident, *, until: int) -> list[EvidenceFile]:
+    """Every file added to the incident up to seq ``until``, in the order added,
+    folded from its ``attachment.*`` events (withdrawn ones included)."""
+    files: dict[int, EvidenceFile] = {}
+    rows = (
+        _stream_events(incident, until)
+        .filter(kind__in=ATTACHMENT_KINDS)
+        .order_by("seq")
+        .values_list("seq", "kind", "at", "payload", "actor__username", "actor_agency__code")
+    )
+    for seq, kind, at, payload, username, agency in rows.iterator():
+        file_id = payload.get("attachment_id")
+        if kind == "attachment.added":
+            files[file_id] = EvidenceFile(
+                id=file_id,
+                filename=str(payload.get("filename", "")),
+                content_type=str(payload.get("content_type", "")),
+                size=int(payload.get("size", 0)),
+                sha256=str(payload.get("sha256", "")),
+                uploaded_by=str(payload.get("uploader") or username or ""),
+                agency=str(payload.get("agency") or agency or ""),
+                created_at=at,
+                seq=seq,
+            )
+            continue
+        found = files.get(file_id)
+        if found is None:
+            continue
+        if kind == "attachment.withdrawn":
+            found.withdrawn_at = at
+            found.withdrawn_by = username or ""
+            found.withdrawn_agency = agency or ""
+            found.withdrawn_reason = str(payload.get("reason", ""))
+            found.withdrawn_seq = seq
+        else:
+            found.original_downloads += 1
+    return list(files.values())
+
+
+def _evidence_record(file: EvidenceFile, zone: ZoneInfo) -> dict[str, Any]:
+    withdrawn = None
+    if file.withdrawn_at is not None:
+        withdrawn = {
+            "at": file.withdrawn_at.astimezone(UTC).isoformat(),
+            "at_local": file.withdrawn_at.astimezone(zone).isoformat(),
+            "by": file.withdrawn_by,
+            "agency": file.withdrawn_agency,
+            "reason": file.withdrawn_reason,
+            "seq": file.withdrawn_seq,
+        }
+    return {
+        "id": file.id,
+        "filename": file.filename,
+        "content_type": file.content_type,
+        "size": file.size,
+        "sha256": file.sha256,
+        "uploaded_by": file.uploaded_by,
+        "agency": file.agency,
+        "created_at": file.created_at.astimezone(UTC).isoformat(),
+        "created_at_local": file.created_at.astimezone(zone).isoformat(),
+        "seq": file.seq,
+        "withdrawn": withdrawn,
+        "original_downloads": file.original_downloads,
+    }
+
+
 # --- verification ----------------------------------------------------------------------------
 
 
@@ -941,6 +1042,7 @@ class Exported:
     verification: dict[str, Any] | None
     exported_at: datetime
     chain: dict[str, Any] | None = None  # the verifiable record (``record_of``)
+    attachments: list[EvidenceFile] = field(default_factory=list)
 
     @property
     def stem(self) -> str:
@@ -1004,11 +1106,14 @@ def incident_export(
         record=filters_record(event_filter, kind_prefix),
         verification=verification,
         exported_at=exported_at,
+        attachments=evidence_files(incident, until=head),
     )
     if fmt == "json":
         return _as_json(exported)
     if fmt == "csv":
         return _as_csv(exported)
+    if fmt == "attachments_csv":
+        return _attachments_csv(exported)
     return _as_report(exported)
 
 
@@ -1049,6 +1154,7 @@ def _as_json(ex: Exported) -> ExportFile:
         ],
         "verification": ex.verification,
         "events": [{name: getattr(row, name) for name in JSON_ROW_FIELDS} for row in ex.rows],
+        "attachments": [_evidence_record(file, ex.zone) for file in ex.attachments],
         "record": ex.chain,
     }
     content = json.dumps(document, ensure_ascii=False, indent=2).encode()
@@ -1078,6 +1184,49 @@ def _as_csv(ex: Exported) -> ExportFile:
             )
         )
     return ex.file(buffer.getvalue().encode("utf-8-sig"), "text/csv", "csv")
+
+
+def _attachments_csv(ex: Exported) -> ExportFile:
+    """The evidence files as CSV (``ATTACHMENT_CSV_COLUMNS``), one row per file, as
+    of the head; filters do not narrow it (the headers say so: no filters, every
+    event read)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ATTACHMENT_CSV_COLUMNS)
+    zone_name = ex.incident.crossing_point.timezone
+    for file in ex.attachments:
+        record = _evidence_record(file, ex.zone)
+        withdrawn = record["withdrawn"] or {}
+        writer.writerow(
+            _csv_row(
+                [
+                    file.id,
+                    file.filename,
+                    file.content_type,
+                    file.size,
+                    file.sha256,
+                    file.uploaded_by,
+                    file.agency,
+                    record["created_at"],
+                    record["created_at_local"],
+                    zone_name,
+                    file.seq,
+                    withdrawn.get("at", ""),
+                    withdrawn.get("by", ""),
+                    withdrawn.get("reason", ""),
+                    withdrawn.get("seq", ""),
+                    file.original_downloads,
+                ]
+            )
+        )
+    return ExportFile(
+        buffer.getvalue().encode("utf-8-sig"),
+        "text/csv",
+        f"{ex.incident.ref}-attachments.csv",
+        filters={},
+        rows_shown=ex.head,
+        rows_total=ex.head,
+    )
 
 
 def _as_report(ex: Exported) -> ExportFile:
@@ -1142,6 +1291,10 @@ def _as_report(ex: Exported) -> ExportFile:
             for linked in operations
         ],
         "sitreps": [{"s": s, "at": at(s.at), "due": at(s.due_at)} for s in sitreps_of(ex.rows)],
+        "attachments": [
+            {"f": file, "added": at(file.created_at), "withdrawn": at(file.withdrawn_at)}
+            for file in ex.attachments
+        ],
         "rows": [{"row": row, "at": at(row.moment)} for row in ex.rows],
         "verification": ex.verification,
         "signed": _signed_appendix(ex),
@@ -1196,6 +1349,25 @@ CSV_COLUMNS = [
     "agency",
     "summary",
     "hash",
+]
+# The evidence files' CSV (``format=attachments_csv``): one row per file.
+ATTACHMENT_CSV_COLUMNS = [
+    "id",
+    "filename",
+    "content_type",
+    "size",
+    "sha256",
+    "uploaded_by",
+    "agency",
+    "created_at_utc",
+    "created_at_local",
+    "timezone",
+    "seq",
+    "withdrawn_at_utc",
+    "withdrawn_by",
+    "withdrawn_reason",
+    "withdrawn_seq",
+    "original_downloads",
 ]
 FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 

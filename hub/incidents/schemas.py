@@ -236,4 +236,9 @@ class ExportQuery(EventFilterQuery):
     """The export's format and the timeline's filters (the same names and meanings as
     ``GET /streams/{stream}/events``, ``hub.events.filters``)."""
 
-    format: Literal["json", "csv", "html"] = "json"
+    format: Literal["json", "csv", "html", "attachments_csv"] = Field(
+        "json",
+        description="`json`, `csv` (the timeline's rows), `html` (the printable report), "
+        "or `attachments_csv` (the evidence files, one row per file; filters do not "
+        "narrow it).",
+    )

@@ -341,6 +341,7 @@ def test_openapi_documents_the_export_media_types() -> None:
         "milestones",
         "verification",
         "events",
+        "attachments",
         "record",
     }
     incident = report()

@@ -524,8 +524,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Export the timeline as JSON, CSV or a printable HTML report (senior officials)
-         * @description The same filters as `GET /streams/{stream}/events` (`group`, `agency`, `actor`, `from`, `to`, `q`, `automatic`, and the `kind` prefix): the export holds exactly the events they keep, up to the stream's head, in seq order; a bad value is a 422 naming its field. Every format records the filters: JSON in `filters`, `rows_total` and `rows_shown`; the HTML report in its Filters line; every format in the `X-Hub-Export-*` headers. CSV columns: `seq`, `at_utc`, `at_local` (the crossing point's time with its offset), `timezone`, `kind`, `actor`, `username`, `agency`, `summary`, `hash`. The HTML report (print CSS, A4) adds the header, milestones, chat transcript with every edit and redaction (never redacted text), operation checklists, situation reports and the verification; its text is in English.
+         * Export the timeline as JSON, CSV or a printable HTML report, or its evidence files as CSV (senior officials)
+         * @description The same filters as `GET /streams/{stream}/events` (`group`, `agency`, `actor`, `from`, `to`, `q`, `automatic`, and the `kind` prefix): the export holds exactly the events they keep, up to the stream's head, in seq order; a bad value is a 422 naming its field. Every format records the filters: JSON in `filters`, `rows_total` and `rows_shown`; the HTML report in its Filters line; every format in the `X-Hub-Export-*` headers. CSV columns: `seq`, `at_utc`, `at_local` (the crossing point's time with its offset), `timezone`, `kind`, `actor`, `username`, `agency`, `summary`, `hash`. The HTML report (print CSS, A4) adds the header, milestones, chat transcript with every edit and redaction (never redacted text), operation checklists, situation reports, evidence files and the verification; its text is in English. Evidence files (every file up to the head, whatever the filters, with its SHA-256, withdrawal and count of original downloads): the JSON `attachments`, the report's Evidence files, and `format=attachments_csv` (a CSV of its own, `<REF>-attachments.csv`; its `X-Hub-Export-*` headers say no filters).
          */
         get: operations["hub_incidents_api_incident_export_view"];
         put?: never;
@@ -1581,10 +1581,11 @@ export interface components {
             automatic: boolean;
             /**
              * Format
+             * @description `json`, `csv` (the timeline's rows), `html` (the printable report), or `attachments_csv` (the evidence files, one row per file; filters do not narrow it).
              * @default json
              * @enum {string}
              */
-            format: "json" | "csv" | "html";
+            format: "json" | "csv" | "html" | "attachments_csv";
             /**
              * From
              * @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive).
@@ -5907,7 +5908,8 @@ export interface operations {
                 q?: string;
                 /** @description false: leave out entries no officer made (reminders, escalations, progress, expiries). */
                 automatic?: boolean;
-                format?: "json" | "csv" | "html";
+                /** @description `json`, `csv` (the timeline's rows), `html` (the printable report), or `attachments_csv` (the evidence files, one row per file; filters do not narrow it). */
+                format?: "json" | "csv" | "html" | "attachments_csv";
             };
             header?: never;
             path: {
@@ -5930,6 +5932,34 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description Every evidence file added up to `head`, in the order added, whatever the filters: folded from the stream's `attachment.added`, `attachment.withdrawn` and `attachment.original_downloaded` events (a convenience; the events in `record` are what is verified). `sha256` is the original bytes' hash as its `attachment.added` event recorded it; `seq` is that event's; `withdrawn` is null while served; `original_downloads` counts the downloads of the original. */
+                        attachments: {
+                            agency: string;
+                            content_type: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            created_at_local: string;
+                            filename: string;
+                            id: number;
+                            original_downloads: number;
+                            seq: number;
+                            sha256: string;
+                            size: number;
+                            /** @description A username. */
+                            uploaded_by: string;
+                            withdrawn: {
+                                agency: string;
+                                /** Format: date-time */
+                                at: string;
+                                /** Format: date-time */
+                                at_local: string;
+                                /** @description A username. */
+                                by: string;
+                                reason: string;
+                                seq: number;
+                            } | null;
+                        }[];
                         /** @description The events the filters keep, in seq order; `at` in UTC, `at_local` in the crossing point's zone (with its offset). */
                         events: {
                             actor?: string;
@@ -5995,7 +6025,10 @@ export interface operations {
                             verified_at?: string;
                         };
                     };
-                    /** @example seq,at_utc,at_local,timezone,kind,actor,username,agency,summary,hash */
+                    /**
+                     * @description `format=csv`: the timeline's rows; `format=attachments_csv`: the evidence files, columns `id`, `filename`, `content_type`, `size`, `sha256`, `uploaded_by`, `agency`, `created_at_utc`, `created_at_local`, `timezone`, `seq`, `withdrawn_at_utc`, `withdrawn_by`, `withdrawn_reason`, `withdrawn_seq`, `original_downloads`.
+                     * @example seq,at_utc,at_local,timezone,kind,actor,username,agency,summary,hash
+                     */
                     "text/csv": string;
                     "text/html": string;
                 };
