@@ -64,7 +64,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        storage = attachment_storage()
+        storage: Any = attachment_storage()
         backend = backend_name(storage)
         if isinstance(storage, FileSystemStorage):
             Path(storage.location).mkdir(parents=True, exist_ok=True)
