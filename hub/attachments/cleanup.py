@@ -36,6 +36,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import Storage
@@ -174,20 +175,38 @@ def walk(storage: Storage, path: str = "") -> Iterator[str]:
         yield from walk(storage, prefix + directory)
 
 
-def attachments_discard_orphans(*, now: datetime, limit: int) -> list[str]:
-    """Delete up to ``limit`` stored objects older than the TTL that no row names."""
-    storage = attachment_storage()
-    cutoff = now - unreferenced_ttl()
-    old: list[str] = []
+def _s3_listing(storage: Any) -> Iterator[tuple[str, datetime]]:
+    """Every object of an S3 storage with its time, from the listing itself (one
+    request per 1000 objects, where ``get_modified_time`` would HEAD each one)."""
+    root = storage._normalize_name("")
+    prefix = f"{root.rstrip('/')}/" if root else ""
+    paginator = storage.connection.meta.client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=prefix):
+        for entry in page.get("Contents", ()):
+            yield entry["Key"][len(prefix) :], _aware(entry["LastModified"])
+
+
+def stored_objects(storage: Storage) -> Iterator[tuple[str, datetime]]:
+    """Every stored name with its modification time, on either backend."""
+    if type(storage).__name__ == "S3Storage":
+        yield from _s3_listing(storage)
+        return
     for name in walk(storage):
-        if not CONTENT_NAME.fullmatch(name):
-            continue
         try:
-            modified = _aware(storage.get_modified_time(name))
+            yield name, _aware(storage.get_modified_time(name))
         except FileNotFoundError:
             continue
-        if modified < cutoff:
-            old.append(name)
+
+
+def attachments_discard_orphans(*, now: datetime, limit: int) -> list[str]:
+    """Delete up to ``limit`` stored objects older than the TTL that no row holds."""
+    storage = attachment_storage()
+    cutoff = now - unreferenced_ttl()
+    old = [
+        name
+        for name, modified in stored_objects(storage)
+        if modified < cutoff and CONTENT_NAME.fullmatch(name)
+    ]
     named = names_in_use(old)
     deleted: list[str] = []
     for name in old:
