@@ -61,9 +61,25 @@ def s3_client(storage: Any, *, timeout: float = S3_TIMEOUT) -> Any:
     )
 
 
+# Readiness clients by storage settings: making a boto3 client costs tens of
+# milliseconds, a probe comes every few seconds. (boto3 clients are thread-safe.)
+_probe_clients: dict[tuple[str, ...], Any] = {}
+
+
+def _probe_client(storage: Any) -> Any:
+    key = tuple(
+        str(getattr(storage, name, None) or "")
+        for name in ("endpoint_url", "access_key", "secret_key", "region_name", "bucket_name")
+    )
+    client = _probe_clients.get(key)
+    if client is None:
+        client = _probe_clients[key] = s3_client(storage)
+    return client
+
+
 def s3_problem(storage: Any) -> str | None:
     try:
-        s3_client(storage).head_bucket(Bucket=storage.bucket_name)
+        _probe_client(storage).head_bucket(Bucket=storage.bucket_name)
     except Exception as exc:  # any client or transport error means "not ready"
         return failure("evidence file store (S3) unreachable", exc)
     return None
