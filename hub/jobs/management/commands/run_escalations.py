@@ -26,7 +26,8 @@ from hub.jobs.runner import ClaimHook, run_forever, sweep
 class Command(BaseCommand):
     help = (
         "Run the background jobs (alert and task escalation, alert expiry, situation "
-        "report reminders, signed checkpoints of the record and their witness) from the "
+        "report reminders, signed checkpoints of the record and their witness, evidence "
+        "file derivatives and the discard of unreferenced evidence files) from the "
         "database; safe to restart."
     )
 
