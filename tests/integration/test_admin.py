@@ -8,6 +8,8 @@ registered model has rows: its list page shows them and a change page renders.
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -20,6 +22,7 @@ from hub.accounts.models import User
 from hub.accounts.services import token_issue
 from hub.agencies.demo import DEMO_PASSWORD, REFERENCE_ADMIN_GROUP, seed_reference_data
 from hub.agencies.models import Membership
+from tests.evidence import use_temporary_storage
 
 # Concrete models under hub.* that are deliberately not in the admin, and why.
 # A model whose admin (or inline) disappears fails
@@ -73,7 +76,8 @@ def inline_models() -> set[type[Model]]:
 
 
 @pytest.fixture
-def full_demo(db: None) -> None:
+def full_demo(db: None, settings: Any, tmp_path: Path) -> None:
+    use_temporary_storage(settings, tmp_path / "attachments")  # the demo's evidence files
     call_command("seed_demo", quiet_logins=True, stdout=StringIO())
     token_issue(user=User.objects.get(username="na-imm.duty"), name="admin page test")
 

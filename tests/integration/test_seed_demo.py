@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from django.core.management.base import CommandError
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
+from PIL import Image
 
 from hub.accounts.models import User
 from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
@@ -25,7 +29,10 @@ from hub.agencies.models import (
     Role,
 )
 from hub.alerts.models import Alert, AlertTarget
+from hub.attachments.models import Attachment, MessageAttachment
+from hub.attachments.services import attachment_storage
 from hub.demo.activity import seed_activity
+from hub.demo.evidence import seed_evidence
 from hub.demo.history import SHARED_DOCUMENT
 from hub.events.audit import verify
 from hub.events.models import Event, Stream, WriteReceipt
@@ -34,6 +41,13 @@ from hub.incidents.models import Incident, Message, Participation
 from hub.operations.models import ChecklistTemplate, Operation, Task, TemplateItem
 from hub.operations.sops import seed_templates
 from hub.sitreps.models import SitrepSubject, SituationReport
+from tests.evidence import use_temporary_storage
+
+
+@pytest.fixture(autouse=True)
+def _temporary_attachment_storage(settings: Any, tmp_path: Path) -> None:
+    """seed_demo stores its demo evidence files: on a temporary directory here."""
+    use_temporary_storage(settings, tmp_path / "attachments")
 
 
 def snapshot() -> dict[str, Any]:
@@ -67,6 +81,8 @@ def snapshot() -> dict[str, Any]:
         "tasks": list(Task.objects.order_by("id").values()),
         "sitrep_subjects": list(SitrepSubject.objects.order_by("id").values()),
         "situation_reports": list(SituationReport.objects.order_by("id").values()),
+        "attachments": list(Attachment.objects.order_by("id").values()),
+        "message_attachments": list(MessageAttachment.objects.order_by("id").values()),
     }
 
 
@@ -90,6 +106,62 @@ def test_seed_demo_twice_gives_the_same_rows() -> None:
     assert verify().ok
     # The second run wrote nothing: not an event, not a receipt.
     assert "0 events written this time" in output
+
+
+def stored(name: str) -> bytes:
+    with attachment_storage().open(name, "rb") as f:
+        return f.read()
+
+
+@pytest.mark.django_db
+def test_seed_demo_puts_evidence_files_on_the_fraud_and_trafficking_incidents() -> None:
+    output = seed()
+    doc = Incident.objects.get(ref=demo_receipt("doc").stream.split(":", 1)[1])
+    tip = Incident.objects.get(ref=demo_receipt("tip").stream.split(":", 1)[1])
+    assert (doc.category, tip.category) == ("document_fraud", "trafficking_in_persons")
+    assert not Attachment.objects.exclude(incident__in=[doc, tip]).exists()
+    for incident in (doc, tip):
+        files = list(Attachment.objects.filter(incident=incident))
+        assert sorted(f.content_type for f in files) == [
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+        ]
+        stream = Event.objects.filter(stream__name=incident.stream_name)
+        added = {
+            e.payload["attachment_id"]: e.payload["sha256"]
+            for e in stream.filter(kind="attachment.added")
+        }
+        for file in files:
+            assert hashlib.sha256(stored(file.storage_name)).hexdigest() == file.sha256
+            assert added[file.pk] == file.sha256
+            assert file.referenced_at is not None  # a message refers to it
+            assert MessageAttachment.objects.filter(
+                attachment=file, message__incident=incident
+            ).exists()
+            assert file.derived_at is not None
+            with Image.open(io.BytesIO(stored(file.thumbnail_name))) as thumbnail:
+                assert (thumbnail.format, max(thumbnail.size)) == ("JPEG", 320)
+    # The phone photo carries GPS; what everyone else sees does not.
+    photo = Attachment.objects.get(incident=doc, content_type="image/jpeg")
+    with Image.open(io.BytesIO(stored(photo.storage_name))) as original:
+        assert original.getexif().get_ifd(0x8825)[1] == "S"
+    with Image.open(io.BytesIO(stored(photo.view_name))) as view:
+        assert "exif" not in view.info
+        assert not view.getexif()
+    letter = Attachment.objects.get(incident=tip, content_type="application/pdf")
+    with Image.open(io.BytesIO(stored(letter.view_name))) as page:
+        assert max(page.size) == page.height == 2048  # page 1 of an A4 letter
+    assert stored(letter.storage_name).startswith(b"%PDF-")
+    assert "Evidence files: 6 on" in output
+    assert "(6 added this time, 6 derived)" in output
+
+    events = Event.objects.count()
+    again = seed()
+    assert "(0 added this time, 0 derived)" in again
+    assert Attachment.objects.count() == 6
+    assert MessageAttachment.objects.count() == 6
+    assert Event.objects.count() == events
 
 
 @pytest.mark.django_db
@@ -279,8 +351,9 @@ def test_no_history_after_the_demo_activity() -> None:
     """A database seeded before the history existed gets none: it would be out of order."""
     seed_reference_data()
     seed_templates()
-    seed_incidents()
+    refs = seed_incidents()
     seed_activity()
+    seed_evidence(refs)
     events = Event.objects.count()
     output = seed()
     assert "History left out" in output

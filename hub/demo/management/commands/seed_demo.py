@@ -3,7 +3,10 @@
 Idempotent: reference data converges with update_or_create, the SOP checklists
 load exactly as ``manage.py load_sops`` loads them (a new version only when
 changed), and activity (incidents, messages, alerts, operations) goes through
-the services with fixed client_msg_ids. On a fresh database it first writes
+the services with fixed client_msg_ids. The document-fraud and trafficking demo
+incidents get generated specimen pictures and letters as evidence files
+(``hub.demo.evidence``), referred to from their chat, with derivatives made at
+once. On a fresh database it first writes
 five weeks of history at every crossing point (``hub.demo.history``), each step
 at its own past instant, so review, search and metrics have a record to show.
 """
@@ -17,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hub.agencies.demo import DEMO_PASSWORD, seed_reference_data
 from hub.demo.activity import seed_activity
+from hub.demo.evidence import seed_evidence
 from hub.demo.history import SPAN, seed_history
 from hub.incidents.demo import seed_incidents
 from hub.operations.sops import load_sops
@@ -42,11 +46,18 @@ class Command(BaseCommand):
         history = seed_history()
         incidents = seed_incidents()
         seed_activity()
+        evidence = seed_evidence(incidents)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(logins)} demo officers, {len(templates)} SOP checklists, "
                 f"{len(incidents)} incidents ({', '.join(sorted(incidents.values()))}), "
                 "alerts and a joint operation."
+            )
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Evidence files: {evidence.files} on {', '.join(evidence.incidents)} "
+                f"({evidence.added} added this time, {evidence.derived} derived)."
             )
         )
         if history.skipped:
