@@ -430,8 +430,27 @@ class TaskAssigned(EventPayload):
     cosign_cleared: str | None = None
 
 
+class _TaskEvidenceFiles(EventPayload):
+    """``attachments``: the ids of the operation's incident's evidence files this
+    change added to the task (never removed). Left out of the stored payload when
+    empty, so changes without files keep the shape (and so the hashes) they always
+    had; payloads recorded before task files existed validate with the default."""
+
+    attachments: list[int] = Field(
+        default_factory=list,
+        description="Ids of the incident's evidence files this change added to the task.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attachments(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("attachments"):
+            data.pop("attachments", None)
+        return data
+
+
 @event_kind("task.status_changed")
-class TaskStatusChanged(EventPayload):
+class TaskStatusChanged(_TaskEvidenceFiles):
     ref: str
     task_id: int
     from_status: TaskStatus
@@ -443,7 +462,7 @@ class TaskStatusChanged(EventPayload):
 
 
 @event_kind("task.noted")
-class TaskNoted(EventPayload):
+class TaskNoted(_TaskEvidenceFiles):
     ref: str
     task_id: int
     note: str

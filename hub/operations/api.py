@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -13,12 +13,15 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
+from hub.agencies.access import Access
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import InvalidFields, InvalidInput, NotFound
 from hub.events.types import Progress
+from hub.incidents.permissions import can_read_incident
+from hub.incidents.selectors import incident_facts
 from hub.operations import services
-from hub.operations.models import ChecklistTemplate, Operation
+from hub.operations.models import ChecklistTemplate, Operation, Task
 from hub.operations.selectors import (
     progress_of,
     template_diff_for,
@@ -222,6 +225,35 @@ def _fields_refused() -> Iterator[None]:
 ERRORS_TEMPLATE_READ = {**ERRORS_READ, 403: ErrorOut}
 
 
+class TaskFileOut(Schema):
+    """An evidence file of the task (a file of the operation's incident). Its name,
+    type and hash are shown only to readers of that incident (null for others); a
+    withdrawn file stays listed, marked, and no longer counts as evidence."""
+
+    id: int
+    filename: str | None
+    content_type: str | None
+    sha256: str | None
+    withdrawn: bool
+
+
+def _task_files(task: Task, *, visible: bool) -> list[TaskFileOut]:
+    return [
+        TaskFileOut(
+            id=link.attachment_id,
+            filename=link.attachment.filename if visible else None,
+            content_type=link.attachment.content_type if visible else None,
+            sha256=link.attachment.sha256 if visible else None,
+            withdrawn=link.attachment.withdrawn_at is not None,
+        )
+        for link in task.evidence_links.all()
+    ]
+
+
+def _incident_files_visible(op: Operation, access: Access) -> bool:
+    return op.incident is not None and can_read_incident(access, incident_facts(op.incident))
+
+
 class TaskOut(Schema):
     id: int
     position: int
@@ -245,6 +277,10 @@ class TaskOut(Schema):
     cosigned_at: datetime | None
     adhoc: bool
     escalated_at: datetime | None
+    attachments: list[TaskFileOut] = Field(
+        description="Its evidence files, in the order they were added (PATCH the task "
+        "with `attachments` to add more)."
+    )
 
 
 class OperationOut(Schema):
@@ -270,14 +306,18 @@ class OperationOut(Schema):
     )
 
     @staticmethod
-    def of(op: Operation, seq: int, sitrep: SitrepView | None) -> OperationOut:
+    def of(op: Operation, seq: int, sitrep: SitrepView | None, *, access: Access) -> OperationOut:
         """``op`` and the seq of its stream that it reflects, with its situation reports'
         state (read together, under ``stream_snapshot``: see
-        ``hub.sitreps.selectors.operation_detail_with_sitrep``)."""
+        ``hub.sitreps.selectors.operation_detail_with_sitrep``), as ``access`` sees it
+        (evidence files' names only for readers of the incident)."""
         from django.utils import timezone
 
         now = timezone.now()
         tasks = [t for t in op.tasks.all() if t.removed_at is None]
+        files_visible = any(t.evidence_links.all() for t in tasks) and _incident_files_visible(
+            op, access
+        )
         return OperationOut(
             ref=op.ref,
             crossing_point=op.crossing_point.code,
@@ -322,6 +362,7 @@ class OperationOut(Schema):
                     cosigned_at=t.cosigned_at,
                     adhoc=t.is_adhoc,
                     escalated_at=t.escalated_at,
+                    attachments=_task_files(t, visible=files_visible),
                 )
                 for t in tasks
             ],
@@ -363,6 +404,15 @@ class TaskPatch(StrictIn):
     note: StrictStr | None = Field(None, max_length=5_000)
     evidence: StrictStr | None = Field(None, max_length=500)
     reason: StrictStr | None = Field(None, max_length=500)
+    attachments: list[Annotated[StrictInt, Field(ge=1, le=2**53)]] | None = Field(
+        None,
+        max_length=10,
+        description="Ids of evidence files of the operation's incident (uploaded with "
+        "`POST /api/v1/incidents/{ref}/attachments`) to add to the task as evidence; "
+        "files already added stay, nothing is removed (withdraw a file on the file). "
+        "422 `attachment_unknown` for a file that is not one of that incident's, 409 "
+        "`attachment_withdrawn` for a withdrawn one.",
+    )
     assigned_agency: StrictStr | None = Field(None, max_length=20)
     assignees: list[StrictStr] | None = Field(None, max_length=20)
     client_msg_id: UUID | None = None
@@ -394,8 +444,10 @@ class CloseIn(StrictIn):
     client_msg_id: UUID | None = None
 
 
-def _out(ref: str) -> OperationOut:
-    return OperationOut.of(*operation_state_with_sitrep(ref))
+def _out(request: HttpRequest, ref: str) -> OperationOut:
+    """The operation after a write, as the writer sees it."""
+    access = access_for(request_user(request))
+    return OperationOut.of(*operation_state_with_sitrep(ref), access=access)
 
 
 @router.get(
@@ -505,7 +557,7 @@ def operation_list(request: HttpRequest, query: Query[OperationListQuery]) -> li
     ops = operations_with_sitreps(
         access, crossing_point=query.crossing_point, status=query.status, limit=query.limit
     )
-    return [OperationOut.of(*row) for row in ops]
+    return [OperationOut.of(*row, access=access) for row in ops]
 
 
 @router.post(
@@ -532,29 +584,31 @@ def operation_create(request: HttpRequest, payload: OperationIn) -> Status[Opera
         ),
         client_msg_id=payload.client_msg_id,
     )
-    return Status(200 if result.duplicate else 201, _out(result.operation.ref))
+    return Status(200 if result.duplicate else 201, _out(request, result.operation.ref))
 
 
 @router.get(
     "/operations/{ref}", response={200: OperationOut, **ERRORS_READ}, summary="One joint operation"
 )
 def operation_detail(request: HttpRequest, ref: str) -> OperationOut:
-    found = operation_detail_with_sitrep(access_for(request_user(request)), ref)
+    access = access_for(request_user(request))
+    found = operation_detail_with_sitrep(access, ref)
     if found is None:
         raise NotFound("Not found.")
-    return OperationOut.of(*found)
+    return OperationOut.of(*found, access=access)
 
 
 @router.patch(
     "/operations/{ref}/tasks/{task_id}",
     response={200: OperationOut, **ERRORS_WRITE},
-    summary="Move a task (status, note, evidence, reason) or assign it (agency, officers)",
+    summary="Move a task (status, note, evidence, evidence files, reason) or assign it "
+    "(agency, officers)",
 )
 def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch) -> OperationOut:
     actor = request_user(request)
     fields = payload.model_dump(exclude_unset=True, exclude={"client_msg_id"})
     assigning = {"assigned_agency", "assignees"} & set(fields)
-    working = {"status", "note", "evidence", "reason"} & set(fields)
+    working = {"status", "note", "evidence", "reason", "attachments"} & set(fields)
     if assigning and working:
         raise InvalidInput("Assign a task and work on it in separate requests.")
     if assigning:
@@ -575,9 +629,10 @@ def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch)
             note=fields.get("note"),
             evidence=fields.get("evidence"),
             reason=fields.get("reason"),
+            attachments=fields.get("attachments"),
             client_msg_id=payload.client_msg_id,
         )
-    return _out(ref)
+    return _out(request, ref)
 
 
 @router.post(
@@ -587,7 +642,7 @@ def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch)
 )
 def task_create(request: HttpRequest, ref: str, payload: TaskIn) -> Status[OperationOut]:
     result = services.task_add(actor=request_user(request), ref=ref, **payload.model_dump())
-    return Status(200 if result.duplicate else 201, _out(ref))
+    return Status(200 if result.duplicate else 201, _out(request, ref))
 
 
 @router.post(
@@ -603,7 +658,7 @@ def task_cosign(request: HttpRequest, ref: str, task_id: int, payload: CosignIn)
         note=payload.note,
         client_msg_id=payload.client_msg_id,
     )
-    return _out(ref)
+    return _out(request, ref)
 
 
 @router.post(
@@ -619,7 +674,7 @@ def task_remove(request: HttpRequest, ref: str, task_id: int, payload: RemoveIn)
         reason=payload.reason,
         client_msg_id=payload.client_msg_id,
     )
-    return _out(ref)
+    return _out(request, ref)
 
 
 @router.post(
@@ -631,4 +686,4 @@ def operation_close(request: HttpRequest, ref: str, payload: CloseIn) -> Operati
     services.operation_close(
         actor=request_user(request), ref=ref, note=payload.note, client_msg_id=payload.client_msg_id
     )
-    return _out(ref)
+    return _out(request, ref)

@@ -15,7 +15,11 @@ Invariants:
   linked incident's stream;
 - a task that needs a note cannot be ``done`` without one; a task that needs a
   co-sign cannot be ``done`` until an officer of another agency has co-signed;
-- tasks are never deleted: ad-hoc tasks are removed (``removed_at``).
+- tasks are never deleted: ad-hoc tasks are removed (``removed_at``);
+- a task's evidence files (``TaskAttachment``) are files of its operation's incident,
+  linked once each and never unlinked: a file that should no longer count is
+  withdrawn on the file itself (``hub.attachments``), and a withdrawn file no longer
+  satisfies ``requires_note``.
 """
 
 from __future__ import annotations
@@ -209,3 +213,28 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id}.{self.position} {self.title}"
+
+
+class TaskAttachment(models.Model):
+    """A file of the operation's incident recorded as evidence for a task (the
+    task's ``task.status_changed`` / ``task.noted`` event lists the ids it added).
+    Written once, never changed or removed."""
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="evidence_links")
+    attachment = models.ForeignKey(
+        "attachments.Attachment", on_delete=models.PROTECT, related_name="task_links"
+    )
+    position = models.PositiveSmallIntegerField(help_text="Order of addition within the task.")
+    added_at = models.DateTimeField()
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["task_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "attachment"], name="task_attachment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} -> file {self.attachment_id}"

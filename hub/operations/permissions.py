@@ -8,6 +8,9 @@
   agency or of an agency with a task in it, serving the point;
 - work a task (status, note, evidence): officers of the task's agency, its
   assignees, or a managing coordinator;
+- add evidence files to a task: whoever may work it, if they may also read the
+  operation's incident (the files are the incident's: someone who cannot see them
+  does not refer to them, nor learn which ids exist there);
 - co-sign: an officer serving the point whose agency is *not* the task's agency;
 - complete a task with a co-sign (four eyes, two agencies besides the one doing
   it): the co-sign counts only if it came from another officer than the one
@@ -124,6 +127,25 @@ def can_work_task(
     if managing:
         return managing
     return deny("only the task's agency, its assignees or a coordinator of the operation work it")
+
+
+def can_add_task_files(
+    access: Access,
+    facts: OperationFacts,
+    *,
+    task_agency_id: int | None,
+    assignee_ids: frozenset[int],
+) -> Decision:
+    """Work the task, and read the incident whose files are referred to. (An operation
+    without an incident has no files: the service answers ``attachment_unknown``.)"""
+    decision = can_work_task(
+        access, facts, task_agency_id=task_agency_id, assignee_ids=assignee_ids
+    )
+    if not decision or facts.incident is None:
+        return decision
+    if not can_read_incident(access, facts.incident):
+        return deny("only readers of the operation's incident refer to its evidence files")
+    return decision
 
 
 def can_cosign_task(

@@ -19,6 +19,7 @@ from hub.operations.models import (
     ChecklistTemplate,
     Operation,
     Task,
+    TaskAttachment,
     TemplateItem,
     template_stream_name,
 )
@@ -158,7 +159,15 @@ def _base() -> QuerySet[Operation]:
             queryset=Task.objects.select_related(
                 "assigned_agency", "completed_by", "cosigned_by", "cosigned_agency"
             )
-            .prefetch_related("assignees")
+            .prefetch_related(
+                "assignees",
+                Prefetch(
+                    "evidence_links",
+                    queryset=TaskAttachment.objects.select_related("attachment").order_by(
+                        "position"
+                    ),
+                ),
+            )
             .order_by("position", "id"),
         )
     )

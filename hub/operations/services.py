@@ -27,6 +27,7 @@ from hub.agencies.models import Agency, AgencyKind, CrossingPoint, Deployment, M
 from hub.agencies.selectors import access_for
 from hub.alerts.notify import notify_officers
 from hub.alerts.services import officers_to_notify
+from hub.attachments.selectors import attachments_mark_referenced, attachments_to_refer
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
@@ -57,6 +58,7 @@ from hub.operations.models import (
     OperationCounter,
     OperationStatus,
     Task,
+    TaskAttachment,
     TaskStatus,
     TemplateItem,
     template_stream_name,
@@ -977,6 +979,48 @@ def task_remove(
     )
 
 
+def _file_ids(value: Any) -> list[int]:
+    """Evidence file ids as given (a list of positive integers, not booleans)."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in value
+    ):
+        raise InvalidInput("attachments: a list of file ids.")
+    return list(value)
+
+
+def _add_task_files(
+    *, operation: Operation, task: Task, ids: list[int], actor: User, now: datetime
+) -> list[int]:
+    """Link the files ``ids`` to ``task`` as evidence; the ids newly linked, in order.
+
+    Call inside the task change's transaction, with the operation and the task locked.
+    Each must be a served file of the operation's incident (422 ``attachment_unknown``
+    for any other, or for any file when the operation has no incident; 409
+    ``attachment_withdrawn``); a file already linked to the task is not linked again.
+    """
+    if not ids:
+        return []
+    if operation.incident_id is None:
+        raise InvalidInput(
+            f"attachments: no file {ids[0]} on this operation's incident (it has none).",
+            code="attachment_unknown",
+        )
+    referred = attachments_to_refer(incident_id=operation.incident_id, ids=ids)
+    linked = set(task.evidence_links.values_list("attachment_id", flat=True))
+    added = [pk for pk in referred if pk not in linked]
+    start = task.evidence_links.count()
+    TaskAttachment.objects.bulk_create(
+        TaskAttachment(
+            task=task, attachment_id=pk, position=start + i, added_at=now, added_by=actor
+        )
+        for i, pk in enumerate(added)
+    )
+    attachments_mark_referenced(ids=added, at=now)
+    return added
+
+
 def task_update(
     *,
     actor: User,
@@ -986,12 +1030,22 @@ def task_update(
     note: str | None = None,
     evidence: str | None = None,
     reason: str | None = None,
+    attachments: list[int] | None = None,
     client_msg_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> OperationResult:
-    """Move a task along open → in_progress → done (or blocked / not_applicable), and note it."""
+    """Move a task along open → in_progress → done (or blocked / not_applicable), and note it.
+
+    ``attachments``: ids of evidence files of the operation's incident to add to the
+    task (never removed here: a file is withdrawn on the file itself). Only officers
+    who may work the task and read the incident add them (403 otherwise); files
+    already linked are not linked again, and a change that would add nothing else
+    is 409 ``no_change``. Non-withdrawn files satisfy ``requires_note`` as a note or
+    text evidence does.
+    """
     now = now or timezone.now()
     access = access_for(actor)
+    files = _file_ids(attachments)
     if status is not None and status not in {s.value for s in TaskStatus}:
         raise InvalidInput(f"status must be one of: {', '.join(s.value for s in TaskStatus)}.")
     clean_note = (
@@ -1007,16 +1061,17 @@ def task_update(
         if reason is not None
         else None
     )
-    if status is None and clean_note is None and clean_evidence is None:
-        raise InvalidInput("Give a status, a note or evidence.")
+    if status is None and clean_note is None and clean_evidence is None and not files:
+        raise InvalidInput("Give a status, a note, evidence or evidence files.")
 
     def write() -> tuple[OperationResult, Written]:
         operation = _locked_operation(access, ref, action="task.update")
         task = _task(operation, task_id)
         assignee_ids = frozenset(task.assignees.values_list("pk", flat=True))
+        may = perms.can_add_task_files if files else perms.can_work_task
         acting = _acting(
             access,
-            perms.can_work_task(
+            may(
                 access,
                 operation_facts(operation),
                 task_agency_id=task.assigned_agency_id,
@@ -1026,6 +1081,9 @@ def task_update(
             target=f"{ref}/{task_id}",
         )
         _active(operation)
+        added = _add_task_files(operation=operation, task=task, ids=files, actor=actor, now=now)
+        if status is None and clean_note is None and clean_evidence is None and not added:
+            raise Conflict("These files are already evidence of the task.", code="no_change")
         if clean_note is not None:
             task.note = clean_note
         if clean_evidence is not None:
@@ -1045,9 +1103,13 @@ def task_update(
                     )
                 task.reason = clean_reason
             if status == TaskStatus.DONE:
-                if task.requires_note and not (task.note or task.evidence):
+                if task.requires_note and not (
+                    task.note
+                    or task.evidence
+                    or task.evidence_links.filter(attachment__withdrawn_at__isnull=True).exists()
+                ):
                     raise Conflict(
-                        "This task needs a note or evidence before it is done.",
+                        "This task needs a note, evidence or an evidence file before it is done.",
                         code="note_required",
                     )
                 # A task that needs a co-sign may be done first ("done by …, awaiting
@@ -1085,18 +1147,24 @@ def task_update(
                 evidence=task.evidence,
                 reason=task.reason if status in perms.NEEDS_REASON else "",
                 progress=_progress(operation, now),
+                attachments=added,
             )
         elif (
             status is not None
             and status == previous
             and clean_note is None
             and clean_evidence is None
+            and not added
         ):
             raise Conflict(f"The task is already {status}.", code="no_change")
         else:
             task.save(update_fields=["note", "evidence"])
             payload = TaskNoted(
-                ref=operation.ref, task_id=task.pk, note=task.note, evidence=task.evidence
+                ref=operation.ref,
+                task_id=task.pk,
+                note=task.note,
+                evidence=task.evidence,
+                attachments=added,
             )
         return _written(operation, _emit(operation, payload, actor, acting, now))
 
@@ -1111,7 +1179,9 @@ def task_update(
             "note": note,
             "evidence": evidence,
             "reason": reason,
-        },
+        }
+        # Only a change with files adds them, so earlier receipts still match.
+        | ({"attachments": files} if files else {}),
         write=write,
         replay=_replay,
     )

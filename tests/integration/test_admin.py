@@ -56,6 +56,11 @@ NOT_IN_ADMIN = {
         "which files a message refers to: written once with the message by message_post, "
         "listed on the message (GET /incidents/{ref}/messages)"
     ),
+    "operations.TaskAttachment": (
+        "which files are a task's evidence: added only by task_update (an event on the "
+        "operation's stream), never changed or removed; listed on the task "
+        "(TaskOut.attachments)"
+    ),
 }
 
 

@@ -831,7 +831,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Move a task (status, note, evidence, reason) or assign it (agency, officers) */
+        /** Move a task (status, note, evidence, evidence files, reason) or assign it (agency, officers) */
         patch: operations["hub_operations_api_task_patch"];
         trace?: never;
     };
@@ -2746,6 +2746,24 @@ export interface components {
             /** Position */
             position: number;
         };
+        /**
+         * TaskFileOut
+         * @description An evidence file of the task (a file of the operation's incident). Its name,
+         *     type and hash are shown only to readers of that incident (null for others); a
+         *     withdrawn file stays listed, marked, and no longer counts as evidence.
+         */
+        TaskFileOut: {
+            /** Content Type */
+            content_type: string | null;
+            /** Filename */
+            filename: string | null;
+            /** Id */
+            id: number;
+            /** Sha256 */
+            sha256: string | null;
+            /** Withdrawn */
+            withdrawn: boolean;
+        };
         /** TaskIn */
         TaskIn: {
             /** Agency */
@@ -2790,6 +2808,11 @@ export interface components {
             assigned_agency: string | null;
             /** Assignees */
             assignees: string[];
+            /**
+             * Attachments
+             * @description Its evidence files, in the order they were added (PATCH the task with `attachments` to add more).
+             */
+            attachments: components["schemas"]["TaskFileOut"][];
             /** Completed At */
             completed_at: string | null;
             /** Completed By */
@@ -2833,6 +2856,11 @@ export interface components {
             assigned_agency?: string | null;
             /** Assignees */
             assignees?: string[] | null;
+            /**
+             * Attachments
+             * @description Ids of evidence files of the operation's incident (uploaded with `POST /api/v1/incidents/{ref}/attachments`) to add to the task as evidence; files already added stay, nothing is removed (withdraw a file on the file). 422 `attachment_unknown` for a file that is not one of that incident's, 409 `attachment_withdrawn` for a withdrawn one.
+             */
+            attachments?: number[] | null;
             /** Client Msg Id */
             client_msg_id?: string | null;
             /** Evidence */
