@@ -19,7 +19,7 @@ os.environ.setdefault(
 )
 
 from hub.settings import *  # noqa: F403
-from hub.settings import DATABASES, STORAGES, VAR_DIR
+from hub.settings import CONFIG, DATABASES, STORAGES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -32,12 +32,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Evidence files of the test run live in a temporary directory, not under var/
-# (a test that starts Daphne workers hands them its own with HUB_ATTACHMENTS_DIR).
-STORAGES["attachments"] = {
-    "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {
-        "location": os.environ.get("HUB_TEST_ATTACHMENTS_DIR")
-        or tempfile.mkdtemp(prefix="hub-test-attachments-"),
-        "base_url": None,
-    },
-}
+# (a test that starts Daphne workers hands them its own with HUB_ATTACHMENTS_DIR),
+# unless HUB_ATTACHMENTS_S3_* name an S3 store (bench/attachments_upload.py's workers).
+if CONFIG.attachments_s3 is None:
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.environ.get("HUB_TEST_ATTACHMENTS_DIR")
+            or tempfile.mkdtemp(prefix="hub-test-attachments-"),
+            "base_url": None,
+        },
+    }
