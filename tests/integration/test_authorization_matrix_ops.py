@@ -31,6 +31,13 @@ NA-POL (police) and NA-CUS (customs); an ad-hoc customs task is added (to NA-CUS
 NA-AIR has no task. Relations: ``lead`` (NA-IMM), ``tasked`` (NA-POL),
 ``untasked`` (NA-AIR), ``foreign`` (ZA-IMM).
 
+Task evidence files need an operation of an incident (the files are the incident's):
+``na-imm.coord`` starts a second ``tip-screening`` operation (the "evidence
+operation", same agencies and tasks) for an incident ``na-imm.duty`` reported at WDH,
+visible to its participants only (NA-IMM), which holds an evidence file (planted in
+the database: the matrix needs no file storage). The ``files_*`` actions add that
+file to one of its tasks; the same relations hold for it.
+
 Every action runs through the service layer (``hub.alerts.services``,
 ``hub.operations.services`` and, for reads, the access-checked selectors the API
 calls) and through the REST endpoints under ``/api/v1``. ``ALERT_TABLE`` and
@@ -76,15 +83,17 @@ from hub.alerts.cap import alert_to_cap, identifier, parse_cap
 from hub.alerts.models import Alert, AlertTarget
 from hub.alerts.permissions import can_read_crossing
 from hub.alerts.selectors import alert_for, alerts_at, point_for
+from hub.attachments.models import Attachment
 from hub.errors import Forbidden, HubError, NotFound
 from hub.events.models import Event, Stream, WriteReceipt
 from hub.events.selectors import stream_events_for
+from hub.incidents.models import Incident
 from hub.incidents.search import search_record
 from hub.operations import services as op_services
-from hub.operations.models import Operation, OperationCounter, Task
+from hub.operations.models import Operation, OperationCounter, Task, TaskAttachment
 from hub.operations.selectors import operation_for, operations_visible_to
 from hub.operations.sops import SOPS, seed_templates
-from tests.factories import Api, officer, seed
+from tests.factories import Api, officer, report, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -265,6 +274,12 @@ ALERT_TABLE: dict[str, str] = {
 #   co-sign must be another officer's (403 ``self_cosign``) of an agency other than
 #   the completer's (403 ``same_agency_cosign``): the lead coordinator can no
 #   longer co-sign and complete the police task alone.
+# - add an evidence file to a task of the evidence operation (``files_imm_task``: its
+#   NA-IMM task; ``files_pol_task``: its NA-POL task): who may work the task (as
+#   above), if they also read the incident: its participants (NA-IMM) and senior
+#   officials serving WDH. So NA-POL's duty officer and coordinator, who work the
+#   police task, get 403 here; NA-POL's senior official (who works it and reads every
+#   incident at the point) may.
 OPERATION_TABLE: dict[str, str] = {
     "list": """
         lead      OK      OK      OK      absent
@@ -356,6 +371,18 @@ OPERATION_TABLE: dict[str, str] = {
         untasked  404  404  403  404
         foreign   404  404  404  404
     """,
+    "files_imm_task": """
+        lead      OK   OK   OK   404
+        tasked    403  403  403  404
+        untasked  404  404  403  404
+        foreign   404  404  404  404
+    """,
+    "files_pol_task": """
+        lead      403  OK   403  404
+        tasked    403  403  OK   404
+        untasked  404  404  403  404
+        foreign   404  404  404  404
+    """,
 }
 
 TABLES = {ALERTS: ALERT_TABLE, OPERATIONS: OPERATION_TABLE}
@@ -381,7 +408,10 @@ WRITE_KINDS: dict[tuple[str, str], str] = {
     (OPERATIONS, "complete_cosigned_by_imm_duty"): "task.status_changed",
     (OPERATIONS, "complete_cosigned_by_imm_coord"): "task.status_changed",
     (OPERATIONS, "close"): "operation.closed",
+    (OPERATIONS, "files_imm_task"): "task.noted",
+    (OPERATIONS, "files_pol_task"): "task.noted",
 }
+FILE_ACTIONS = frozenset({"files_imm_task", "files_pol_task"})
 # The `action` a refusal is logged under on "hub.security" (hub.security.log_denial).
 # Listing operations filters instead of refusing, and templates are never refused.
 LOGGED_ACTIONS: dict[tuple[str, str], str] = {
@@ -410,6 +440,8 @@ LOGGED_ACTIONS: dict[tuple[str, str], str] = {
     (OPERATIONS, "complete_cosigned_by_imm_duty"): "task.update",
     (OPERATIONS, "complete_cosigned_by_imm_coord"): "task.update",
     (OPERATIONS, "close"): "operation.close",
+    (OPERATIONS, "files_imm_task"): "task.update",
+    (OPERATIONS, "files_pol_task"): "task.update",
 }
 
 
@@ -457,9 +489,9 @@ def parse_tables(tables: dict[str, dict[str, str]]) -> list[Cell]:
 
 
 CELLS = parse_tables(TABLES)
-# Alerts: 13 actions x 2 layers x 6 relations x 4 roles; operations: 14 actions x 2
+# Alerts: 13 actions x 2 layers x 6 relations x 4 roles; operations: 16 actions x 2
 # layers + 1 REST-only (templates), x 4 relations x 4 roles.
-EXPECTED_CELL_COUNT = 13 * 2 * 6 * 4 + (14 * 2 + 1) * 4 * 4
+EXPECTED_CELL_COUNT = 13 * 2 * 6 * 4 + (16 * 2 + 1) * 4 * 4
 CHECKED: set[str] = set()
 
 # --- the world ------------------------------------------------------------------------
@@ -497,6 +529,9 @@ class World:
     ref: str  # the operation
     tasks: dict[str, int]  # TASK_POSITIONS keys and "adhoc" -> task id
     clients: dict[str, Api]  # username -> signed-in REST client
+    evidence_ref: str  # the operation of an incident, whose tasks get files
+    evidence_tasks: dict[str, int]  # "imm" / "pol" -> task id in it
+    file_id: int  # an evidence file of its incident
 
     def alert_id(self, relation: str, username: str) -> int:
         if relation == "issuer":
@@ -526,6 +561,40 @@ def plant_alert(username: str) -> int:
             alert=alert, agency=Agency.objects.get(code=code), due_at=now + timedelta(hours=1)
         )
     return alert.pk
+
+
+def plant_file(incident: Incident) -> int:
+    """An evidence file uploaded earlier by ``na-imm.duty``: only its row (the services
+    that refer to files read rows; the bytes are never opened here)."""
+    sha256 = "ab" * 32
+    return Attachment.objects.create(
+        incident=incident,
+        uploaded_by=officer("na-imm.duty"),
+        agency=Agency.objects.get(code="NA-IMM"),
+        sha256=sha256,
+        size=1234,
+        content_type="image/jpeg",
+        filename="escort-phone.jpg",
+        storage_name=f"{sha256[:2]}/{sha256}.jpg",
+        client_msg_id=uuid.uuid4(),
+        created_at=timezone.now(),
+    ).pk
+
+
+def build_evidence_operation() -> tuple[str, dict[str, int], int]:
+    incident = report("na-imm.duty", POINT)  # visible to its participants: NA-IMM
+    assert incident.visibility == "participants"
+    operation = op_services.operation_start(
+        actor=officer("na-imm.coord"),
+        crossing_point=POINT,
+        template=TEMPLATE,
+        incident=incident.ref,
+    ).operation
+    tasks = {
+        name: Task.objects.get(operation=operation, position=TASK_POSITIONS[key]).pk
+        for name, key in (("imm", "imm_work"), ("pol", "pol_work"))
+    }
+    return operation.ref, tasks, plant_file(incident)
 
 
 def build_world() -> World:
@@ -573,6 +642,7 @@ def build_world() -> World:
     assert sorted(by_agency["NA-CUS"]) == [6, 9]
     # Sessions are created here, outside the per-cell savepoints, so they survive.
     clients = {username: Api(username) for username in CALLERS}
+    evidence_ref, evidence_tasks, file_id = build_evidence_operation()
     return World(
         issued=issued,
         cap_document=document,
@@ -580,6 +650,9 @@ def build_world() -> World:
         ref=operation.ref,
         tasks=tasks,
         clients=clients,
+        evidence_ref=evidence_ref,
+        evidence_tasks=evidence_tasks,
+        file_id=file_id,
     )
 
 
@@ -638,6 +711,10 @@ def snapshot() -> dict[str, Rows]:
         ),
         "task_assignees": _rows(assignees, "task_id", "user_id"),
         "operation_counters": _rows(OperationCounter.objects.all(), "last_number"),
+        "task_attachments": _rows(
+            TaskAttachment.objects.all(), "task_id", "attachment_id", "added_by_id", "position"
+        ),
+        "attachments": _rows(Attachment.objects.all(), "referenced_at", "withdrawn_at"),
     }  # fmt: skip
 
 
@@ -725,11 +802,13 @@ class Call:
 
     @property
     def ref(self) -> str:
-        return self.world.ref
+        return self.world.evidence_ref if self.action in FILE_ACTIONS else self.world.ref
 
     @property
     def task_id(self) -> int:
         """The task an operations action works on."""
+        if self.action in FILE_ACTIONS:
+            return self.world.evidence_tasks[self.action.split("_")[1]]
         task = {
             "assign_task": "cus",
             "remove_task": "adhoc",
@@ -997,12 +1076,15 @@ def service_op_write(c: Call) -> str:
             actor=actor, ref=c.ref, task_id=c.task_id, status="done"
         ),
         "close": lambda: op_services.operation_close(actor=actor, ref=c.ref, note="Referred."),
+        "files_task": lambda: op_services.task_update(
+            actor=actor, ref=c.ref, task_id=c.task_id, attachments=[c.world.file_id]
+        ),
     }
     return from_service(calls[op_verb(c.action)])
 
 
 def op_verb(action: str) -> str:
-    if action.startswith(("work_", "cosign_", "complete_")):
+    if action.startswith(("work_", "cosign_", "complete_", "files_")):
         return action.split("_")[0] + "_task"
     return action
 
@@ -1053,6 +1135,8 @@ def rest_op_write(c: Call) -> str:
         response = c.api.post(f"{base}/tasks/{c.task_id}/cosign", {})
     elif verb == "complete_task":
         response = c.api.patch(f"{base}/tasks/{c.task_id}", {"status": "done"})
+    elif verb == "files_task":
+        response = c.api.patch(f"{base}/tasks/{c.task_id}", {"attachments": [c.world.file_id]})
     else:
         assert verb == "close", verb
         response = c.api.post(f"{base}/close", {"note": "Referred."})
@@ -1097,6 +1181,9 @@ def new_event(before: dict[str, Rows], after: dict[str, Rows]) -> Event:
 
 def check_written(c: Call, before: dict[str, Rows]) -> None:
     """An allowed write appended exactly its event, by the caller, and changed exactly its rows."""
+    if c.action in FILE_ACTIONS:
+        check_file_added(c, before)
+        return
     after = snapshot()
     changes = diff(before, after)
     event = new_event(before, after)
@@ -1243,6 +1330,48 @@ def check_operation_written(c: Call, event: Event, rows: Changes, before: dict[s
         assert task.cosigned_by_id == actor.pk
         assert task.cosigned_agency is not None
         assert task.cosigned_agency.code == event.payload["agency"] == c.agency
+
+
+def check_file_added(c: Call, before: dict[str, Rows]) -> None:
+    """Adding a file to a task of the evidence operation: ``task.noted`` on its stream
+    listing the file, ``operation.progress`` on its incident's (as for every change to
+    an operation of an incident), one link and the file marked referenced; nothing else."""
+    after = snapshot()
+    changes = diff(before, after)
+    events = changes.pop("events")
+    assert (events.changed, len(events.added)) == (frozenset(), 2)
+    added = list(Event.objects.select_related("stream", "actor_agency").filter(pk__in=events.added))
+    by_stream = {e.stream.name: e for e in added}
+    operation = Operation.objects.select_related("incident").get(ref=c.ref)
+    assert operation.incident is not None
+    incident_stream = operation.incident.stream_name
+    assert set(by_stream) == {c.stream, incident_stream}
+    for event in added:
+        assert event.actor_id == c.actor.pk
+        assert event.actor_agency is not None
+        assert event.actor_agency.code == c.agency
+    noted, progress = by_stream[c.stream], by_stream[incident_stream]
+    assert (noted.kind, progress.kind) == ("task.noted", "operation.progress")
+    assert noted.payload["task_id"] == c.task_id
+    assert noted.payload["attachments"] == [c.world.file_id]
+    streams = changes.pop("streams")
+    assert streams == Diff(
+        frozenset({stream_pk(c.stream), stream_pk(incident_stream)}), frozenset()
+    )
+    receipts = changes.pop("receipts")
+    assert (receipts.changed, len(receipts.added)) == (frozenset(), 1)
+    link = TaskAttachment.objects.get(pk__in=changes["task_attachments"].added)
+    assert (link.task_id, link.attachment_id, link.added_by_id, link.position) == (
+        c.task_id,
+        c.world.file_id,
+        c.actor.pk,
+        0,
+    )
+    rows = {table: (d.changed, len(d.added)) for table, d in changes.items()}
+    assert rows == {
+        "task_attachments": (frozenset(), 1),
+        "attachments": (frozenset({c.world.file_id}), 0),
+    }
 
 
 # --- the matrix -----------------------------------------------------------------------
