@@ -736,8 +736,9 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(table(runs, args.concurrency))
-    print()
-    print(memory_table(runs))
+    if any(run.memory for run in runs):
+        print()
+        print(memory_table(runs))
     print()
     for run in runs:
         print(f"{run.storage}: objects stored (less each warm-up): {run.stored}")
