@@ -162,6 +162,10 @@ def attachment_withdraw(
     request: HttpRequest, ref: str, attachment_id: int, payload: WithdrawIn
 ) -> AttachmentWriteOut:
     result = services.attachment_withdraw(
-        actor=request_user(request), ref=ref, attachment_id=attachment_id, reason=payload.reason
+        actor=request_user(request),
+        ref=ref,
+        attachment_id=attachment_id,
+        reason=payload.reason,
+        client_msg_id=payload.client_msg_id,
     )
     return _write_out(result, ref)

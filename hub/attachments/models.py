@@ -14,7 +14,7 @@ from django.db import models
 from hub.agencies.models import Agency
 from hub.incidents.models import Incident, Message
 
-# Content types that get a view image and a thumbnail (PDFs get none).
+# Image types (a PDF gets its view and thumbnail from its first page: derivatives.DERIVABLE_TYPES).
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 

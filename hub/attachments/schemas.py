@@ -82,6 +82,9 @@ class AttachmentList(Schema):
 
 class WithdrawIn(StrictIn):
     reason: StrictStr = Field(min_length=1, max_length=500)
+    client_msg_id: UUID | None = Field(
+        None, description="Makes a resend answer like the first withdrawal instead of 409."
+    )
 
 
 class UploadForm(Schema):

@@ -238,35 +238,63 @@ def attachments_of_incident(*, actor: User, ref: str) -> list[Attachment]:
 
 
 def attachment_withdraw(
-    *, actor: User, ref: str, attachment_id: int, reason: str
+    *,
+    actor: User,
+    ref: str,
+    attachment_id: int,
+    reason: str,
+    client_msg_id: uuid.UUID | None = None,
 ) -> AttachmentResult:
-    """Stop serving a file, with a reason; the row, the bytes and the events stay."""
-    access = access_for(actor)
+    """Stop serving a file, with a reason; the row, the bytes and the events stay.
+
+    With ``client_msg_id`` a resend (the outbox after a lost answer) replays the
+    first withdrawal instead of answering 409 ``attachment_withdrawn``.
+    """
     text = (reason or "").strip()
     if not text or len(text) > MAX_REASON:
         raise InvalidInput(f"reason: 1 to {MAX_REASON} characters.")
-    with transaction.atomic():
-        incident, facts = _incident(actor, ref, action="attachment.withdraw", lock=True)
-        attachment = _attachment_of(incident, attachment_id, lock=True)
-        acting = acting_agency(
-            access,
-            perms.can_withdraw(access, facts, uploader_id=attachment.uploaded_by_id),
-            action="attachment.withdraw",
-            target=ref,
-        )
-        if attachment.is_withdrawn:
-            raise Conflict("The file is already withdrawn.", code="attachment_withdrawn")
-        attachment.withdrawn_at = timezone.now()
-        attachment.withdrawn_by = actor
-        attachment.withdrawn_reason = text
-        attachment.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
-        event = emit(
-            stream=incident.stream_name,
-            payload=AttachmentWithdrawn(attachment_id=attachment.pk, reason=text),
-            actor=actor,
-            agency=acting,
-            at=attachment.withdrawn_at,
-        )
+    if client_msg_id is None:
+        with transaction.atomic():
+            return _withdraw(actor, ref, attachment_id, text)
+
+    def write() -> tuple[AttachmentResult, Written]:
+        result = _withdraw(actor, ref, attachment_id, text)
+        return result, Written(result.stream, result.seq, str(result.attachment.pk))
+
+    return run_idempotent(
+        actor=actor,
+        client_msg_id=client_msg_id,
+        action="attachment.withdraw",
+        request={"ref": ref, "attachment_id": attachment_id, "reason": text},
+        write=write,
+        replay=_replay,
+    )
+
+
+def _withdraw(actor: User, ref: str, attachment_id: int, text: str) -> AttachmentResult:
+    """Inside the caller's transaction."""
+    access = access_for(actor)
+    incident, facts = _incident(actor, ref, action="attachment.withdraw", lock=True)
+    attachment = _attachment_of(incident, attachment_id, lock=True)
+    acting = acting_agency(
+        access,
+        perms.can_withdraw(access, facts, uploader_id=attachment.uploaded_by_id),
+        action="attachment.withdraw",
+        target=ref,
+    )
+    if attachment.is_withdrawn:
+        raise Conflict("The file is already withdrawn.", code="attachment_withdrawn")
+    attachment.withdrawn_at = timezone.now()
+    attachment.withdrawn_by = actor
+    attachment.withdrawn_reason = text
+    attachment.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
+    event = emit(
+        stream=incident.stream_name,
+        payload=AttachmentWithdrawn(attachment_id=attachment.pk, reason=text),
+        actor=actor,
+        agency=acting,
+        at=attachment.withdrawn_at,
+    )
     return AttachmentResult(attachment, incident.stream_name, event.seq)
 
 

@@ -147,7 +147,10 @@ class LeadIn(StrictIn):
 
 
 class MessageIn(StrictIn):
-    body: StrictStr = Field(min_length=1, max_length=10_000)
+    body: StrictStr = Field(
+        max_length=10_000,
+        description="The text; empty only when the message carries attachments.",
+    )
     client_msg_id: UUID
     agency: StrictStr | None = Field(None, max_length=20)
     attachments: list[StrictInt] = Field(

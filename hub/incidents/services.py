@@ -592,8 +592,9 @@ def message_post(
     the whole message.
     """
     access = access_for(actor)
-    text = _text(body, field="body", max_length=MAX_BODY)
     files = list(attachments or [])
+    # A message that carries files may have no text (a pasted photo); one without must.
+    text = _text(body, field="body", max_length=MAX_BODY, required=not files)
 
     def write() -> tuple[MessageResult, Written]:
         incident, facts = _locked_incident(access, ref, action="message.post")

@@ -74,7 +74,8 @@ class MessageSend(Frame):
     type: Literal["message.send"]
     stream: STREAM
     client_msg_id: UUID
-    body: str = Field(min_length=1, max_length=10_000)
+    # Empty only when the message carries attachments (the service says so).
+    body: str = Field(max_length=10_000)
     # The limit is checked by a validator, not ``max_length``: a ``maxItems`` in the
     # schema makes the generated TypeScript a union of tuples, not ``number[]``.
     attachments: list[Annotated[int, Field(ge=1, le=2**53)]] = Field(

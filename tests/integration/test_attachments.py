@@ -395,3 +395,45 @@ def test_a_message_refers_to_files_of_its_incident_only() -> None:
     )
     assert plain.json()["message"]["attachments"] == []
     assert "attachments" not in events(incident.ref, "message.posted")[-1].payload
+
+
+def test_a_message_of_files_only_needs_no_text_and_one_without_files_does() -> None:
+    incident = report()
+    c = client("na-imm.duty")
+    photo = upload(c, incident.ref, image_bytes("PNG")).json()["attachment"]["id"]
+
+    def send(body: str, ids: list[int]) -> Any:
+        return c.post(
+            f"{API}/{incident.ref}/messages",
+            {"body": body, "client_msg_id": str(uuid.uuid4()), "attachments": ids},
+            content_type="application/json",
+        )
+
+    empty = send("  ", [])
+    assert (empty.status_code, empty.json()["code"]) == (422, "invalid_request"), empty.content
+    assert "body" in empty.json()["detail"]
+    pasted = send("", [photo])
+    assert pasted.status_code == 201, pasted.content
+    assert (pasted.json()["message"]["body"], pasted.json()["message"]["attachments"]) == (
+        "",
+        [photo],
+    )
+
+
+def test_a_resent_withdrawal_answers_like_the_first_and_records_one() -> None:
+    incident = report()
+    c = client("na-imm.duty")
+    file_id = upload(c, incident.ref, pdf_bytes()).json()["attachment"]["id"]
+    url = f"{API}/{incident.ref}/attachments/{file_id}/withdraw"
+    cmid = str(uuid.uuid4())
+    first = c.post(url, {"reason": "Wrong file", "client_msg_id": cmid}, "application/json")
+    again = c.post(url, {"reason": "Wrong file", "client_msg_id": cmid}, "application/json")
+    assert (first.status_code, again.status_code) == (200, 200), again.content
+    assert (first.json()["seq"], first.json()["duplicate"]) == (again.json()["seq"], False)
+    assert again.json()["duplicate"] is True
+    assert len(events(incident.ref, "attachment.withdrawn")) == 1
+    # Without an id (or with a new one) a second withdrawal is still refused.
+    other = c.post(
+        url, {"reason": "Wrong file", "client_msg_id": str(uuid.uuid4())}, "application/json"
+    )
+    assert (other.status_code, other.json()["code"]) == (409, "attachment_withdrawn")

@@ -218,7 +218,7 @@ def test_valid_client_frames_parse(frame: dict[str, object]) -> None:
             "type": "message.send",
             "stream": "incident:A",
             "client_msg_id": "6f1c1c54-5a7e-4f87-9b54-3f7d9d7e8a01",
-            "body": "",
+            "body": "x" * 10_001,
         },
         {
             "type": "alert.ack",

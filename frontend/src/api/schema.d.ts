@@ -1912,7 +1912,10 @@ export interface components {
              * @description Ids of evidence files uploaded to this incident (POST /incidents/{ref}/attachments) that the message refers to.
              */
             attachments?: number[];
-            /** Body */
+            /**
+             * Body
+             * @description The text; empty only when the message carries attachments.
+             */
             body: string;
             /**
              * Client Msg Id
@@ -3251,6 +3254,11 @@ export interface components {
         };
         /** WithdrawIn */
         WithdrawIn: {
+            /**
+             * Client Msg Id
+             * @description Makes a resend answer like the first withdrawal instead of 409.
+             */
+            client_msg_id?: string | null;
             /** Reason */
             reason: string;
         };
