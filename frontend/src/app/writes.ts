@@ -212,8 +212,17 @@ export function startOperation(id: string, payload: Record<string, unknown>): Pr
   return put({ id, kind: "task", method: "POST", path: "/operations", body: payload, scope: "operation-start", label: String(payload.title ?? payload.template ?? "") });
 }
 
-export function changeTask(ref: string, taskId: number, changes: Record<string, unknown>, label: string): Promise<OutboxItem> {
+/** A task change; evidence files (of the operation's incident) are uploaded first and added to the task. */
+export function changeTask(
+  ref: string,
+  taskId: number,
+  changes: Record<string, unknown>,
+  label: string,
+  files: OutboxFile[] = [],
+  incident: string | null = null,
+): Promise<OutboxItem> {
   return put({
+    ...(files.length > 0 && incident !== null ? { files, uploadPath: attachmentsPath(incident) } : {}),
     kind: "task",
     method: "PATCH",
     path: `/operations/${enc(ref)}/tasks/${taskId}`,

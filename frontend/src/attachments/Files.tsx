@@ -17,12 +17,36 @@ import { locale, t } from "../i18n";
 import type { OutboxFile } from "../realtime/outbox";
 import { attachmentUrl, mayDownloadOriginal, mayWithdraw, picture } from "./store";
 import type { AttachmentMeta } from "./store";
-import { formatSize, isImage, MAX_FILE_BYTES } from "./upload";
+import { newClientMsgId } from "../realtime/ids";
+import { fileProblem, formatSize, isImage, MAX_FILE_BYTES, sniffType } from "./upload";
 import type { FileProblem } from "./upload";
 
 /** A file picked in the browser, before it goes into the outbox with its message. */
 export interface PickedFile extends OutboxFile {
   problem: FileProblem | null;
+}
+
+/** Read files the officer picked, dropped or pasted: their bytes, their type by content, and why one cannot go. */
+export async function readPicked(list: Iterable<File>): Promise<PickedFile[]> {
+  const out: PickedFile[] = [];
+  for (const file of list) {
+    const data = await file.arrayBuffer();
+    const type = sniffType(new Uint8Array(data, 0, Math.min(16, data.byteLength)));
+    out.push({
+      id: newClientMsgId(),
+      name: file.name || t("files.pasted"),
+      type: type ?? (file.type || "application/octet-stream"),
+      size: file.size,
+      data,
+      problem: fileProblem(file.size, type),
+    });
+  }
+  return out;
+}
+
+/** The picked files as they travel (without the browser's verdict). */
+export function toOutboxFiles(files: readonly PickedFile[]): OutboxFile[] {
+  return files.map(({ problem: _checked, ...file }) => file);
 }
 
 export function problemText(problem: FileProblem): string {

@@ -18,10 +18,9 @@ import type { RoomStore } from "./room-store";
 import type { IncidentState } from "./state";
 import type { ChatMessage } from "./timeline";
 import { OutboxState } from "../components/OutboxState";
-import { FileRow, PickedFiles, UnsentFiles } from "../attachments/Files";
+import { FileRow, PickedFiles, readPicked, toOutboxFiles, UnsentFiles } from "../attachments/Files";
 import type { PickedFile } from "../attachments/Files";
-import { fileProblem, MAX_FILES, sniffType } from "../attachments/upload";
-import { newClientMsgId } from "../realtime/ids";
+import { MAX_FILES } from "../attachments/upload";
 
 /** The hub's limit on a message body (hub/incidents/schemas.py MessageIn). */
 export const MAX_BODY = 10_000;
@@ -411,19 +410,7 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
   };
 
   const addFiles = async (list: Iterable<File>) => {
-    const added: PickedFile[] = [];
-    for (const file of list) {
-      const data = await file.arrayBuffer();
-      const type = sniffType(new Uint8Array(data, 0, Math.min(16, data.byteLength)));
-      added.push({
-        id: newClientMsgId(),
-        name: file.name || t("files.pasted"),
-        type: type ?? (file.type || "application/octet-stream"),
-        size: file.size,
-        data,
-        problem: fileProblem(file.size, type),
-      });
-    }
+    const added = await readPicked(list);
     if (added.length > 0) {
       setPicked((now) => [...now, ...added]);
       setError(null);
@@ -449,8 +436,7 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
       return;
     }
     setError(null);
-    const files = picked.map(({ problem: _ok, ...file }) => file);
-    void postMessage(incident.ref, body, null, files).then(() => {
+    void postMessage(incident.ref, body, null, toOutboxFiles(picked)).then(() => {
       setText("");
       saveDraft("");
       setPicked([]);

@@ -3,7 +3,12 @@
 // words, who did what on request, and the actions the officer may take. Every
 // change goes through the outbox; a refusal shows next to the task.
 
-import { useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { FileRow, PickedFiles, readPicked, toOutboxFiles, UnsentFiles } from "../attachments/Files";
+import type { PickedFile } from "../attachments/Files";
+import { IncidentFiles } from "../attachments/store";
+import type { AttachmentMeta } from "../attachments/store";
+import { MAX_FILES } from "../attachments/upload";
 import { me, pointInfo } from "../app/session";
 import { changeTask, cosignTask, operationScope, removeTask } from "../app/writes";
 import { AgencyChip, Name } from "../components/Agency";
@@ -12,7 +17,7 @@ import { Time } from "../components/Time";
 import { label, t } from "../i18n";
 import { formatDuration, formatTime } from "../i18n/time";
 import { describeEvent } from "../incidents/describe";
-import { outboxItems } from "../realtime/live";
+import { outboxItems, outboxSignal } from "../realtime/live";
 import type { OutboxItem } from "../realtime/outbox";
 import { canCosign, canManage, completionProblem, isMine, isMyAgency, movesFor, NEEDS_REASON } from "./rules";
 import { cosignState, isOverdue, progressOf } from "./store";
@@ -52,11 +57,25 @@ export function Checklist({ op, filters, tz }: { op: OperationState; filters: Ch
     return true;
   });
   const items = outboxItems.value.filter((i) => i.scope === operationScope(op.ref));
+  // The evidence files of the tasks are files of the operation's incident.
+  const files = useMemo(() => (op.incident ? new IncidentFiles(op.incident) : null), [op.incident]);
+  const wanted = op.tasks.flatMap((task) => task.files);
+  const missing = files !== null && wanted.some((id) => !files.items.value.has(id));
+  useEffect(() => {
+    if (missing) void files?.load();
+  }, [files, missing, wanted.join(",")]);
   return (
     <ol class="checklist" data-testid="checklist">
       {tasks.length === 0 ? <li class="hint">{t("op.noTasks")}</li> : null}
       {tasks.map((task) => (
-        <TaskRow key={task.id} op={op} task={task} tz={tz} items={items.filter((i) => i.meta?.taskId === task.id && i.status !== "sent")} />
+        <TaskRow
+          key={task.id}
+          op={op}
+          task={task}
+          tz={tz}
+          items={items.filter((i) => i.meta?.taskId === task.id && i.status !== "sent")}
+          files={files?.items.value ?? new Map()}
+        />
       ))}
     </ol>
   );
@@ -78,7 +97,19 @@ function moveLabel(from: TaskStatus, to: TaskStatus): string {
   return t(MOVE_LABEL[to] as "op.move.start");
 }
 
-function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState; tz: string; items: OutboxItem[] }) {
+function TaskRow({
+  op,
+  task,
+  tz,
+  items,
+  files,
+}: {
+  op: OperationState;
+  task: TaskState;
+  tz: string;
+  items: OutboxItem[];
+  files: ReadonlyMap<number, AttachmentMeta>;
+}) {
   const user = me.value;
   const current = now.value;
   const overdue = isOverdue(task, current);
@@ -88,6 +119,7 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
   const [agency, setAgency] = useState(task.assignedAgency ?? "");
   const [officers, setOfficers] = useState(task.assignees.join(", "));
   const [error, setError] = useState<string | null>(null);
+  const [picked, setPicked] = useState<PickedFile[]>([]);
   const [showHistory, setShowHistory] = useState(false);
   const moves = movesFor(user, op, task);
   const manage = canManage(user, op);
@@ -109,13 +141,16 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
       void cosignTask(op.ref, task.id, text.trim());
     } else {
       if (NEEDS_REASON.includes(mode) && !text.trim()) return setError(t("op.reasonRequired"));
-      if (mode === "done" && completionProblem(task, text)) return setError(t("op.noteRequired"));
+      if (mode === "done" && completionProblem(task, text, evidence, picked.length)) return setError(t("op.noteRequired"));
+      if (picked.some((f) => f.problem !== null)) return setError(t("files.fixFirst"));
+      if (picked.length > MAX_FILES) return setError(t("files.tooMany", { max: MAX_FILES }));
       const changes: Record<string, unknown> = { status: mode };
       if (NEEDS_REASON.includes(mode)) changes.reason = text.trim();
       else if (text.trim()) changes.note = text.trim();
       if (mode === "done" && evidence.trim() !== task.evidence) changes.evidence = evidence.trim();
-      void changeTask(op.ref, task.id, changes, moveLabel(task.status, mode));
+      void changeTask(op.ref, task.id, changes, moveLabel(task.status, mode), toOutboxFiles(picked), op.incident);
     }
+    setPicked([]);
     setMode(null);
     setText("");
     setError(null);
@@ -174,6 +209,11 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
         <p class="task-note" dir="auto">
           {t("op.evidence", { evidence: task.evidence })}
         </p>
+      ) : null}
+      {op.incident && task.files.length > 0 ? (
+        <div class="task-files" data-testid="task-files">
+          <FileRow incident={op.incident} ids={task.files} files={files} point={op.crossingPoint} lead={op.leadAgency} tz={tz} />
+        </div>
       ) : null}
       {sign.kind !== "none" ? (
         <p class={`cosign cosign-${sign.kind}`} data-testid="cosign">
@@ -254,10 +294,29 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
               <input value={evidence} maxLength={500} onInput={(e) => setEvidence(e.currentTarget.value)} />
             </label>
           ) : null}
+          {op.incident && (mode === "done" || mode === "in_progress" || mode === "blocked") ? (
+            <label>
+              {t("files.evidenceFiles")}
+              <input
+                type="file"
+                multiple
+                accept="image/jpeg,image/png,image/webp,application/pdf"
+                data-testid="task-file-input"
+                onChange={(e) => {
+                  const input = e.currentTarget;
+                  void readPicked(Array.from(input.files ?? [])).then((added) => {
+                    setPicked((now) => [...now, ...added]);
+                    input.value = "";
+                  });
+                }}
+              />
+            </label>
+          ) : null}
+          <PickedFiles files={picked} onRemove={(id) => setPicked((now) => now.filter((f) => f.id !== id))} />
           <button type="submit" class="primary">
             {mode === "assign" ? t("op.assign") : mode === "remove" ? t("op.remove") : mode === "cosign" ? t("op.cosignAction") : moveLabel(task.status, mode)}
           </button>
-          <button type="button" class="link" onClick={() => (setMode(null), setError(null))}>
+          <button type="button" class="link" onClick={() => (setMode(null), setError(null), setPicked([]))}>
             {t("action.cancel")}
           </button>
           {error ? (
@@ -268,10 +327,10 @@ function TaskRow({ op, task, tz, items }: { op: OperationState; task: TaskState;
         </form>
       ) : null}
       {items.map((item) => (
-        <p key={item.id} class="outbox-line" data-testid="task-outbox">
-          {item.label}:{" "}
-          <OutboxState item={item} />
-        </p>
+        <div key={item.id} class="outbox-line" data-testid="task-outbox">
+          {item.label}: <OutboxState item={item} />
+          <UnsentFiles files={item.files ?? []} progress={outboxSignal.value?.progress.value[item.id]} refused={item.error?.file} />
+        </div>
       ))}
       {task.history.length > 0 || showHistory ? (
         <p class="history-toggle">

@@ -71,6 +71,8 @@ export function isMyAgency(me: Me | null, op: OperationState, task: TaskState): 
 }
 
 /** What a completion still lacks (the hub refuses a completion without a required note). */
-export function completionProblem(task: TaskState, note: string): "note_required" | null {
-  return task.requiresNote && !note.trim() && !task.note.trim() ? "note_required" : null;
+/** A task that needs a note is done only with a note, text evidence or evidence files (new or already there). */
+export function completionProblem(task: TaskState, note: string, evidence = "", newFiles = 0): "note_required" | null {
+  const shown = note.trim() || task.note.trim() || evidence.trim() || task.evidence.trim() || newFiles > 0 || task.files.length > 0;
+  return task.requiresNote && !shown ? "note_required" : null;
 }

@@ -185,5 +185,20 @@ describe("task action rules (hub/operations/permissions.py)", () => {
     expect(completionProblem(t2, "")).toBe("note_required");
     expect(completionProblem(t2, "Interviewed")).toBeNull();
     expect(completionProblem(t1, "")).toBeNull();
+    // Text evidence or evidence files (new, or already on the task) do as well.
+    expect(completionProblem(t2, "", "form 12")).toBeNull();
+    expect(completionProblem(t2, "", "", 1)).toBeNull();
+    expect(completionProblem({ ...t2, files: [7] }, "")).toBeNull();
+  });
+});
+
+describe("evidence files on tasks", () => {
+  it("come from the snapshot and from task events, each once, in order", () => {
+    let s = fromSnapshot({ ...snapshot, tasks: [task(1, { attachments: [{ id: 4 }] }), task(2)] });
+    expect(s.tasks.map((x) => x.files)).toEqual([[4], []]);
+    s = applyOperationEvent(s, ev(20, "task.noted", { task_id: 1, note: "photos", evidence: "", attachments: [5, 4] }));
+    s = applyOperationEvent(s, ev(21, "task.status_changed", { task_id: 2, from_status: "open", to_status: "done", note: "", evidence: "", reason: "", attachments: [6] }));
+    s = applyOperationEvent(s, ev(22, "task.noted", { task_id: 2, note: "no files this time", evidence: "" }));
+    expect(s.tasks.map((x) => x.files)).toEqual([[4, 5], [6]]);
   });
 });

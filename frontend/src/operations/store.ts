@@ -32,6 +32,8 @@ export interface TaskState {
   requiresCosign: boolean;
   note: string;
   evidence: string;
+  /** Ids of the evidence files added to the task (files of the operation's incident). */
+  files: number[];
   reason: string;
   completedBy: string | null;
   completedByName: string | null;
@@ -108,6 +110,7 @@ export interface OperationSnapshot {
     requires_cosign: boolean;
     note: string;
     evidence: string;
+    attachments?: { id: number }[];
     reason: string;
     completed_by: string | null;
     completed_at: string | null;
@@ -153,6 +156,7 @@ export function fromSnapshot(op: OperationSnapshot): OperationState {
         requiresCosign: t.requires_cosign,
         note: t.note,
         evidence: t.evidence,
+        files: (t.attachments ?? []).map((a) => a.id),
         reason: t.reason,
         completedBy: t.completed_by,
         completedByName: null,
@@ -171,6 +175,13 @@ export function fromSnapshot(op: OperationSnapshot): OperationState {
   };
 }
 
+/** The task's files with those an event added (ids, in order, each once). */
+function withFiles(files: number[], added: unknown): number[] {
+  if (!Array.isArray(added)) return files;
+  const ids = added.filter((a): a is number => typeof a === "number" && !files.includes(a));
+  return ids.length ? [...files, ...ids] : files;
+}
+
 function taskFromPayload(raw: Payload): TaskState {
   return {
     id: Number(raw.id),
@@ -186,6 +197,7 @@ function taskFromPayload(raw: Payload): TaskState {
     requiresCosign: Boolean(raw.requires_cosign),
     note: "",
     evidence: "",
+    files: [],
     reason: "",
     completedBy: null,
     completedByName: null,
@@ -301,6 +313,7 @@ export function applyOperationEvent(state: OperationState, event: EventFrame): O
             status: to,
             note: p.note ? String(p.note) : t.note,
             evidence: p.evidence ? String(p.evidence) : t.evidence,
+            files: withFiles(t.files, p.attachments),
             reason: to === "blocked" || to === "not_applicable" ? String(p.reason ?? "") : t.reason,
             completedBy: done ? (event.actor?.username ?? null) : to === t.status ? t.completedBy : null,
             completedByName: done ? (event.actor?.name ?? null) : to === t.status ? t.completedByName : null,
@@ -312,7 +325,7 @@ export function applyOperationEvent(state: OperationState, event: EventFrame): O
         });
       break;
     case "task.noted":
-      if (taskId !== null) edit(taskId, (t) => ({ ...t, note: String(p.note ?? t.note), evidence: String(p.evidence ?? t.evidence) }));
+      if (taskId !== null) edit(taskId, (t) => ({ ...t, note: String(p.note ?? t.note), evidence: String(p.evidence ?? t.evidence), files: withFiles(t.files, p.attachments) }));
       break;
     case "task.cosigned":
       if (taskId !== null)
