@@ -283,7 +283,12 @@ export function Review({ ref: incidentRef }: { ref: string }) {
       </form>
 
       <section class="panel" aria-labelledby="review-files" data-testid="review-files">
-        <h2 id="review-files">{t("files.list")}</h2>
+        <div class="review-bar">
+          <h2 id="review-files">{t("files.list")}</h2>
+          <a class="button" href={store.exportUrl("attachments_csv")} download data-testid="export-files-csv">
+            {t("files.csv")}
+          </a>
+        </div>
         <FileTable
           incident={incident.ref}
           files={[...files.items.value.values()].sort((a, b) => a.id - b.id)}

@@ -119,7 +119,7 @@ export class ReviewStore {
   }
 
   /** The export of exactly what is shown (the same filters). */
-  exportUrl(format: "csv" | "json" | "html"): string {
+  exportUrl(format: "csv" | "json" | "html" | "attachments_csv"): string {
     const params = new URLSearchParams(this.query);
     params.set("format", format);
     return `/api/v1/incidents/${enc(this.ref)}/export?${params}`;
