@@ -57,6 +57,12 @@ class Bus:
     def publish(self, channel: str, message: str) -> bool:
         raise NotImplementedError
 
+    def count(self, key: str, *, ttl: int) -> int | None:
+        """Add one to a counter shared by every worker (it expires ``ttl`` seconds
+        after its first count); None when there is no shared store (or it failed):
+        the caller counts in its own process instead."""
+        return None
+
 
 class LocalBus(Bus):
     """In-process bus: listeners are called synchronously in the publishing thread.
@@ -109,6 +115,17 @@ class RedisBus(Bus):
                     )
                     self._pid = os.getpid()
         return self._client
+
+    def count(self, key: str, *, ttl: int) -> int | None:
+        try:
+            pipe = self._redis().pipeline()
+            pipe.incr(key)
+            pipe.expire(key, ttl, nx=True)
+            value, _ = pipe.execute()
+        except redis.RedisError as exc:
+            logger.warning("shared counter %s failed (counting in this process): %s", key, exc)
+            return None
+        return int(value)
 
     def publish(self, channel: str, message: str) -> bool:
         try:

@@ -346,9 +346,23 @@ def test_download_headers_event_withdraw_and_404_sameness() -> None:
 
 def test_rate_limit(settings: Any) -> None:
     settings.HUB_ATTACHMENT_UPLOADS_PER_MINUTE = 2
+    settings.REDIS_URL = None  # counted in this process
     incident = report()
     c = client("na-imm.duty")
     codes = [upload(c, incident.ref, image_bytes("PNG")).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+
+
+def test_rate_limit_is_shared_by_the_workers_through_redis(settings: Any, redis_url: str) -> None:
+    settings.HUB_ATTACHMENT_UPLOADS_PER_MINUTE = 2
+    settings.REDIS_URL = redis_url
+    settings.HUB_REDIS_PREFIX = f"test-{uuid.uuid4().hex[:8]}"
+    incident = report()
+    c = client("na-imm.duty")
+    codes = []
+    for _ in range(3):
+        cache.clear()  # as if each upload reached another worker
+        codes.append(upload(c, incident.ref, image_bytes("PNG")).status_code)
     assert codes == [201, 201, 429]
 
 
