@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hub.attachments.uploads import MULTIPART_OVERHEAD
 from hub.config import generate_signing_key, load_config
 from tests.processes import free_port
 from tests.services import require_executable, require_s3
@@ -428,11 +431,13 @@ def test_proxy_health_check_asks_nginx_to_serve(compose: dict[str, Any]) -> None
     assert test[-1] == "http://127.0.0.1/proxy-healthz"
 
 
-def nginx_config_for_here(tmp_path: Path, port: int) -> Path:
+def nginx_config_for_here(tmp_path: Path, port: int, upstream: int | None = None) -> Path:
     """deploy/nginx.conf, runnable by this user on a free port."""
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    # Compose's service names do not resolve here: point the upstreams at closed ports.
-    conf = conf.replace("hub-a:8000", "127.0.0.1:1").replace("hub-b:8000", "127.0.0.1:2")
+    # Compose's service names do not resolve here: point the upstreams at closed ports,
+    # or both at ``upstream``.
+    a, b = ("127.0.0.1:1", "127.0.0.1:2") if upstream is None else (f"127.0.0.1:{upstream}",) * 2
+    conf = conf.replace("hub-a:8000", a).replace("hub-b:8000", b)
     conf = conf.replace("pid /tmp/nginx.pid;", f"pid {tmp_path}/nginx.pid;")
     assert "listen 80;" in conf
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
@@ -482,6 +487,99 @@ def test_nginx_serves_the_proxy_health_check(compose: dict[str, Any], tmp_path: 
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_nginx_config_lets_evidence_uploads_through_only_on_the_upload_route() -> None:
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"^    client_max_body_size 512k;$", conf, re.M)  # http-wide
+    upload = re.search(
+        r"location ~ \^/api/v1/incidents/\[\^/\]\+/attachments\$ \{(.*?)\}", conf, re.S
+    )
+    assert upload is not None
+    envelope = (load_config({}).attachment_max_bytes + MULTIPART_OVERHEAD) // 1024
+    assert f"client_max_body_size {envelope}k;" in upload.group(1)
+    assert "proxy_request_buffering off;" in upload.group(1)
+    assert "HUB_ATTACHMENT_MAX_BYTES" in conf  # the comment that ties the two together
+    assert conf.count("client_max_body_size") == 2
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    """A stand-in hub: reads the whole body, answers 201 with its length."""
+
+    def do_POST(self) -> None:
+        remaining = int(self.headers.get("Content-Length", "0"))
+        received = 0
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            received += len(chunk)
+            remaining -= len(chunk)
+        body = str(received).encode()
+        self.send_response(201)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _post(url: str, size: int) -> tuple[int, bytes]:
+    request = urllib.request.Request(  # noqa: S310
+        url, data=b"x" * size, method="POST", headers={"Content-Type": "application/octet-stream"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except (ConnectionResetError, BrokenPipeError):
+        return 413, b""  # nginx answered 413 and closed while the body was still going
+
+
+def test_nginx_passes_evidence_uploads_and_refuses_oversized_ones(tmp_path: Path) -> None:
+    nginx = require_executable("nginx", "install Debian's nginx to check deploy/nginx.conf")
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    port = free_port()
+    conf = nginx_config_for_here(tmp_path, port, upstream=sink.server_address[1])
+    process = subprocess.Popen(
+        [
+            *(nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)),
+            *("-g", "daemon off;"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/proxy-healthz", timeout=2):  # noqa: S310
+                    break
+            except (urllib.error.URLError, OSError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        (tmp_path / "error.log").read_text(errors="replace")
+                    ) from None
+                time.sleep(0.1)
+        upload = f"{base}/api/v1/incidents/INC-2026-0001/attachments"
+        assert _post(upload, 1024 * 1024) == (201, str(1024 * 1024).encode())
+        assert _post(upload, 25 * 1024 * 1024) == (201, str(25 * 1024 * 1024).encode())
+        assert _post(upload, 30 * 1024 * 1024)[0] == 413
+        # Everywhere else the limit stays 512k.
+        assert _post(f"{base}/api/v1/incidents/INC-2026-0001/messages", 1024 * 1024)[0] == 413
+        assert _post(f"{base}/api/v1/incidents/INC-2026-0001/attachments/x", 1024 * 1024)[0] == 413
+        # (a small body: nginx keeps it in memory; a larger one would go to a temp file
+        # that nginx's worker, another user when the tests run as root, cannot open here)
+        assert _post(f"{base}/api/v1/incidents", 8 * 1024)[0] == 201
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        sink.shutdown()
+        sink.server_close()
 
 
 def test_nginx_accepts_the_config(tmp_path: Path) -> None:
