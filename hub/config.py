@@ -396,7 +396,7 @@ class Config:
         return self.env == "production"
 
 
-S3_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
+S3_STORAGE_BACKEND = "hub.attachments.s3.S3Storage"
 
 
 def attachment_storage_settings(config: Config) -> dict[str, Any]:

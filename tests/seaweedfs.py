@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-S3_BACKEND = "storages.backends.s3.S3Storage"
+S3_BACKEND = "hub.attachments.s3.S3Storage"  # hub/config.py S3_STORAGE_BACKEND
 REGION = "us-east-1"
 START_TIMEOUT = 60.0
 
