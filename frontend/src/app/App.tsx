@@ -7,7 +7,6 @@ import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } fro
 import type { Me } from "../api/types";
 import { Board } from "../board/Board";
 import { loadMetricsMessages, loadOperationMessages, loadReviewMessages, loadTemplateMessages, LOCALES, locale, setLocale, t } from "../i18n";
-import { Room } from "../incidents/Room";
 import { onFrame } from "../realtime/live";
 import {
   announce,
@@ -28,6 +27,9 @@ import { SignIn } from "./SignIn";
 
 // Forms and single-alert pages load on first use (the service worker precaches
 // them, so they open offline too); the board and the room are in the first load.
+// The incident room (chat, evidence files, checklists) loads on first use; the
+// service worker precaches it with the rest of the build, so it opens offline too.
+const Room = lazy(() => import("../incidents/Room").then((m) => m.Room));
 const ReportForm = lazy(() => import("../incidents/ReportForm").then((m) => m.ReportForm));
 const IssueAlert = lazy(() => import("../alerts/IssueAlert").then((m) => m.IssueAlert));
 const AlertPage = lazy(() => import("../alerts/AlertPage").then((m) => m.AlertPage));

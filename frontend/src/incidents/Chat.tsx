@@ -529,6 +529,8 @@ function Composer({ store, incident }: { store: RoomStore; incident: IncidentSta
             multiple
             accept="image/jpeg,image/png,image/webp,application/pdf"
             class="visually-hidden"
+            tabIndex={-1}
+            aria-label={t("files.attach")}
             data-testid="file-input"
             onChange={(e) => {
               const input = e.currentTarget;
