@@ -96,11 +96,16 @@ def _hash(file: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _minute() -> int:
+    """The rate limit's window: the current minute since the epoch."""
+    return int(timezone.now().timestamp() // 60)
+
+
 def _rate_limit(actor: User) -> None:
     """At most HUB_ATTACHMENT_UPLOADS_PER_MINUTE uploads per officer and minute,
     counted across every worker in Redis when the hub has it, else per process."""
     limit: int = settings.HUB_ATTACHMENT_UPLOADS_PER_MINUTE
-    window = int(timezone.now().timestamp() // 60)
+    window = _minute()
     key = f"hub:attachment-uploads:{actor.pk}:{window}"
     # A user id is unique within one database: hubs (or test runs) sharing a Redis differ.
     database = hashlib.sha256(str(settings.DATABASES["default"]["NAME"]).encode()).hexdigest()[:8]

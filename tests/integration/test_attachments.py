@@ -344,6 +344,13 @@ def test_download_headers_event_withdraw_and_404_sameness() -> None:
     assert storages["attachments"].exists(stored.storage_name)
 
 
+@pytest.fixture
+def one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads of a test fall in one rate-limit window, even across a minute boundary."""
+    monkeypatch.setattr("hub.attachments.services._minute", lambda: 29_000_000)
+
+
+@pytest.mark.usefixtures("one_minute")
 def test_rate_limit(settings: Any) -> None:
     settings.HUB_ATTACHMENT_UPLOADS_PER_MINUTE = 2
     settings.REDIS_URL = None  # counted in this process
@@ -353,6 +360,7 @@ def test_rate_limit(settings: Any) -> None:
     assert codes == [201, 201, 429]
 
 
+@pytest.mark.usefixtures("one_minute")
 def test_rate_limit_is_shared_by_the_workers_through_redis(settings: Any, redis_url: str) -> None:
     settings.HUB_ATTACHMENT_UPLOADS_PER_MINUTE = 2
     settings.REDIS_URL = redis_url
