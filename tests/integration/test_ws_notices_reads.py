@@ -349,10 +349,12 @@ async def test_incident_notices_reach_only_readers_watching_the_crossing_point(
         actor=coord, ref=ref, changes={"visibility": "participants"}
     )
     await sync_to_async(services.incident_transition)(actor=coord, ref=ref, to_status="triaged")
-    assert notices(await until(imm, lambda f: f["type"] == "notice" and f["seq"] == 4)) == [
-        notice(3),
-        notice(4),
-    ]
+    # Each notice is delivered by a task of its own, so 3 and 4 may arrive either way
+    # round (a notice is a hint: the client reads the incident up to the highest seq).
+    got = notices(await until(imm, lambda f: f["type"] == "notice"))
+    if len(got) < 2:
+        got += notices(await until(imm, lambda f: f["type"] == "notice"))
+    assert sorted(got, key=lambda f: int(f["seq"])) == [notice(3), notice(4)]
     assert notices(await drain(pol)) == []
     assert notices(await drain(bystander, 0.1)) == []
 
