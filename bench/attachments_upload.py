@@ -68,7 +68,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bench.fanout_ratio import cpu_seconds, free_port, start_daphne
+from bench.harness import cpu_seconds, free_port, start_daphne
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "var" / "bench"

@@ -39,25 +39,27 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.harness import (
+    DAPHNE_FLAGS,
+    READERS,
+    ROOT,
+    cpu_seconds,
+    free_port,
+    hub_database,
+    is_postgres,
+    post_json,
+    start_daphne,
+)
+
+__all__ = ["DAPHNE_FLAGS", "cpu_seconds", "free_port", "start_daphne"]
+
 OUT = ROOT / "var" / "bench"
-TICKS = os.sysconf("SC_CLK_TCK")
-READERS = [  # agencies at the Wenela–Sesheke OSBP; its demo incident is shared there
-    f"{agency}.{role}"
-    for agency in ("na-imm", "na-cus", "na-pol", "zm-imm", "zm-cus")
-    for role in ("duty", "coord", "senior")
-]
-# The same limits as production (Makefile ``serve``).
-DAPHNE_FLAGS = ["--websocket-max-message-size", "131072", "--websocket-max-frame-size", "131072"]
 
 
 @dataclass
@@ -72,51 +74,6 @@ class Result:
     deliveries_per_cpu_second: float
     p50_ms: float
     p99_ms: float
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def start_daphne(app: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = (OUT / f"{app.split('.')[0]}-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS, app],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{app} did not start")
-
-
-def post_json(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        data: dict[str, Any] = json.load(response)
-        return data
 
 
 class Subscriber:
@@ -232,38 +189,10 @@ async def run_stock(args: argparse.Namespace, env: dict[str, str]) -> Result:
         server.wait(10)
 
 
-def is_postgres(url: str | None) -> bool:
-    return bool(url) and urllib.parse.urlsplit(url or "").scheme in {"postgres", "postgresql"}
-
-
-@contextmanager
-def fresh_postgres(url: str) -> Iterator[str]:
-    """A new, empty database on ``url``'s server for one run; dropped afterwards."""
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urllib.parse.urlsplit(url)._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def hub_database(args: argparse.Namespace, run_dir: Path) -> Iterator[str]:
-    if is_postgres(args.database_url):
-        with fresh_postgres(args.database_url) as url:
-            yield url
-    else:
-        yield f"sqlite:///{run_dir / 'hub.sqlite3'}"
-
-
 async def run_hub(args: argparse.Namespace, env: dict[str, str], post_via: str) -> Result:
     run_dir = OUT / f"hub-{uuid.uuid4().hex[:6]}"
     run_dir.mkdir(parents=True)
-    with hub_database(args, run_dir) as database_url:
+    with hub_database(args.database_url, run_dir) as database_url:
         return await run_hub_on(args, {**env, "DATABASE_URL": database_url}, post_via)
 
 
