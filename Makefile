@@ -85,5 +85,16 @@ e2e: install-dev
 
 test: install-dev frontend-test lint typecheck pytest e2e
 
+# Benchmarks, not part of `make test` (bench/run_all.py: each starts its own workers and
+# databases on 127.0.0.1, prints an estimate first; a full run takes up to 30 minutes).
+# Results: var/bench/RESULTS-latest.md. A shorter run: make bench BENCH_ARGS=--quick
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
+.PHONY: bench
+bench: install-dev
+	DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" \
+	REDIS_URL="$${REDIS_URL:-$(BENCH_REDIS_URL)}" \
+		$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var frontend/node_modules frontend/dist .pytest_cache .mypy_cache .ruff_cache
