@@ -85,3 +85,33 @@ def test_changed_shape_logs_error_and_changes_nothing(monkeypatch: Any, caplog: 
     assert "parsePOSTFormSubmission" in caplog.text
     monkeypatch.undo()
     assert WebRequest.__init__ is original
+
+
+def test_apply_gives_every_status_its_reason_phrase() -> None:
+    """Twisted writes "Unknown Status" for a code missing from its RESPONSES (429 and
+    422 are); after apply() the status line carries Python's phrase, and Twisted's own
+    phrases are left as they were."""
+    from twisted.web import http
+
+    assert daphne_patches.apply() is True
+    assert daphne_patches.apply() is True  # idempotent
+
+    request = http.Request(DummyChannel())  # type: ignore[arg-type]
+    request.setResponseCode(429)
+    assert request.code_message == b"Too Many Requests"
+    request.setResponseCode(422)
+    assert request.code_message == b"Unprocessable Entity"
+    request.setResponseCode(413)
+    assert request.code_message == b"Request Entity Too Large"  # Twisted's, unchanged
+    assert all(
+        code in http.RESPONSES for code in (422, 423, 424, 425, 426, 428, 429, 431, 451, 511)
+    )
+
+
+def test_reason_phrases_when_twisted_changed_shape(monkeypatch: Any, caplog: Any) -> None:
+    from twisted.web import http
+
+    monkeypatch.setattr(http, "RESPONSES", ("not", "a", "dict"))
+    caplog.set_level("ERROR")
+    assert daphne_patches.apply() is False
+    assert "RESPONSES" in caplog.text
