@@ -316,7 +316,9 @@ async def resume_once(
                 conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
                 try:
                     while last < head:
-                        page = fetch_page(conn, token, stream, last)
+                        # Off the event loop (as hub.realtime.client does), so the
+                        # socket keeps answering the server's pings meanwhile.
+                        page = await asyncio.to_thread(fetch_page, conn, token, stream, last)
                         for event in page["events"]:
                             seq = event["seq"]
                             if seq <= last:
