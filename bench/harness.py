@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import signal
 import socket
 import subprocess
@@ -60,6 +61,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's soft limit of open files towards ``wanted`` (capped by the
+    hard limit); processes started afterwards inherit it. Returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of one process, in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -72,15 +83,25 @@ def start_daphne(
     app: str, env: dict[str, str], port: int, *, ready_path: str = "/healthz", name: str = ""
 ) -> subprocess.Popen[bytes]:
     """One Daphne process serving ``app`` with production flags; returns once it answers."""
+    return start_server(
+        ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS, app],
+        env,
+        port,
+        ready_path=ready_path,
+        name=name or app.split(".")[0],
+    )
+
+
+def start_server(
+    args: Sequence[str], env: dict[str, str], port: int, *, ready_path: str, name: str
+) -> subprocess.Popen[bytes]:
+    """``python <args>`` as a server on ``port`` (its log in var/bench/<name>-<port>.log);
+    returns once ``ready_path`` answers over HTTP."""
     OUT.mkdir(parents=True, exist_ok=True)
-    log_path = OUT / f"{name or app.split('.')[0]}-{port}.log"
+    log_path = OUT / f"{name}-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS, app],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     wait_http(f"http://127.0.0.1:{port}{ready_path}", process, log_path)
     return process

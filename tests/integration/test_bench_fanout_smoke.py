@@ -1,0 +1,72 @@
+"""The fan-out harness still runs: bench/fanout.py's core at a tiny size.
+
+50 subscribers split over two real hub workers (and over two stock Channels workers,
+and two ceiling processes), one short paced step and one short saturation step per
+variant. Every delivery must arrive exactly once; timings are the benchmark's
+business, never a test's.
+
+Redis: two workers only share a stream through Redis, so this test needs one in both
+CI passes. It uses the ``redis_url`` fixture (``tests.services.require_redis``:
+HUB_TEST_REDIS_URL, else REDIS_URL, else redis://127.0.0.1:6379/0). The embedded pass
+sets no REDIS_URL, so it gets the system Redis on 127.0.0.1:6379, which .ci/run starts
+before either pass; the Django test process itself keeps its in-memory channel layer.
+The workers share the test database (SQLite file or PostgreSQL) and run
+``hub.settings_test``: the tiny load stays under the per-socket frame rate limit, so the
+benchmark's lifted limit (bench.settings_bench) is not needed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.db import connection
+
+from bench.fanout import VARIANTS, Config, count_deliveries, measure
+from bench.harness import bench_env
+from hub.agencies.demo import seed_reference_data
+from hub.incidents.demo import seed_incidents
+from tests.processes import database_url_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+def test_count_deliveries_finds_gaps_and_repeats() -> None:
+    assert count_deliveries([0, 1, 2, 3], 4) == (0, 0)
+    assert count_deliveries([3, 1, 0, 2], 4) == (0, 0)  # order is not its business
+    assert count_deliveries([0, 1, 3, 3, 4], 5) == (1, 1)  # 2 missing, 3 twice
+    assert count_deliveries([0, 0, 0], 2) == (1, 2)
+    assert count_deliveries([], 3) == (3, 0)
+    assert count_deliveries([0, 1, 2, 9, -1], 3) == (0, 2)  # outside the step: extra
+
+
+def test_fanout_bench_delivers_every_message_exactly_once(redis_url: str) -> None:
+    seed_reference_data()  # the demo officers, with the password the bench signs in with
+    seed_incidents()  # and the WEN incident all of them may read
+    base_env = bench_env(redis_url)
+    hub_env = {
+        **bench_env(redis_url, DJANGO_SETTINGS_MODULE="hub.settings_test", HUB_ENV="test"),
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+    }
+    cfg = Config(
+        subscribers=[50],
+        rates=[10.0],
+        seconds=1.5,
+        saturation_messages=24,
+        saturation_seconds=1.5,
+        window=4,
+        clients=1,
+        one_vs_two=False,
+        drain=15.0,
+    )
+
+    rows = asyncio.run(measure(cfg, hub_env, base_env))
+
+    assert sorted((r.variant, r.load) for r in rows) == sorted(
+        (v, load) for v in VARIANTS for load in ("10 msg/s", "saturation")
+    )
+    for row in rows:
+        assert (row.subscribers, row.workers) == (50, 2), row
+        assert row.messages > 0, row
+        assert (row.lost, row.duplicated, row.socket_errors) == (0, 0, 0), row
+        assert row.deliveries == row.expected == row.messages * 50, row
