@@ -7,7 +7,9 @@ idle sockets split evenly over them:
   demo officer's (bearer token, 15 officers of five agencies taking turns) and
   subscribes to the shared WEN incident's stream, as an officer's open incident room
   does: it is ready at ``caught_up``. (Joining also sends ``presence`` frames to every
-  subscriber of the stream, which the clients read.)
+  subscriber of the stream, which the clients read.) ``--variants`` may add
+  ``hub-unsubscribed``: the same officers' sockets, authenticated but subscribed to
+  nothing (ready once open), to tell a socket's cost from its subscription's.
 - **stock Channels**: bench/stock_asgi.py under two Daphne workers; each socket joins
   the group (ready once open).
 - **ceiling**: bench/ceiling_server.py, two processes (ready once open).
@@ -36,13 +38,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bench import harness
 from bench.fanout import (
     HUB_SETTINGS,
     LABELS,
+    TOKENS,
     ClientPool,
     Servers,
     SubSpec,
@@ -64,7 +67,9 @@ from bench.harness import (
     write_report,
 )
 
-VARIANTS = ("hub", "stock", "ceiling")
+VARIANTS = ("hub", "hub-unsubscribed", "stock", "ceiling")
+DEFAULT_VARIANTS = ("hub", "stock", "ceiling")
+CONN_LABELS = {"hub": "hub (subscribed)", "hub-unsubscribed": "hub (not subscribed)"}
 WARM_UP = 20  # sockets opened and closed before "before" is read
 SETTLE = 2.0  # seconds after the last socket is ready before "after" is read
 
@@ -81,6 +86,10 @@ class ConnRow:
     connect_s: float
     ready_s: float
     server_cpu_s: float
+
+
+def unsubscribed(make: Callable[[int], list[SubSpec]], n: int) -> list[SubSpec]:
+    return [replace(spec, subscribe=None) for spec in make(n)]
 
 
 async def measure_one(
@@ -133,15 +142,19 @@ async def measure(
     base_env: dict[str, str],
 ) -> list[ConnRow]:
     rows: list[ConnRow] = []
-    if "hub" in variants:
-        with Hub(hub_env, workers=2) as hub:
+    for variant in ("hub", "hub-unsubscribed"):
+        if variant not in variants:
+            continue
+        tokens = TOKENS.setdefault(hub_env["DATABASE_URL"], {})
+        with Hub(hub_env, workers=2, tokens=tokens) as hub:
             incident = hub.shared_incident()
-
-            def specs(n: int) -> list[SubSpec]:
-                return hub_specs(hub, n, incident["stream"], incident["seq"])
-
+            made = functools.partial(
+                hub_specs, hub, stream=incident["stream"], after=incident["seq"]
+            )
+            if variant == "hub-unsubscribed":
+                made = functools.partial(unsubscribed, made)
             rows.append(
-                await measure_one("hub", specs, "hub", hub.rss_kib, hub.cpu, sockets, clients)
+                await measure_one(variant, made, "hub", hub.rss_kib, hub.cpu, sockets, clients)
             )
     for variant, start in (("stock", start_stock), ("ceiling", start_ceiling)):
         if variant not in variants:
@@ -179,7 +192,7 @@ def render(rows: Sequence[ConnRow], info: dict[str, str], command: str, database
         ],
         [
             [
-                LABELS.get(r.variant, r.variant) if r.variant != "hub" else "hub (subscribed)",
+                CONN_LABELS.get(r.variant) or LABELS.get(r.variant, r.variant),
                 r.sockets,
                 r.ready,
                 r.rss_before_kib,
@@ -228,7 +241,7 @@ async def main_async(args: argparse.Namespace) -> int:
             **bench_env(args.redis_url, DJANGO_SETTINGS_MODULE=HUB_SETTINGS),
             "DATABASE_URL": url,
         }
-        if "hub" in variants:
+        if {"hub", "hub-unsubscribed"} & set(variants):
             seed_hub(hub_env)
         rows = await measure(variants, args.sockets, args.clients, hub_env, base_env)
     info = versions(args.database_url)
@@ -254,7 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--sockets", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--variants",
+        default=",".join(DEFAULT_VARIANTS),
+        help=f"comma-separated, of {', '.join(VARIANTS)}",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", harness.DEFAULT_REDIS))
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     return asyncio.run(main_async(parser.parse_args(argv)))

@@ -2,7 +2,7 @@
 
 Each socket is an ``AsyncJsonWebsocketConsumer`` that joins one group; the
 publisher calls ``group_send`` on ``RedisChannelLayer``. This is the pattern the
-hub's delivery path is measured against (bench/fanout_ratio.py).
+hub's delivery path is measured against (bench/fanout.py, bench/connections.py).
 """
 
 from __future__ import annotations

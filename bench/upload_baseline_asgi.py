@@ -8,7 +8,7 @@ baseline; the store is named by the hub's own ``HUB_ATTACHMENTS_S3_*``
 variables). It answers ``201 {"name", "size"}``. No parsing, no inspection, no
 hashing, no database: what the hub costs above this is its own work.
 
-``GET /healthz`` answers 200 so ``bench.fanout_ratio.start_daphne`` can wait for it.
+``GET /healthz`` answers 200 so ``bench.harness.start_daphne`` can wait for it.
 """
 
 from __future__ import annotations
