@@ -391,10 +391,19 @@ class HubConsumer(AsyncWebsocketConsumer):
         except Exception:
             # Nothing a client sends may take the consumer down: log, answer, carry on.
             logger.exception("frame from %s failed", self.conn_id)
+            raw = _parsed(text_data)
+            if isinstance(raw, dict) and raw.get("type") == "subscribe":
+                # A subscribe that failed part-way (the database went away during its
+                # sign-in check or its replay) is no subscription, yet the client has
+                # no way to tell and would wait for events forever. Close, so that it
+                # reconnects and resumes every stream from its last seq.
+                await self.close_with(p.CloseCode.INTERNAL_ERROR, "subscribe failed")
+                return
             try:
                 await self.send_error(
                     p.ErrorCode.INTERNAL_ERROR,
                     "The server failed on this frame; it has been logged.",
+                    _ref_of(raw),
                 )
             except Exception:
                 await self.close_with(p.CloseCode.INTERNAL_ERROR, "internal error")
@@ -693,6 +702,16 @@ class HubConsumer(AsyncWebsocketConsumer):
 def _safe(text: str) -> str:
     """Text that can be sent back: lone surrogates a client sent become U+FFFD."""
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _parsed(text_data: str | None) -> object:
+    """The frame's JSON, or None when it has none (for the failure path only)."""
+    if text_data is None:
+        return None
+    try:
+        return json.loads(text_data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _ref_of(raw: object) -> str | None:
