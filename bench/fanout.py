@@ -1086,6 +1086,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=2, help="subscriber client processes")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-one-vs-two", action="store_true")
+    parser.add_argument(
+        "--one-vs-two-subscribers", type=int, default=500, help="(hub by WebSocket, 10 msg/s)"
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", harness.DEFAULT_REDIS))
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     return parser.parse_args(argv)
@@ -1106,6 +1109,7 @@ def config_from(args: argparse.Namespace) -> Config:
         clients=args.clients,
         variants=variants,
         one_vs_two=not args.no_one_vs_two,
+        one_vs_two_subscribers=args.one_vs_two_subscribers,
     )
 
 
