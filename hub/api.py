@@ -7,6 +7,7 @@ Every error leaves as ``{"code", "detail"}`` with a 4xx status: domain errors
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -65,11 +66,19 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+def _json_number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: an integer when its value is whole.
+    JSON Schema's ``integer`` is a mathematical integer (``102.0`` is one), so an
+    integer field takes it, as the schema says."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 class HubParser(Parser):
     """JSON bodies, refusing NUL characters in any string (after authentication)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        data = super().parse_body(request)
+        data = json.loads(request.body, parse_float=_json_number)
         if _has_nul(data):
             raise NulCharacter("Text must not contain NUL characters or lone surrogates.")
         return data

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, StrictStr, ValidationInfo, field_validator
+
+from hub.text import REQUIRED_TEXT_PATTERN, TEXT_PATTERN
+
+# Text that officers write, checked by hub.text.clean_text: the schema states its
+# rule (no control characters; a required text not blank once trimmed) as a
+# ``pattern``, made from the same definition. The service refuses it (422, naming
+# the field), so the pattern is for clients and is not checked twice here.
+Text = Annotated[StrictStr, Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+RequiredText = Annotated[StrictStr, Field(json_schema_extra={"pattern": REQUIRED_TEXT_PATTERN})]
+
+# Query filters that refuse every C0 control character (tab and newlines too).
+NO_C0_PATTERN = "^[^\\u0000-\\u001f]*$"
 
 
 class StrictIn(Schema):
@@ -14,14 +27,36 @@ class StrictIn(Schema):
 
     A time must also be one the database can store: "9999-12-31T23:59:59-23:59"
     parses, but is in the year 10000 in UTC (a 422 here, not a 500 at the insert).
+    And a time is a string in ISO 8601, as the schema's ``format: date-time`` says:
+    pydantic would also take a number (or a numeric string) as a Unix time.
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _time_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and "datetime" in str(field.annotation):
+            return time_not_a_number(value)
+        return value
 
     @field_validator("*", mode="after")
     @classmethod
     def _storable_time(cls, value: Any) -> Any:
         return storable_time(value) if isinstance(value, datetime) else value
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def time_not_a_number(value: Any) -> Any:
+    """``value``, unless it is a number or a numeric string (a ValueError: a 422 on the
+    field). A before-validator for times, which the schema states as ``date-time``
+    strings, where pydantic would read a number as a Unix time."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be a date and time in ISO 8601, not a number")
+    return value
 
 
 def storable_time(value: datetime | None) -> datetime | None:
@@ -34,6 +69,19 @@ def storable_time(value: datetime | None) -> datetime | None:
         except (OverflowError, ValueError):
             raise ValueError("is outside the range of times the hub stores") from None
     return value
+
+
+REFUSES_VALID = "Also for some requests the schema allows, by rules it cannot state: "
+
+
+def refuses_valid(*rules: str, status: int = 422) -> dict[str, Any]:
+    """``openapi_extra`` for an operation that answers ``status`` (422, or 415 for a
+    file's bytes) to some schema-valid requests, by rules JSON Schema cannot state (a
+    time in the future, a code that must exist, a field that needs another): that
+    response's description names them. The API fuzz run (bench/api_fuzzing.py) reads
+    the description, and only there expects that status for a request the schema
+    allows. (Ninja merges it into the response it documents, keyed by the int code.)"""
+    return {"responses": {status: {"description": REFUSES_VALID + "; ".join(rules) + "."}}}
 
 
 class FieldErrorOut(Schema):

@@ -132,6 +132,11 @@ EMAIL_TIMEOUT = 10  # seconds; the escalation loop must not hang on a dead relay
 DEFAULT_FROM_EMAIL = CONFIG.email.default_from
 SERVER_EMAIL = CONFIG.email.default_from
 
+# Sign-in attempts (POST /api/v1/auth/token and /auth/login) per client address,
+# in ninja's rate syntax; more are answered 429. Read on every request, so a test
+# can raise it (the API fuzz run signs in far more often).
+HUB_LOGIN_RATE = "20/m"
+
 # WebSocket limits (see docs/protocol.md).
 HUB_WS_RATE = 10.0  # frames per second per connection, on average
 HUB_WS_BURST = 40  # frames a connection may send at once

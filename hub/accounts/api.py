@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -18,8 +19,22 @@ from hub.errors import Forbidden, InvalidInput
 from hub.schemas import ErrorOut, StrictIn
 
 router = Router(tags=["authentication"])
-# Per client address; guesses at passwords are slowed, not only logged.
-LOGIN_THROTTLE: list[BaseThrottle] = [AnonRateThrottle("20/m")]
+
+
+class LoginThrottle(AnonRateThrottle):
+    """Per client address; guesses at passwords are slowed, not only logged. The rate
+    is ``settings.HUB_LOGIN_RATE``, read on each request."""
+
+    def __init__(self) -> None:
+        super().__init__(settings.HUB_LOGIN_RATE)
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        self.rate = settings.HUB_LOGIN_RATE
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request)
+
+
+LOGIN_THROTTLE: list[BaseThrottle] = [LoginThrottle()]
 
 
 class Credentials(StrictIn):
@@ -53,7 +68,7 @@ class CsrfOut(Schema):
     "/token",
     auth=None,
     throttle=LOGIN_THROTTLE,
-    response={201: TokenOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={201: TokenOut, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Exchange a username and password for a bearer token",
 )
 def token_create(request: HttpRequest, payload: TokenRequest) -> Status[TokenOut]:
@@ -66,7 +81,7 @@ def token_create(request: HttpRequest, payload: TokenRequest) -> Status[TokenOut
 
 @router.post(
     "/token/revoke",
-    response={200: OkOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: OkOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Revoke a token (the presented one, or one of yours by id)",
 )
 def token_revoke_view(request: HttpRequest, payload: RevokeIn) -> OkOut:
@@ -90,7 +105,14 @@ def csrf(request: HttpRequest) -> CsrfOut:
     "/login",
     auth=None,
     throttle=LOGIN_THROTTLE,
-    response={200: OkOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={
+        200: OkOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     summary="Browser sign-in (session cookie); needs the CSRF token",
 )
 def session_login(request: HttpRequest, payload: Credentials) -> OkOut:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool, StrictStr
+from pydantic.json_schema import SkipJsonSchema
 
 from hub.agencies.selectors import access_for
 from hub.alerts import services
@@ -18,7 +20,16 @@ from hub.alerts.selectors import alert_for, alerts_at, is_expired, point_for
 from hub.auth import request_user
 from hub.errors import HubError, NotFound
 from hub.events.types import AlertCategory, Certainty, Severity, Urgency
-from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut, StrictIn, UserRef
+from hub.schemas import (
+    ERRORS_READ,
+    ERRORS_WRITE,
+    ErrorOut,
+    RequiredText,
+    StrictIn,
+    Text,
+    UserRef,
+    refuses_valid,
+)
 
 router = Router(tags=["alerts"])
 CAP_TYPES = {"application/cap+xml", "application/xml", "text/xml"}
@@ -124,8 +135,8 @@ class AlertOut(Schema):
 class AlertIn(StrictIn):
     category: AlertCategory
     severity: Severity
-    title: StrictStr = Field(min_length=1, max_length=200)
-    body: StrictStr = Field("", max_length=10_000)
+    title: RequiredText = Field(min_length=1, max_length=200)
+    body: Text = Field("", max_length=10_000)
     urgency: Urgency | None = None
     certainty: Certainty | None = None
     expires_at: datetime | None = None
@@ -140,18 +151,23 @@ class AlertIn(StrictIn):
 
 
 class AlertPatch(StrictIn):
-    category: AlertCategory | None = None
-    severity: Severity | None = None
-    urgency: Urgency | None = None
-    certainty: Certainty | None = None
-    title: StrictStr | None = Field(None, min_length=1, max_length=200)
-    body: StrictStr | None = Field(None, max_length=10_000)
+    """Only the fields sent change. Null clears ``expires_at`` (no expiry); no other
+    field may be null (the service refuses it), so the schema offers null only there."""
+
+    category: AlertCategory | SkipJsonSchema[None] = None
+    severity: Severity | SkipJsonSchema[None] = None
+    urgency: Urgency | SkipJsonSchema[None] = None
+    certainty: Certainty | SkipJsonSchema[None] = None
+    title: Annotated[RequiredText, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = (
+        None
+    )
+    body: Annotated[Text, Field(max_length=10_000)] | SkipJsonSchema[None] = None
     expires_at: datetime | None = None
     client_msg_id: UUID | None = None
 
 
 class CancelIn(StrictIn):
-    reason: StrictStr = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
     client_msg_id: UUID | None = None
 
 
@@ -194,6 +210,11 @@ def alert_list(request: HttpRequest, code: str, query: Query[AlertListQuery]) ->
     "/crossing-points/{code}/alerts",
     response={201: AlertOut, 200: AlertOut, **ERRORS_WRITE},
     summary="Issue an alert to agencies at a crossing point",
+    openapi_extra=refuses_valid(
+        "`expires_at` not in the future",
+        "target agencies, an issuing agency or an incident that do not exist or are not "
+        "at this crossing point",
+    ),
 )
 def alert_create(request: HttpRequest, code: str, payload: AlertIn) -> Status[AlertOut]:
     data = payload.model_dump()
@@ -218,6 +239,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> AlertOut:
     "/alerts/{alert_id}",
     response={200: AlertOut, **ERRORS_WRITE},
     summary="Update an alert (new version)",
+    openapi_extra=refuses_valid("`expires_at` not in the future"),
 )
 def alert_patch(request: HttpRequest, alert_id: int, payload: AlertPatch) -> AlertOut:
     changes = payload.model_dump(exclude_unset=True, exclude={"client_msg_id"})
@@ -288,6 +310,18 @@ class UnsupportedMediaType(HubError):
     "/crossing-points/{code}/alerts/cap",
     response={201: AlertOut, 200: AlertOut, 415: ErrorOut, **ERRORS_WRITE},
     summary="Import a CAP 1.2 alert (XML body); DTDs and entities are refused",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "An OASIS CAP 1.2 `<alert>` document, UTF-8 (no DTD, no entities). "
+            "Any other media type is answered 415.",
+            "content": {media: {"schema": {"type": "string"}} for media in sorted(CAP_TYPES)},
+        },
+        **refuses_valid(
+            "a body that is not a CAP 1.2 alert document (XML, the CAP namespace and its "
+            "required elements), or one with a DTD or entities"
+        ),
+    },
 )
 def alert_cap_import(request: HttpRequest, code: str) -> Status[AlertOut]:
     content_type = (request.content_type or "").split(";")[0].strip().lower()

@@ -19,7 +19,7 @@ from hub.attachments.schemas import AttachmentList, AttachmentOut, AttachmentWri
 from hub.attachments.uploads import LimitedUploadHandler
 from hub.auth import request_user
 from hub.errors import InvalidInput, PayloadTooLarge
-from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut
+from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut, refuses_valid
 
 router = Router(tags=["attachments"])
 
@@ -62,7 +62,18 @@ def _write_out(result: services.AttachmentResult, ref: str) -> AttachmentWriteOu
         **ERRORS_WRITE,
     },
     summary="Upload an evidence file (multipart: file, client_msg_id; idempotent)",
-    openapi_extra=UPLOAD_BODY,
+    openapi_extra={
+        **UPLOAD_BODY,
+        "responses": {
+            **refuses_valid("a missing or empty `file` part")["responses"],
+            **refuses_valid(
+                "a file whose bytes are not a JPEG, PNG or WebP image or a PDF document "
+                "(`unsupported_file_type`; decided from the bytes, not the name or the "
+                "part's Content-Type)",
+                status=415,
+            )["responses"],
+        },
+    },
 )
 def attachment_create(request: HttpRequest, ref: str) -> Status[AttachmentWriteOut]:
     files = request.FILES

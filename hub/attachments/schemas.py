@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field, StrictStr
+from pydantic import Field
 
 from hub.attachments.models import Attachment
-from hub.schemas import StrictIn, UserRef
+from hub.schemas import RequiredText, StrictIn, UserRef
 
 
 class DerivativesOut(Schema):
@@ -81,7 +81,7 @@ class AttachmentList(Schema):
 
 
 class WithdrawIn(StrictIn):
-    reason: StrictStr = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
     client_msg_id: UUID | None = Field(
         None, description="Makes a resend answer like the first withdrawal instead of 409."
     )

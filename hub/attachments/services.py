@@ -55,6 +55,7 @@ from hub.incidents.models import Incident, Status
 from hub.incidents.permissions import IncidentFacts, can_read_incident
 from hub.incidents.selectors import incident_facts
 from hub.security import acting_agency, log_denial, refuse
+from hub.text import clean_text
 
 MAX_REASON = 500
 DERIVE_MAX_ATTEMPTS = 3
@@ -266,6 +267,8 @@ def attachment_withdraw(
     text = (reason or "").strip()
     if not text or len(text) > MAX_REASON:
         raise InvalidInput(f"reason: 1 to {MAX_REASON} characters.")
+    # The one rule for officers' text (no control characters), as the schema states.
+    text = clean_text(text, field="reason", max_length=MAX_REASON)
     if client_msg_id is None:
         with transaction.atomic():
             return _withdraw(actor, ref, attachment_id, text)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator
 
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
@@ -23,7 +23,14 @@ from hub.events.permissions import VerifyScope, can_verify_record, can_verify_st
 from hub.events.selectors import MAX_PAGE, stream_page_for
 from hub.events.streams import can_read_stream, visible_stream_names
 from hub.events.types import ActorRef
-from hub.schemas import ERRORS_READ, ErrorOut, storable_time
+from hub.schemas import (
+    ERRORS_READ,
+    NO_C0_PATTERN,
+    ErrorOut,
+    refuses_valid,
+    storable_time,
+    time_not_a_number,
+)
 from hub.security import refuse
 
 router = Router(tags=["timeline and audit"])
@@ -67,11 +74,23 @@ class EventPage(Schema):
     )
 
 
+# ``from=`` and ``to=`` may be left blank (the web app's filter form sends them so):
+# blank is no bound, which the schema states beside the date-time.
+BLANK_OR_TIME: dict[str, Any] = {
+    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "maxLength": 0}]
+}
+
+
 class EventFilterQuery(Schema):
     """The timeline's filters (``hub.events.filters``), as the events endpoint and the
     incident export take them: the same names and meanings on both."""
 
-    kind: str = Field("", max_length=64, description="Only kinds starting with this prefix.")
+    kind: str = Field(
+        "",
+        max_length=64,
+        description="Only kinds starting with this prefix.",
+        json_schema_extra={"pattern": NO_C0_PATTERN},
+    )
     group: str = Field(
         "",
         max_length=200,
@@ -87,12 +106,12 @@ class EventFilterQuery(Schema):
     actor: str | None = Field(
         None, max_length=150, description="Only events by this officer (username)."
     )
-    start: AwareDatetime | None = Field(
+    start: Annotated[AwareDatetime | None, WithJsonSchema(BLANK_OR_TIME)] = Field(
         None,
         alias="from",
         description="Only events at or after this time (ISO 8601 with a UTC offset; inclusive).",
     )
-    end: AwareDatetime | None = Field(
+    end: Annotated[AwareDatetime | None, WithJsonSchema(BLANK_OR_TIME)] = Field(
         None,
         alias="to",
         description="Only events before this time (ISO 8601 with a UTC offset; exclusive).",
@@ -124,6 +143,11 @@ class EventFilterQuery(Schema):
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time_not_a_number(cls, value: Any) -> Any:
+        return time_not_a_number(value)
+
     @field_validator("start", "end", mode="after")
     @classmethod
     def _storable_time(cls, value: datetime | None) -> datetime | None:
@@ -146,6 +170,7 @@ class EventsQuery(EventFilterQuery):
     after: int = Field(
         0,
         ge=0,
+        le=2**53,
         description=(
             "Return events with seq greater than this (replay and catching up: the "
             "oldest `limit` such events)."
@@ -154,6 +179,7 @@ class EventsQuery(EventFilterQuery):
     before: int | None = Field(
         None,
         ge=1,
+        le=2**53,
         description=(
             "Return events with seq less than this, reading backward: the newest `limit` "
             "such events, still in ascending seq order. With `after` too, the page is "
@@ -178,6 +204,11 @@ class EventsQuery(EventFilterQuery):
         "repeats an event, also while new events are appended. Filters are checked "
         "field by field: a bad one is a 422 naming it (`errors[].loc`, or the detail's "
         "first word for `group` and `to` before `from`)."
+    ),
+    openapi_extra=refuses_valid(
+        "filters that contradict (`to` not after `from`) or name an unknown agency, "
+        "officer, kind or group (`invalid_filter`)",
+        "both `after` and `before`",
     ),
 )
 def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) -> EventPage:

@@ -40,7 +40,7 @@ from hub.incidents.schemas import (
     TransitionIn,
 )
 from hub.incidents.selectors import IncidentFilters, messages_snapshot
-from hub.schemas import ERRORS_READ, ERRORS_WRITE
+from hub.schemas import ERRORS_READ, ERRORS_WRITE, refuses_valid
 from hub.sitreps.selectors import (
     incident_detail_with_sitrep,
     incident_written_with_sitrep,
@@ -78,7 +78,13 @@ def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> Inci
 
 
 @router.post(
-    "", response={201: IncidentOut, 200: IncidentOut, **ERRORS_WRITE}, summary="Report an incident"
+    "",
+    response={201: IncidentOut, 200: IncidentOut, **ERRORS_WRITE},
+    summary="Report an incident",
+    openapi_extra=refuses_valid(
+        "occurred_at in the future or before the year 2000",
+        "a crossing point or agency code that does not exist or that you do not serve",
+    ),
 )
 def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[IncidentOut]:
     result = services.incident_report(actor=request_user(request), **payload.model_dump())
@@ -98,7 +104,13 @@ def incident_detail(request: HttpRequest, ref: str) -> IncidentOut:
 
 
 @router.patch(
-    "/{ref}", response={200: IncidentOut, **ERRORS_WRITE}, summary="Change an incident's fields"
+    "/{ref}",
+    response={200: IncidentOut, **ERRORS_WRITE},
+    summary="Change an incident's fields",
+    openapi_extra=refuses_valid(
+        "occurred_at in the future or before the year 2000",
+        "a change that changes nothing",
+    ),
 )
 def incident_patch(request: HttpRequest, ref: str, payload: IncidentPatch) -> IncidentOut:
     changes = payload.model_dump(exclude_unset=True, exclude={"client_msg_id"})
@@ -112,6 +124,9 @@ def incident_patch(request: HttpRequest, ref: str, payload: IncidentPatch) -> In
     "/{ref}/transitions",
     response={200: IncidentOut, **ERRORS_WRITE},
     summary="Move the incident along reported → triaged → active → resolved → closed (or reopen)",
+    openapi_extra=refuses_valid(
+        "a transition that needs a reason, without one (`reason_required`)",
+    ),
 )
 def incident_transitions(request: HttpRequest, ref: str, payload: TransitionIn) -> IncidentOut:
     result = services.incident_transition(
@@ -125,7 +140,12 @@ def incident_transitions(request: HttpRequest, ref: str, payload: TransitionIn) 
 
 
 @router.post(
-    "/{ref}/agencies", response={200: IncidentOut, **ERRORS_WRITE}, summary="Invite an agency"
+    "/{ref}/agencies",
+    response={200: IncidentOut, **ERRORS_WRITE},
+    summary="Invite an agency",
+    openapi_extra=refuses_valid(
+        "an agency that is not deployed at the crossing point (`agency_not_deployed`)",
+    ),
 )
 def incident_invite(request: HttpRequest, ref: str, payload: InviteIn) -> IncidentOut:
     result = services.incident_invite_agency(
@@ -184,6 +204,11 @@ def _message_out(result: services.MessageResult) -> MessageWriteOut:
     "/{ref}/messages",
     response={201: MessageWriteOut, 200: MessageWriteOut, **ERRORS_WRITE},
     summary="Post a message (idempotent on client_msg_id: a repeat returns the original)",
+    openapi_extra=refuses_valid(
+        "an empty body without attachments",
+        "attachment ids that are not files of this incident (`attachment_unknown`)",
+        "an agency you do not act for",
+    ),
 )
 def message_create(request: HttpRequest, ref: str, payload: MessageIn) -> Status[MessageWriteOut]:
     result = services.message_post(
@@ -467,7 +492,15 @@ EXPORT_RESPONSES = {
         "`attachments`, the report's Evidence files, and `format=attachments_csv` (a CSV "
         "of its own, `<REF>-attachments.csv`; its `X-Hub-Export-*` headers say no filters)."
     ),
-    openapi_extra=EXPORT_RESPONSES,
+    openapi_extra={
+        "responses": {
+            **EXPORT_RESPONSES["responses"],
+            **refuses_valid(
+                "filters that contradict (`to` not after `from`) or name an unknown agency, "
+                "officer, kind or group (`invalid_filter`)",
+            )["responses"],
+        }
+    },
 )
 def incident_export_view(request: HttpRequest, ref: str, query: Query[ExportQuery]) -> HttpResponse:
     exported = incident_export(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
 from ninja import Schema
 from pydantic import Field, StrictInt, StrictStr
+from pydantic.json_schema import SkipJsonSchema
 
 from hub.events.api import EventFilterQuery
 from hub.events.types import (
@@ -18,7 +19,7 @@ from hub.events.types import (
     Severity,
 )
 from hub.incidents.models import Incident, Message
-from hub.schemas import StrictIn, UserRef
+from hub.schemas import RequiredText, StrictIn, Text, UserRef
 from hub.sitreps.schemas import SitrepStateOut
 
 if TYPE_CHECKING:
@@ -99,45 +100,51 @@ class IncidentListQuery(Schema):
     q: str | None = Field(
         None, max_length=100, description="Text in the ref, title or description."
     )
-    cursor: int | None = Field(None, ge=1)
+    cursor: int | None = Field(None, ge=1, le=2**53)
     limit: int = Field(50, ge=1, le=200)
 
 
 class IncidentCreate(StrictIn):
     crossing_point: StrictStr = Field(max_length=6)
-    title: StrictStr = Field(min_length=1, max_length=200)
-    description: StrictStr = Field("", max_length=10_000)
+    title: RequiredText = Field(min_length=1, max_length=200)
+    description: Text = Field("", max_length=10_000)
     category: IncidentCategory
     severity: Severity
     people_count: StrictInt = Field(0, ge=0, le=100_000)
     occurred_at: datetime
-    location_detail: StrictStr = Field("", max_length=300)
+    location_detail: Text = Field("", max_length=300)
     visibility: IncidentVisibility = "participants"
     agency: StrictStr | None = Field(None, max_length=20, description="Report for this agency.")
     client_msg_id: UUID | None = None
 
 
 class IncidentPatch(StrictIn):
-    title: StrictStr | None = Field(None, min_length=1, max_length=200)
-    description: StrictStr | None = Field(None, max_length=10_000)
-    category: IncidentCategory | None = None
-    severity: Severity | None = None
-    people_count: StrictInt | None = Field(None, ge=0, le=100_000)
-    occurred_at: datetime | None = None
-    location_detail: StrictStr | None = Field(None, max_length=300)
-    visibility: IncidentVisibility | None = None
+    """Only the fields sent change. None of them may be null (the service refuses it:
+    every one has a value), so the schema does not offer null; leave a field out instead.
+    (Constraints sit inside ``Annotated``: on the union they would also apply to None.)"""
+
+    title: Annotated[RequiredText, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = (
+        None
+    )
+    description: Annotated[Text, Field(max_length=10_000)] | SkipJsonSchema[None] = None
+    category: IncidentCategory | SkipJsonSchema[None] = None
+    severity: Severity | SkipJsonSchema[None] = None
+    people_count: Annotated[StrictInt, Field(ge=0, le=100_000)] | SkipJsonSchema[None] = None
+    occurred_at: datetime | SkipJsonSchema[None] = None
+    location_detail: Annotated[Text, Field(max_length=300)] | SkipJsonSchema[None] = None
+    visibility: IncidentVisibility | SkipJsonSchema[None] = None
     client_msg_id: UUID | None = None
 
 
 class TransitionIn(StrictIn):
     to: IncidentStatus
-    reason: StrictStr = Field("", max_length=500)
+    reason: Text = Field("", max_length=500)
     client_msg_id: UUID | None = None
 
 
 class InviteIn(StrictIn):
     agency: StrictStr = Field(max_length=20)
-    note: StrictStr = Field("", max_length=500)
+    note: Text = Field("", max_length=500)
     client_msg_id: UUID | None = None
 
 
@@ -147,13 +154,13 @@ class LeadIn(StrictIn):
 
 
 class MessageIn(StrictIn):
-    body: StrictStr = Field(
+    body: Text = Field(
         max_length=10_000,
         description="The text; empty only when the message carries attachments.",
     )
     client_msg_id: UUID
     agency: StrictStr | None = Field(None, max_length=20)
-    attachments: list[StrictInt] = Field(
+    attachments: list[Annotated[StrictInt, Field(ge=1, le=2**53)]] = Field(
         default_factory=list,
         max_length=10,
         description="Ids of evidence files uploaded to this incident "
@@ -162,12 +169,12 @@ class MessageIn(StrictIn):
 
 
 class MessageEditIn(StrictIn):
-    body: StrictStr = Field(min_length=1, max_length=10_000)
+    body: RequiredText = Field(min_length=1, max_length=10_000)
     client_msg_id: UUID | None = None
 
 
 class RedactIn(StrictIn):
-    reason: StrictStr = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
     client_msg_id: UUID | None = None
 
 
@@ -224,7 +231,7 @@ class MessagePage(Schema):
 
 
 class MessageListQuery(Schema):
-    after_seq: int = Field(0, ge=0)
+    after_seq: int = Field(0, ge=0, le=2**53)
     limit: int = Field(100, ge=1, le=200)
 
 

@@ -14,7 +14,7 @@ from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import FieldProblem, InvalidFields
 from hub.incidents.search import MAX_LIMIT, BadCursor, Cursor, SearchHit, search_record
-from hub.schemas import ERRORS_READ
+from hub.schemas import ERRORS_READ, refuses_valid
 
 router = Router(tags=["search"])
 
@@ -144,6 +144,10 @@ def _hit(hit: SearchHit) -> SearchHitOut:
         "a word. Newest first; keyset paging with `before`. Never shows a match from an "
         "incident or alert you may not read, nor from a redacted message. 422 naming the "
         "field for a bad `q`, `limit` or `before`."
+    ),
+    openapi_extra=refuses_valid(
+        "a `before` cursor that this search did not hand out",
+        "a query with no word to search for",
     ),
 )
 def search_view(request: HttpRequest, query: Query[SearchQuery]) -> SearchPageOut:

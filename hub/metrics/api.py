@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from hub.auth import request_user
 from hub.metrics.figures import Durations, Punctuality, change
 from hub.metrics.service import MAX_DAYS, DurationRow, Metrics, PunctualityRow, response_metrics
-from hub.schemas import ERRORS_READ, ErrorOut, storable_time
+from hub.schemas import ERRORS_READ, NO_C0_PATTERN, ErrorOut, storable_time, time_not_a_number
 
 router = Router(tags=["metrics"])
 
@@ -24,6 +24,7 @@ class MetricsQuery(Schema):
         max_length=6,
         description="One crossing point (code); omitted: every point where you may read "
         "metrics (as a senior official or coordinator serving it).",
+        json_schema_extra={"pattern": NO_C0_PATTERN},
     )
     days: int = Field(
         28, ge=1, le=MAX_DAYS, description="The period's length in days (1 to 366); default 28."
@@ -45,6 +46,11 @@ class MetricsQuery(Schema):
         if value is not None and any(ord(ch) < 32 for ch in value):
             raise ValueError("must not contain control characters")
         return value
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _time_not_a_number(cls, value: object) -> object:
+        return time_not_a_number(value)
 
     @field_validator("until", mode="after")
     @classmethod

@@ -41,7 +41,16 @@ from hub.operations.templates import (
     MAX_TITLE,
     ItemDraft,
 )
-from hub.schemas import ERRORS_READ, ERRORS_WRITE, ErrorOut, StrictIn, UserRef
+from hub.schemas import (
+    ERRORS_READ,
+    ERRORS_WRITE,
+    ErrorOut,
+    RequiredText,
+    StrictIn,
+    Text,
+    UserRef,
+    refuses_valid,
+)
 from hub.sitreps.schemas import SitrepStateOut
 from hub.sitreps.selectors import (
     SitrepView,
@@ -168,8 +177,8 @@ class TemplateItemIn(StrictIn):
         description="The item's key in the version being edited; leave it out for a new item.",
     )
     position: StrictInt = Field(ge=1, le=MAX_POSITION, description="Distinct within the version.")
-    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
-    guidance: StrictStr = Field("", max_length=MAX_TEXT)
+    title: RequiredText = Field(min_length=1, max_length=MAX_TITLE)
+    guidance: Text = Field("", max_length=MAX_TEXT)
     agency_kind: AgencyKindIn
     due_offset_minutes: StrictInt = Field(
         ge=0, le=MAX_DUE_OFFSET_MINUTES, description="Due this long after the operation starts."
@@ -183,8 +192,8 @@ class TemplateItemIn(StrictIn):
 
 class TemplateCreateIn(StrictIn):
     code: StrictStr = Field(min_length=2, max_length=60, pattern=CODE_PATTERN)
-    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
-    description: StrictStr = Field("", max_length=MAX_TEXT)
+    title: RequiredText = Field(min_length=1, max_length=MAX_TITLE)
+    description: Text = Field("", max_length=MAX_TEXT)
     items: list[TemplateItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     client_msg_id: UUID | None = None
 
@@ -192,18 +201,19 @@ class TemplateCreateIn(StrictIn):
 class TemplateVersionIn(StrictIn):
     base_version: StrictInt = Field(
         ge=1,
+        le=2**53,
         description="The version this edit started from; 409 `template_version_conflict` if "
         "another has been published since.",
     )
-    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE)
-    description: StrictStr = Field("", max_length=MAX_TEXT)
+    title: RequiredText = Field(min_length=1, max_length=MAX_TITLE)
+    description: Text = Field("", max_length=MAX_TEXT)
     items: list[TemplateItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     client_msg_id: UUID | None = None
 
 
 class TemplateDiffQuery(Schema):
-    from_version: int = Field(alias="from", ge=1, description="The older version, say.")
-    to_version: int = Field(alias="to", ge=1)
+    from_version: int = Field(alias="from", ge=1, le=2**53, description="The older version, say.")
+    to_version: int = Field(alias="to", ge=1, le=2**53)
 
 
 @contextmanager
@@ -373,16 +383,16 @@ class OperationOut(Schema):
 
 
 class TaskAssignmentIn(StrictIn):
-    position: StrictInt = Field(ge=1)
+    position: StrictInt = Field(ge=1, le=2**53)
     agency: StrictStr | None = Field(max_length=20)
 
 
 class OperationIn(StrictIn):
     crossing_point: StrictStr = Field(max_length=6)
     template: StrictStr = Field(max_length=60)
-    template_version: StrictInt | None = Field(None, ge=1)
+    template_version: StrictInt | None = Field(None, ge=1, le=2**53)
     incident: StrictStr | None = Field(None, max_length=32)
-    title: StrictStr | None = Field(None, min_length=1, max_length=200)
+    title: RequiredText | None = Field(None, min_length=1, max_length=200)
     agency: StrictStr | None = Field(None, max_length=20, description="Lead for this agency.")
     assignments: list[TaskAssignmentIn] | None = Field(
         None,
@@ -401,9 +411,9 @@ class OperationListQuery(Schema):
 
 class TaskPatch(StrictIn):
     status: TaskStatusIn | None = None
-    note: StrictStr | None = Field(None, max_length=5_000)
-    evidence: StrictStr | None = Field(None, max_length=500)
-    reason: StrictStr | None = Field(None, max_length=500)
+    note: Text | None = Field(None, max_length=5_000)
+    evidence: Text | None = Field(None, max_length=500)
+    reason: Text | None = Field(None, max_length=500)
     attachments: list[Annotated[StrictInt, Field(ge=1, le=2**53)]] | None = Field(
         None,
         max_length=10,
@@ -419,9 +429,9 @@ class TaskPatch(StrictIn):
 
 
 class TaskIn(StrictIn):
-    title: StrictStr = Field(min_length=1, max_length=200)
+    title: RequiredText = Field(min_length=1, max_length=200)
     agency_kind: AgencyKindIn
-    guidance: StrictStr = Field("", max_length=5_000)
+    guidance: Text = Field("", max_length=5_000)
     agency: StrictStr | None = Field(None, max_length=20)
     due_in_minutes: StrictInt = Field(60, ge=0, le=60 * 24 * 30)
     requires_note: StrictBool = False
@@ -430,17 +440,17 @@ class TaskIn(StrictIn):
 
 
 class CosignIn(StrictIn):
-    note: StrictStr = Field("", max_length=500)
+    note: Text = Field("", max_length=500)
     client_msg_id: UUID | None = None
 
 
 class RemoveIn(StrictIn):
-    reason: StrictStr = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
     client_msg_id: UUID | None = None
 
 
 class CloseIn(StrictIn):
-    note: StrictStr = Field("", max_length=5_000)
+    note: Text = Field("", max_length=5_000)
     client_msg_id: UUID | None = None
 
 
@@ -536,6 +546,9 @@ def template_version_create(
         "Items are matched by their stable `key`: added, removed, and changed (each changed "
         "field with its old and new value); the template's own changed fields in `fields`."
     ),
+    openapi_extra=refuses_valid(
+        "versions the template does not have, or `from` not older than `to`",
+    ),
 )
 def template_diff(request: HttpRequest, code: str, query: Query[TemplateDiffQuery]) -> TemplateDiff:
     return template_diff_for(request_user(request), code, query.from_version, query.to_version)
@@ -564,6 +577,10 @@ def operation_list(request: HttpRequest, query: Query[OperationListQuery]) -> li
     "/operations",
     response={201: OperationOut, 200: OperationOut, **ERRORS_WRITE},
     summary="Start a joint operation from an SOP template",
+    openapi_extra=refuses_valid(
+        "a template, template version, incident or agency that does not exist here",
+        "a task position assigned twice or not in the template (`duplicate_position`)",
+    ),
 )
 def operation_create(request: HttpRequest, payload: OperationIn) -> Status[OperationOut]:
     positions = [a.position for a in payload.assignments or []]
@@ -603,6 +620,11 @@ def operation_detail(request: HttpRequest, ref: str) -> OperationOut:
     response={200: OperationOut, **ERRORS_WRITE},
     summary="Move a task (status, note, evidence, evidence files, reason) or assign it "
     "(agency, officers)",
+    openapi_extra=refuses_valid(
+        "no change at all, or an assignment together with work on the task",
+        "a status change the task's rules forbid (a note or a co-sign required)",
+        "an agency or officer who may not take the task",
+    ),
 )
 def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch) -> OperationOut:
     actor = request_user(request)
@@ -639,6 +661,9 @@ def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch)
     "/operations/{ref}/tasks",
     response={201: OperationOut, 200: OperationOut, **ERRORS_WRITE},
     summary="Add an ad-hoc task (a repeat of a client_msg_id answers 200 with no new task)",
+    openapi_extra=refuses_valid(
+        "an agency not deployed at the crossing point (`agency_not_deployed`)",
+    ),
 )
 def task_create(request: HttpRequest, ref: str, payload: TaskIn) -> Status[OperationOut]:
     result = services.task_add(actor=request_user(request), ref=ref, **payload.model_dump())

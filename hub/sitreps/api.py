@@ -15,7 +15,7 @@ from ninja import Query, Router, Status
 from hub.agencies.selectors import access_for
 from hub.auth import request_user
 from hub.errors import NotFound
-from hub.schemas import ERRORS_READ, ERRORS_WRITE
+from hub.schemas import ERRORS_READ, ERRORS_WRITE, refuses_valid
 from hub.sitreps import services
 from hub.sitreps.schemas import (
     CadenceIn,
@@ -104,6 +104,9 @@ CADENCE_SUMMARY = "Ask for a situation report every N minutes, or clear the cade
     "/incidents/{ref}/sitreps",
     response={201: SitrepWriteOut, 200: SitrepWriteOut, **ERRORS_WRITE},
     summary=POST_SUMMARY,
+    openapi_extra=refuses_valid(
+        "needs naming an agency that is not active (`needs[i].agency`)",
+    ),
 )
 def incident_sitrep_create(
     request: HttpRequest, ref: str, payload: SitrepIn
@@ -135,6 +138,9 @@ def incident_sitrep_cadence(request: HttpRequest, ref: str, payload: CadenceIn) 
     "/operations/{ref}/sitreps",
     response={201: SitrepWriteOut, 200: SitrepWriteOut, **ERRORS_WRITE},
     summary=POST_SUMMARY,
+    openapi_extra=refuses_valid(
+        "needs naming an agency that is not active (`needs[i].agency`)",
+    ),
 )
 def operation_sitrep_create(
     request: HttpRequest, ref: str, payload: SitrepIn

@@ -10,7 +10,7 @@ from django.utils import timezone
 from ninja import Schema
 from pydantic import Field, StrictInt, StrictStr
 
-from hub.schemas import StrictIn, UserRef
+from hub.schemas import RequiredText, StrictIn, Text, UserRef
 from hub.sitreps.models import SituationReport
 from hub.sitreps.selectors import SitrepView
 from hub.sitreps.services import MAX_NEED, MAX_NEEDS, MAX_SECTION, MAX_SITUATION
@@ -24,13 +24,13 @@ class NeedIn(StrictIn):
         description="The agency asked, by code (any active agency, whether or not it takes "
         "part yet); null or absent: any agency.",
     )
-    need: StrictStr = Field(min_length=1, max_length=MAX_NEED)
+    need: RequiredText = Field(min_length=1, max_length=MAX_NEED)
 
 
 class SitrepIn(StrictIn):
-    situation: StrictStr = Field(min_length=1, max_length=MAX_SITUATION)
-    actions_taken: StrictStr = Field("", max_length=MAX_SECTION)
-    next_steps: StrictStr = Field("", max_length=MAX_SECTION)
+    situation: RequiredText = Field(min_length=1, max_length=MAX_SITUATION)
+    actions_taken: Text = Field("", max_length=MAX_SECTION)
+    next_steps: Text = Field("", max_length=MAX_SECTION)
     needs: list[NeedIn] = Field(default_factory=list, max_length=MAX_NEEDS)
     client_msg_id: UUID
 
@@ -127,7 +127,9 @@ class CadenceWriteOut(Schema):
 
 
 class SitrepPageQuery(Schema):
-    before: int | None = Field(None, ge=1, description="Only reports numbered below this.")
+    before: int | None = Field(
+        None, ge=1, le=2**53, description="Only reports numbered below this."
+    )
     limit: int = Field(20, ge=1, le=100)
 
 

@@ -296,12 +296,16 @@ def test_openapi_documents_every_4xx_of_every_operation_as_error_out() -> None:
             if op.get("parameters") or op.get("requestBody"):  # input: may be invalid
                 assert "422" in errors, where
             if op.get("requestBody"):
-                # Evidence uploads are the one multipart body (hub.attachments).
-                expected = (
-                    {"multipart/form-data"}
-                    if where == "POST /api/v1/incidents/{ref}/attachments"
-                    else {"application/json"}
-                )
+                # Evidence uploads are the one multipart body (hub.attachments), and
+                # the CAP import the one XML body (hub.alerts).
+                expected = {
+                    "POST /api/v1/incidents/{ref}/attachments": {"multipart/form-data"},
+                    "POST /api/v1/crossing-points/{code}/alerts/cap": {
+                        "application/cap+xml",
+                        "application/xml",
+                        "text/xml",
+                    },
+                }.get(where, {"application/json"})
                 assert op["requestBody"]["content"].keys() == expected, where
     error_out = schema["components"]["schemas"]["ErrorOut"]
     assert error_out["required"] == ["code", "detail"]

@@ -1165,24 +1165,40 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** AlertPatch */
+        /**
+         * AlertPatch
+         * @description Only the fields sent change. Null clears ``expires_at`` (no expiry); no other
+         *     field may be null (the service refuses it), so the schema offers null only there.
+         */
         AlertPatch: {
             /** Body */
-            body?: string | null;
-            /** Category */
-            category?: ("wanted_person" | "trafficking_risk" | "smuggling" | "document_fraud" | "vessel_of_interest" | "security_threat" | "health" | "weather" | "systems" | "other") | null;
-            /** Certainty */
-            certainty?: ("Observed" | "Likely" | "Possible" | "Unlikely" | "Unknown") | null;
+            body?: string;
+            /**
+             * Category
+             * @enum {string}
+             */
+            category?: "wanted_person" | "trafficking_risk" | "smuggling" | "document_fraud" | "vessel_of_interest" | "security_threat" | "health" | "weather" | "systems" | "other";
+            /**
+             * Certainty
+             * @enum {string}
+             */
+            certainty?: "Observed" | "Likely" | "Possible" | "Unlikely" | "Unknown";
             /** Client Msg Id */
             client_msg_id?: string | null;
             /** Expires At */
             expires_at?: string | null;
-            /** Severity */
-            severity?: ("low" | "medium" | "high" | "critical") | null;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity?: "low" | "medium" | "high" | "critical";
             /** Title */
-            title?: string | null;
-            /** Urgency */
-            urgency?: ("Immediate" | "Expected" | "Future" | "Past" | "Unknown") | null;
+            title?: string;
+            /**
+             * Urgency
+             * @enum {string}
+             */
+            urgency?: "Immediate" | "Expected" | "Future" | "Past" | "Unknown";
         };
         /** AttachmentList */
         AttachmentList: {
@@ -1526,7 +1542,7 @@ export interface components {
              * From
              * @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive).
              */
-            from?: string | null;
+            from?: string;
             /**
              * Group
              * @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group.
@@ -1555,7 +1571,7 @@ export interface components {
              * To
              * @description Only events before this time (ISO 8601 with a UTC offset; exclusive).
              */
-            to?: string | null;
+            to?: string;
         };
         /**
          * ExportQuery
@@ -1590,7 +1606,7 @@ export interface components {
              * From
              * @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive).
              */
-            from?: string | null;
+            from?: string;
             /**
              * Group
              * @description Only these kind groups, comma-separated: `messages`, `status`, `agencies`, `alerts`, `operations`, `sitreps`, `edits`, `other`. Every event kind is in exactly one group. Empty: every group.
@@ -1613,7 +1629,7 @@ export interface components {
              * To
              * @description Only events before this time (ISO 8601 with a UTC offset; exclusive).
              */
-            to?: string | null;
+            to?: string;
         };
         /** FieldErrorOut */
         FieldErrorOut: {
@@ -1825,26 +1841,43 @@ export interface components {
              */
             next_cursor: number | null;
         };
-        /** IncidentPatch */
+        /**
+         * IncidentPatch
+         * @description Only the fields sent change. None of them may be null (the service refuses it:
+         *     every one has a value), so the schema does not offer null; leave a field out instead.
+         *     (Constraints sit inside ``Annotated``: on the union they would also apply to None.)
+         */
         IncidentPatch: {
-            /** Category */
-            category?: ("trafficking_in_persons" | "migrant_smuggling" | "document_fraud" | "contraband" | "irregular_crossing" | "vessel_interdiction" | "security_threat" | "health" | "other") | null;
+            /**
+             * Category
+             * @enum {string}
+             */
+            category?: "trafficking_in_persons" | "migrant_smuggling" | "document_fraud" | "contraband" | "irregular_crossing" | "vessel_interdiction" | "security_threat" | "health" | "other";
             /** Client Msg Id */
             client_msg_id?: string | null;
             /** Description */
-            description?: string | null;
+            description?: string;
             /** Location Detail */
-            location_detail?: string | null;
-            /** Occurred At */
-            occurred_at?: string | null;
+            location_detail?: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at?: string;
             /** People Count */
-            people_count?: number | null;
-            /** Severity */
-            severity?: ("low" | "medium" | "high" | "critical") | null;
+            people_count?: number;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity?: "low" | "medium" | "high" | "critical";
             /** Title */
-            title?: string | null;
-            /** Visibility */
-            visibility?: ("participants" | "crossing_point") | null;
+            title?: string;
+            /**
+             * Visibility
+             * @enum {string}
+             */
+            visibility?: "participants" | "crossing_point";
         };
         /** InviteIn */
         InviteIn: {
@@ -3463,7 +3496,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: `expires_at` not in the future. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3900,6 +3933,15 @@ export interface operations {
                     "application/json": components["schemas"]["OkOut"];
                 };
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -3998,6 +4040,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenOut"];
                 };
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -4047,6 +4098,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OkOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Unauthorized */
@@ -4368,7 +4428,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: versions the template does not have, or `from` not older than `to`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4767,7 +4827,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: `expires_at` not in the future; target agencies, an issuing agency or an incident that do not exist or are not at this crossing point. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4852,7 +4912,14 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description An OASIS CAP 1.2 `<alert>` document, UTF-8 (no DTD, no entities). Any other media type is answered 415. */
+        requestBody: {
+            content: {
+                "application/cap+xml": string;
+                "application/xml": string;
+                "text/xml": string;
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -4935,7 +5002,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a body that is not a CAP 1.2 alert document (XML, the CAP namespace and its required elements), or one with a DTD or entities. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5165,7 +5232,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: occurred_at in the future or before the year 2000; a crossing point or agency code that does not exist or that you do not serve. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5321,7 +5388,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: occurred_at in the future or before the year 2000; a change that changes nothing. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +5486,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: an agency that is not deployed at the crossing point (`agency_not_deployed`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5590,7 +5657,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unsupported Media Type */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a file whose bytes are not a JPEG, PNG or WebP image or a PDF document (`unsupported_file_type`; decided from the bytes, not the name or the part's Content-Type). */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5599,7 +5666,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a missing or empty `file` part. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5937,9 +6004,9 @@ export interface operations {
                 /** @description Only events by this officer (username). */
                 actor?: string | null;
                 /** @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive). */
-                from?: string | null;
+                from?: string;
                 /** @description Only events before this time (ISO 8601 with a UTC offset; exclusive). */
-                to?: string | null;
+                to?: string;
                 /** @description Only events whose written text (a message, a title, a description, a note, a reason, a situation report) contains this, ignoring case. A redacted message never matches, whoever asks. */
                 q?: string;
                 /** @description false: leave out entries no officer made (reminders, escalations, progress, expiries). */
@@ -6096,7 +6163,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: filters that contradict (`to` not after `from`) or name an unknown agency, officer, kind or group (`invalid_filter`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6362,7 +6429,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: an empty body without attachments; attachment ids that are not files of this incident (`attachment_unknown`); an agency you do not act for. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6894,7 +6961,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: needs naming an agency that is not active (`needs[i].agency`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6992,7 +7059,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a transition that needs a reason, without one (`reason_required`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7285,7 +7352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a template, template version, incident or agency that does not exist here; a task position assigned twice or not in the template (`duplicate_position`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7708,7 +7775,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: needs naming an agency that is not active (`needs[i].agency`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7815,7 +7882,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: an agency not deployed at the crossing point (`agency_not_deployed`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7914,7 +7981,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: no change at all, or an assignment together with work on the task; a status change the task's rules forbid (a note or a co-sign required); an agency or officer who may not take the task. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8177,7 +8244,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a `before` cursor that this search did not hand out; a query with no word to search for. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8209,9 +8276,9 @@ export interface operations {
                 /** @description Only events by this officer (username). */
                 actor?: string | null;
                 /** @description Only events at or after this time (ISO 8601 with a UTC offset; inclusive). */
-                from?: string | null;
+                from?: string;
                 /** @description Only events before this time (ISO 8601 with a UTC offset; exclusive). */
-                to?: string | null;
+                to?: string;
                 /** @description Only events whose written text (a message, a title, a description, a note, a reason, a situation report) contains this, ignoring case. A redacted message never matches, whoever asks. */
                 q?: string;
                 /** @description false: leave out entries no officer made (reminders, escalations, progress, expiries). */
@@ -8260,7 +8327,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Also for some requests the schema allows, by rules it cannot state: filters that contradict (`to` not after `from`) or name an unknown agency, officer, kind or group (`invalid_filter`); both `after` and `before`. */
             422: {
                 headers: {
                     [name: string]: unknown;
