@@ -149,3 +149,19 @@ def test_anonymous_requests_are_401_json() -> None:
         response = Client().get(path)
         assert response.status_code == 401, path
         assert response.json()["code"] == "unauthenticated"
+
+
+def test_sign_in_rate_is_read_from_settings_on_each_request(settings: Any) -> None:
+    """``HUB_LOGIN_RATE`` (20 a minute) can be changed without a restart of the throttle:
+    the API fuzz run raises it, and a lower one applies at once."""
+    settings.HUB_LOGIN_RATE = "2/m"
+    guess = json.dumps({"username": "nobody", "password": "wrong"})
+    client = Client(REMOTE_ADDR="192.0.2.77")
+    statuses = [
+        client.post("/api/v1/auth/token", guess, content_type="application/json").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+    settings.HUB_LOGIN_RATE = "100/m"
+    again = client.post("/api/v1/auth/token", guess, content_type="application/json")
+    assert again.status_code == 401
