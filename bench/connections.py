@@ -15,7 +15,7 @@ idle sockets split evenly over them:
 - **ceiling**: bench/ceiling_server.py, two processes (ready once open).
 
 Memory per socket is (resident memory of both server processes after the sockets are
-open and settled − before) ÷ sockets, in KiB. "Before" is measured after a warm-up of
+open and settled − before) ÷ sockets ready, in KiB. "Before" is measured after a warm-up of
 a few sockets that opened and closed, so first-use allocations are not charged to the
 sockets. Times are from the first handshake to the last socket open, and to the last
 ``caught_up``. Clients run in ``--clients`` subprocesses (bench/fanout.py's pool).
@@ -120,7 +120,7 @@ async def measure_one(
         errors=len(opened.errors),
         rss_before_kib=before,
         rss_after_kib=after,
-        kib_per_socket=round((after - before) / sockets, 1),
+        kib_per_socket=round((after - before) / max(1, opened.ready), 1),
         connect_s=round(opened.all_open - opened.started, 2),
         ready_s=round(opened.all_ready - opened.started, 2),
         server_cpu_s=round(used, 2),
@@ -214,7 +214,7 @@ def render(rows: Sequence[ConnRow], info: dict[str, str], command: str, database
             "",
             table,
             "",
-            "RSS is both server processes' VmRSS; per socket = (after − before) ÷ sockets. "
+            "RSS is both server processes' VmRSS; per socket = (after − before) ÷ sockets ready. "
             "Hub sockets are authenticated demo officers subscribed to one incident stream; "
             "ready = `caught_up` (hub) or open (baselines).",
         ]
