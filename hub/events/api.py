@@ -74,6 +74,9 @@ class EventPage(Schema):
     )
 
 
+# hub.events.filters refuses control characters other than tab in q, agency and actor.
+FILTER_TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000a-\\u001f]*$"
+
 # ``from=`` and ``to=`` may be left blank (the web app's filter form sends them so):
 # blank is no bound, which the schema states beside the date-time.
 BLANK_OR_TIME: dict[str, Any] = {
@@ -101,10 +104,16 @@ class EventFilterQuery(Schema):
         ),
     )
     agency: str | None = Field(
-        None, max_length=32, description="Only events by an officer acting for this agency (code)."
+        None,
+        max_length=32,
+        description="Only events by an officer acting for this agency (code).",
+        json_schema_extra={"pattern": FILTER_TEXT_PATTERN},
     )
     actor: str | None = Field(
-        None, max_length=150, description="Only events by this officer (username)."
+        None,
+        max_length=150,
+        description="Only events by this officer (username).",
+        json_schema_extra={"pattern": FILTER_TEXT_PATTERN},
     )
     start: Annotated[AwareDatetime | None, WithJsonSchema(BLANK_OR_TIME)] = Field(
         None,
@@ -124,6 +133,7 @@ class EventFilterQuery(Schema):
             "reason, a situation report) contains this, ignoring case. A redacted "
             "message never matches, whoever asks."
         ),
+        json_schema_extra={"pattern": FILTER_TEXT_PATTERN},
     )
     automatic: bool = Field(
         True,
@@ -206,9 +216,8 @@ class EventsQuery(EventFilterQuery):
         "first word for `group` and `to` before `from`)."
     ),
     openapi_extra=refuses_valid(
-        "filters that contradict (`to` not after `from`) or name an unknown agency, "
-        "officer, kind or group (`invalid_filter`)",
-        "both `after` and `before`",
+        "filters that contradict (`to` not after `from`) or name a group that does not "
+        "exist (`invalid_filter`)",
     ),
 )
 def stream_events(request: HttpRequest, stream: str, query: Query[EventsQuery]) -> EventPage:

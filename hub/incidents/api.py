@@ -107,10 +107,7 @@ def incident_detail(request: HttpRequest, ref: str) -> IncidentOut:
     "/{ref}",
     response={200: IncidentOut, **ERRORS_WRITE},
     summary="Change an incident's fields",
-    openapi_extra=refuses_valid(
-        "occurred_at in the future or before the year 2000",
-        "a change that changes nothing",
-    ),
+    openapi_extra=refuses_valid("occurred_at in the future or before the year 2000"),
 )
 def incident_patch(request: HttpRequest, ref: str, payload: IncidentPatch) -> IncidentOut:
     changes = payload.model_dump(exclude_unset=True, exclude={"client_msg_id"})
@@ -496,8 +493,8 @@ EXPORT_RESPONSES = {
         "responses": {
             **EXPORT_RESPONSES["responses"],
             **refuses_valid(
-                "filters that contradict (`to` not after `from`) or name an unknown agency, "
-                "officer, kind or group (`invalid_filter`)",
+                "filters that contradict (`to` not after `from`) or name a group that does "
+                "not exist (`invalid_filter`)",
             )["responses"],
         }
     },

@@ -147,7 +147,6 @@ def _hit(hit: SearchHit) -> SearchHitOut:
     ),
     openapi_extra=refuses_valid(
         "a `before` cursor that this search did not hand out",
-        "a query with no word to search for",
     ),
 )
 def search_view(request: HttpRequest, query: Query[SearchQuery]) -> SearchPageOut:

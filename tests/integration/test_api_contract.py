@@ -220,3 +220,18 @@ def test_template_with_a_huge_version_is_not_a_500() -> None:
     code = seed_templates()[0].code
     answer = Api("na-imm.coord").get(f"/api/v1/checklist-templates/{code}", {"version": 2**80})
     assert answer.status_code in {404, 422}, answer.content
+
+
+def test_timeline_filters_state_their_control_character_rules(openapi: dict[str, Any]) -> None:
+    from hub.events.api import FILTER_TEXT_PATTERN
+
+    parameters = {
+        p["name"]: p["schema"]
+        for p in _operation(openapi, "get", "/api/v1/streams/{stream}/events")["parameters"]
+    }
+    assert parameters["q"]["pattern"] == FILTER_TEXT_PATTERN
+    assert re.fullmatch(FILTER_TEXT_PATTERN, "tab\tok") is not None
+    ref = report().ref
+    refused = Api("na-imm.duty").get(f"/api/v1/streams/incident:{ref}/events", {"q": "a\nb"})
+    assert refused.status_code == 422
+    assert re.fullmatch(FILTER_TEXT_PATTERN, "a\nb") is None

@@ -5388,7 +5388,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: occurred_at in the future or before the year 2000; a change that changes nothing. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: occurred_at in the future or before the year 2000. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6163,7 +6163,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: filters that contradict (`to` not after `from`) or name an unknown agency, officer, kind or group (`invalid_filter`). */
+            /** @description Also for some requests the schema allows, by rules it cannot state: filters that contradict (`to` not after `from`) or name a group that does not exist (`invalid_filter`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8244,7 +8244,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: a `before` cursor that this search did not hand out; a query with no word to search for. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a `before` cursor that this search did not hand out. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8327,7 +8327,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: filters that contradict (`to` not after `from`) or name an unknown agency, officer, kind or group (`invalid_filter`); both `after` and `before`. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: filters that contradict (`to` not after `from`) or name a group that does not exist (`invalid_filter`). */
             422: {
                 headers: {
                     [name: string]: unknown;
