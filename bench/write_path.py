@@ -17,8 +17,9 @@ per message. After each variant the record is read back: every acknowledged mess
 must be in ``incidents_message`` exactly once, with its ``message.posted`` event at
 the acknowledged seq.
 
-Baseline in the same run, on the same database: the raw transaction with psycopg (or
-sqlite3) alone, with ``--rest-writers`` threads each on its own connection: ``SELECT
+Baseline in the same run, on the same database (run before and after the hub's
+variants; the faster run is kept): the raw transaction with psycopg (or sqlite3)
+alone, with ``--rest-writers`` threads each on its own connection: ``SELECT
 … FROM events_stream WHERE id = … FOR UPDATE`` (SQLite: ``BEGIN IMMEDIATE``), INSERT
 the message row, INSERT the event row with the next seq (and a sha256 of the previous
 hash and the payload), UPDATE the stream's head, COMMIT. What the hub does in
@@ -488,14 +489,26 @@ def run_database(args: argparse.Namespace, database: str) -> list[dict[str, Any]
                 )
                 rest.variant += f" ({args.rest_writers} clients)"
                 variants.append(rest)
-                raw.variant += f" ({args.rest_writers} connections)"
-                for run in (*variants, raw):
+                # The raw transaction again after the hub's variants: on a shared machine
+                # one short run can land in a busy moment; the faster of the two is kept
+                # (the conservative choice for the hub's ratio). Both are checked.
+                raw_after = timed(
+                    lambda names=names: raw_write(  # type: ignore[misc]
+                        database_url, streams, plan(args.messages, names), writers=args.rest_writers
+                    ),
+                    None,
+                )
+                for run in (*variants, raw, raw_after):
                     run.streams = count
                     problems = check_record(database_url, run)
                     if problems or run.errors:
                         raise SystemExit(
                             f"{database} {run.variant}: {problems[:5]} {run.errors[:5]}"
                         )
+                if raw_after.wall_s < raw.wall_s:
+                    raw = raw_after
+                raw.variant += f" ({args.rest_writers} connections, faster of 2 runs)"
+                for run in (*variants, raw):
                     rows.append(row(database, run, None if run is raw else raw))
                     print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
