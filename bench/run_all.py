@@ -56,9 +56,9 @@ BENCHES = [
     ),
     Bench("connections", (), ("--sockets", "1000"), 3, 1),
     Bench(
-        "resume", (), ("--missed", "1000,10000", "--repeats", "2", "--via-services", "500"), 5, 1.5
+        "resume", (), ("--missed", "1000,10000", "--repeats", "2", "--via-services", "500"), 7, 2.5
     ),
-    Bench("write_path", (), ("--messages", "300"), 4, 1.5),
+    Bench("write_path", (), ("--messages", "300"), 5, 2.5),
     Bench(
         "review_search",
         (),
