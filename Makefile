@@ -10,7 +10,7 @@ PORT ?= 8000
 NPM ?= npm
 
 .PHONY: help run test install install-dev frontend frontend-test lint typecheck pytest e2e \
-        migrate seed serve clean
+        migrate seed serve clean soak
 
 help:
 	@echo "make run    install, build, migrate, seed demo data and serve at http://$(HOST):$(PORT)"
@@ -84,6 +84,20 @@ e2e: install-dev
 	$(BIN)/pytest tests/e2e
 
 test: install-dev frontend-test lint typecheck pytest e2e
+
+# The soak (not part of `make test`): about 10 minutes of 1,000 sockets over two workers
+# with faults, on a Redis and a PostgreSQL of its own (bench/soak.py; the estimate is
+# printed first; SOAK_ARGS="--minutes 2 --sockets 300 --repeat 2" for a shorter run),
+# then the API fuzzing long run when bench/fuzz_api.py is there.
+SOAK_ARGS ?=
+FUZZ_EXAMPLES ?= 1000
+soak: install-dev
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+	@if [ -f bench/fuzz_api.py ]; then \
+		$(BIN)/python -m bench.fuzz_api --max-examples $(FUZZ_EXAMPLES); \
+	else \
+		echo "bench/fuzz_api.py is not there yet: no API fuzzing long run"; \
+	fi
 
 # Benchmarks, not part of `make test` (bench/run_all.py: each starts its own workers and
 # databases on 127.0.0.1, prints an estimate first; a full run takes up to 30 minutes).
