@@ -212,8 +212,7 @@ def alert_list(request: HttpRequest, code: str, query: Query[AlertListQuery]) ->
     summary="Issue an alert to agencies at a crossing point",
     openapi_extra=refuses_valid(
         "`expires_at` not in the future",
-        "target agencies, an issuing agency or an incident that do not exist or are not "
-        "at this crossing point",
+        "target agencies not deployed at this crossing point (`agency_not_deployed`)",
     ),
 )
 def alert_create(request: HttpRequest, code: str, payload: AlertIn) -> Status[AlertOut]:

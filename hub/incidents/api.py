@@ -83,7 +83,6 @@ def incident_list(request: HttpRequest, query: Query[IncidentListQuery]) -> Inci
     summary="Report an incident",
     openapi_extra=refuses_valid(
         "occurred_at in the future or before the year 2000",
-        "a crossing point or agency code that does not exist or that you do not serve",
     ),
 )
 def incident_create(request: HttpRequest, payload: IncidentCreate) -> Status[IncidentOut]:
@@ -204,7 +203,6 @@ def _message_out(result: services.MessageResult) -> MessageWriteOut:
     openapi_extra=refuses_valid(
         "an empty body without attachments",
         "attachment ids that are not files of this incident (`attachment_unknown`)",
-        "an agency you do not act for",
     ),
 )
 def message_create(request: HttpRequest, ref: str, payload: MessageIn) -> Status[MessageWriteOut]:

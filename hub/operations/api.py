@@ -546,9 +546,6 @@ def template_version_create(
         "Items are matched by their stable `key`: added, removed, and changed (each changed "
         "field with its old and new value); the template's own changed fields in `fields`."
     ),
-    openapi_extra=refuses_valid(
-        "versions the template does not have, or `from` not older than `to`",
-    ),
 )
 def template_diff(request: HttpRequest, code: str, query: Query[TemplateDiffQuery]) -> TemplateDiff:
     return template_diff_for(request_user(request), code, query.from_version, query.to_version)
@@ -578,8 +575,9 @@ def operation_list(request: HttpRequest, query: Query[OperationListQuery]) -> li
     response={201: OperationOut, 200: OperationOut, **ERRORS_WRITE},
     summary="Start a joint operation from an SOP template",
     openapi_extra=refuses_valid(
-        "a template, template version, incident or agency that does not exist here",
-        "a task position assigned twice or not in the template (`duplicate_position`)",
+        "a task position assigned twice (`duplicate_position`) or not in the template "
+        "(`unknown_task`), or to an agency not deployed here (`agency_not_deployed`)",
+        "an incident at another crossing point",
     ),
 )
 def operation_create(request: HttpRequest, payload: OperationIn) -> Status[OperationOut]:
@@ -621,9 +619,10 @@ def operation_detail(request: HttpRequest, ref: str) -> OperationOut:
     summary="Move a task (status, note, evidence, evidence files, reason) or assign it "
     "(agency, officers)",
     openapi_extra=refuses_valid(
-        "no change at all, or an assignment together with work on the task",
-        "a status change the task's rules forbid (a note or a co-sign required)",
-        "an agency or officer who may not take the task",
+        "nothing to do (no status, note, evidence or files), or an assignment together "
+        "with work on the task",
+        "an assigned agency not deployed here (`agency_not_deployed`), or unknown or "
+        "inactive assignees",
     ),
 )
 def task_patch(request: HttpRequest, ref: str, task_id: int, payload: TaskPatch) -> OperationOut:

@@ -4428,7 +4428,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: versions the template does not have, or `from` not older than `to`. */
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4827,7 +4827,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: `expires_at` not in the future; target agencies, an issuing agency or an incident that do not exist or are not at this crossing point. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: `expires_at` not in the future; target agencies not deployed at this crossing point (`agency_not_deployed`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5232,7 +5232,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: occurred_at in the future or before the year 2000; a crossing point or agency code that does not exist or that you do not serve. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: occurred_at in the future or before the year 2000. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6429,7 +6429,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: an empty body without attachments; attachment ids that are not files of this incident (`attachment_unknown`); an agency you do not act for. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: an empty body without attachments; attachment ids that are not files of this incident (`attachment_unknown`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7352,7 +7352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: a template, template version, incident or agency that does not exist here; a task position assigned twice or not in the template (`duplicate_position`). */
+            /** @description Also for some requests the schema allows, by rules it cannot state: a task position assigned twice (`duplicate_position`) or not in the template (`unknown_task`), or to an agency not deployed here (`agency_not_deployed`); an incident at another crossing point. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7981,7 +7981,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Also for some requests the schema allows, by rules it cannot state: no change at all, or an assignment together with work on the task; a status change the task's rules forbid (a note or a co-sign required); an agency or officer who may not take the task. */
+            /** @description Also for some requests the schema allows, by rules it cannot state: nothing to do (no status, note, evidence or files), or an assignment together with work on the task; an assigned agency not deployed here (`agency_not_deployed`), or unknown or inactive assignees. */
             422: {
                 headers: {
                     [name: string]: unknown;
