@@ -169,7 +169,9 @@ def database_settings(
         }
         db["CONN_MAX_AGE"] = 0
     else:
-        db["CONN_HEALTH_CHECKS"] = True  # (with the pool: each checkout is checked)
+        # Each checkout is checked; hub.backends.postgresql makes that check cheap.
+        db["ENGINE"] = "hub.backends.postgresql"
+        db["CONN_HEALTH_CHECKS"] = True
         db.setdefault("OPTIONS", {})
         db["OPTIONS"].setdefault("connect_timeout", 5)
         if pool_max_size > 0:
