@@ -60,6 +60,7 @@ from hub.realtime.selectors import (
 )
 from hub.realtime.services import (
     alert_ack_from_socket,
+    as_signed_in,
     message_send_from_socket,
     read_mark_deferred,
     read_mark_from_socket,
@@ -451,20 +452,56 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         # Every frame that does something rides on a fresh sign-in check (one
         # query): deactivation, logout, session expiry or token revocation and
-        # expiry are honoured even if their control message never arrived.
-        user = await db(signed_in_user)(
-            user_id=self.user_id, session_key=self.session_key, token_id=self.token_id
-        )
-        if user is None:
-            await self.close_with(p.CloseCode.UNAUTHENTICATED, "signed out")
-            return
-        self.user = user
+        # expiry are honoured even if their control message never arrived. A write
+        # makes the check in the same database call as the write (as_signed_in).
         try:
+            write = self._write_of(frame)
+            if write is not None:
+                service, kwargs = write
+                done = await db(as_signed_in)(
+                    service,
+                    user_id=self.user_id,
+                    session_key=self.session_key,
+                    token_id=self.token_id,
+                    **kwargs,
+                )
+                if done is None:
+                    await self.close_with(p.CloseCode.UNAUTHENTICATED, "signed out")
+                    return
+                self.user, ack = done
+                await self.send_frame(ack)
+                return
+            user = await db(signed_in_user)(
+                user_id=self.user_id, session_key=self.session_key, token_id=self.token_id
+            )
+            if user is None:
+                await self.close_with(p.CloseCode.UNAUTHENTICATED, "signed out")
+                return
+            self.user = user
             await self.dispatch_frame(frame)
         except HubError as exc:
             await self.send_error(exc.code, exc.detail, ref)
         except LiveFeedUnavailable:
             await self.close_with(p.CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
+
+    @staticmethod
+    def _write_of(frame: Any) -> tuple[Any, dict[str, Any]] | None:
+        """The service and arguments of a write frame (answered with an ``ack``)."""
+        match frame:
+            case p.MessageSend():
+                return message_send_from_socket, {
+                    "stream": frame.stream,
+                    "body": frame.body,
+                    "client_msg_id": frame.client_msg_id,
+                    "attachments": frame.attachments,
+                }
+            case p.AlertAck():
+                return alert_ack_from_socket, {
+                    "alert_id": frame.alert_id,
+                    "client_msg_id": frame.client_msg_id,
+                    "agency": frame.agency,
+                }
+        return None
 
     async def dispatch_frame(self, frame: Any) -> None:
         match frame:
@@ -472,23 +509,6 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.on_subscribe(frame)
             case p.Unsubscribe():
                 await self.on_unsubscribe(frame)
-            case p.MessageSend():
-                ack = await db(message_send_from_socket)(
-                    actor=self.user,
-                    stream=frame.stream,
-                    body=frame.body,
-                    client_msg_id=frame.client_msg_id,
-                    attachments=frame.attachments,
-                )
-                await self.send_frame(ack)
-            case p.AlertAck():
-                ack = await db(alert_ack_from_socket)(
-                    actor=self.user,
-                    alert_id=frame.alert_id,
-                    client_msg_id=frame.client_msg_id,
-                    agency=frame.agency,
-                )
-                await self.send_frame(ack)
             case p.TypingIn():
                 await self.on_typing(frame)
             case p.Read():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from hub.accounts.models import User
@@ -13,6 +14,26 @@ from hub.events.streams import parse_stream_name
 from hub.incidents.services import message_post
 from hub.realtime.protocol import Ack
 from hub.realtime.selectors import signed_in_user
+
+
+def as_signed_in(
+    write: Callable[..., Ack],
+    *,
+    user_id: int,
+    session_key: str | None,
+    token_id: int | None,
+    **kwargs: Any,
+) -> tuple[User, Ack] | None:
+    """A write frame's sign-in check and the write itself, in one database call.
+
+    Every frame is checked against the sign-in state (``signed_in_user``); for a
+    write the check and the write share one thread hop and one pooled connection
+    instead of two. None when the socket's user is signed out: nothing is written.
+    """
+    user = signed_in_user(user_id=user_id, session_key=session_key, token_id=token_id)
+    if user is None:
+        return None
+    return user, write(actor=user, **kwargs)
 
 
 def message_send_from_socket(

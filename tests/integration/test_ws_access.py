@@ -222,6 +222,36 @@ async def test_the_next_frame_of_a_deactivated_user_is_refused(
     assert await sync_to_async(Message.objects.count)() == before
 
 
+async def test_an_alert_ack_after_deactivation_is_refused_and_acknowledges_nothing(
+    region: Sockets, settings: Any
+) -> None:
+    # The sign-in check of a write frame runs in the same database call as the write.
+    settings.HUB_WS_RECHECK_INTERVAL = 3600
+    from hub.alerts.models import AlertTarget
+
+    def issue() -> int:
+        return alert_issue(
+            actor=officer("na-cus.duty"),
+            crossing_point="WDH",
+            category="wanted_person",
+            severity="high",
+            title="Watch-list hit",
+            targets=["NA-IMM"],
+        ).alert.pk
+
+    alert_id = await sync_to_async(issue)()
+    s = await region.open("na-imm.duty")
+    with control_messages_lost():
+        await sync_to_async(deactivate)("na-imm.duty")
+    await s.send({"type": "alert.ack", "alert_id": alert_id, "client_msg_id": str(uuid.uuid4())})
+    assert await s.closed_with() == p.CloseCode.UNAUTHENTICATED
+
+    def acknowledged() -> int:
+        return AlertTarget.objects.filter(alert_id=alert_id, acknowledged_at__isnull=False).count()
+
+    assert await sync_to_async(acknowledged)() == 0
+
+
 async def test_the_next_frame_on_an_expired_token_is_refused(
     region: Sockets, settings: Any
 ) -> None:
