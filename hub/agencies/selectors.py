@@ -24,27 +24,28 @@ def access_for(user: User) -> Access:
             display_name=getattr(user, "display_name", ""),
             is_active=False,
         )
+    # Plain tuples, not model instances: this runs for every write and frame.
     memberships = list(
         Membership.objects.filter(user=user, is_active=True, agency__is_active=True)
-        .select_related("agency")
         .order_by("agency__code", "role", "id")
+        .values_list("pk", "agency_id", "agency__code", "agency__kind", "role")
     )
     points: dict[int, set[int]] = defaultdict(set)
     through = Membership.crossing_points.through.objects.filter(
-        membership_id__in=[m.pk for m in memberships], crossingpoint__is_active=True
+        membership_id__in=[m[0] for m in memberships], crossingpoint__is_active=True
     ).values_list("membership_id", "crossingpoint_id")
     for membership_id, point_id in through:
         points[membership_id].add(point_id)
     grants = tuple(
         Grant(
-            membership_id=m.pk,
-            agency_id=m.agency_id,
-            agency_code=m.agency.code,
-            agency_kind=m.agency.kind,
-            role=m.role,
-            crossing_point_ids=frozenset(points[m.pk]),
+            membership_id=pk,
+            agency_id=agency_id,
+            agency_code=code,
+            agency_kind=kind,
+            role=role,
+            crossing_point_ids=frozenset(points[pk]),
         )
-        for m in memberships
+        for pk, agency_id, code, kind, role in memberships
     )
     return Access(
         user_id=user.pk,

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from hub.accounts.models import User
 from hub.errors import IdempotencyConflict
 from hub.events.models import WriteReceipt
+from hub.queries import one_or_none
 
 R = TypeVar("R")
 
@@ -64,9 +65,9 @@ def run_idempotent(
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                existing = WriteReceipt.objects.filter(
-                    actor=actor, client_msg_id=client_msg_id
-                ).first()
+                existing = one_or_none(
+                    WriteReceipt.objects.filter(actor=actor, client_msg_id=client_msg_id)
+                )
                 if existing is not None:
                     if existing.action != action or existing.fingerprint != digest:
                         raise IdempotencyConflict(

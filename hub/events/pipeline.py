@@ -50,6 +50,7 @@ from hub.events.chain import FORM_DIGEST, canonical_bytes, chain_hash, new_salt
 from hub.events.models import Event, Stream
 from hub.events.streams import parse_stream_name
 from hub.events.types import ActorRef, EventEnvelope, EventPayload
+from hub.queries import one_or_none
 
 
 class EmitOutsideTransaction(RuntimeError):
@@ -99,6 +100,21 @@ def publish_event(stream: str, seq: int, frame: str) -> None:
     get_bus().publish(stream_channel(stream), stream_message(f"E{seq}", frame))
 
 
+def stream_lock(stream: str) -> Stream:
+    """The stream's row, locked until the transaction ends (created if new).
+
+    For a writer that must know the next seq before it emits (a message row
+    written with its seq, instead of updated after): ``row.last_seq + 1`` is the
+    seq the next ``emit(..., locked=row)`` will take.
+    """
+    _require_atomic()
+    row = one_or_none(Stream.objects.select_for_update().filter(name=stream))
+    if row is None:  # the stream's first event
+        stream_ensure(stream)
+        row = Stream.objects.select_for_update().get(name=stream)
+    return row
+
+
 def emit(
     *,
     stream: str,
@@ -106,18 +122,19 @@ def emit(
     actor: User | None,
     agency: Agency | None,
     at: datetime | None = None,
+    locked: Stream | None = None,
 ) -> Event:
     """Append ``payload`` to ``stream`` and publish it after commit.
 
     Precondition: inside ``transaction.atomic()``. Returns the saved event.
+    ``locked``: the row ``stream_lock(stream)`` returned in this transaction.
     """
     _require_atomic()
     if not payload.KIND:
         raise TypeError(f"{type(payload).__name__} is not a registered event kind")
-    row = Stream.objects.select_for_update().filter(name=stream).first()
-    if row is None:  # the stream's first event
-        stream_ensure(stream)
-        row = Stream.objects.select_for_update().get(name=stream)
+    if locked is not None and locked.name != stream:
+        raise ValueError(f"the locked row is {locked.name}, not {stream}")
+    row = locked if locked is not None else stream_lock(stream)
     seq = row.last_seq + 1
     at = at or timezone.now()
     data = payload.model_dump(mode="json")
@@ -150,6 +167,7 @@ def emit(
         form=FORM_DIGEST,
     )
     Stream.objects.filter(pk=row.pk).update(last_seq=seq, last_hash=digest)
+    row.last_seq, row.last_hash = seq, digest  # (a caller's row stays the head)
     envelope = EventEnvelope(
         stream=stream,
         seq=seq,

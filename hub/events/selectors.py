@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -41,7 +43,7 @@ from hub.events.filters import EventFilter
 from hub.events.models import Event, Stream
 from hub.events.pipeline import actor_ref
 from hub.events.streams import require_readable_stream
-from hub.events.types import EventEnvelope
+from hub.events.types import ActorRef, EventEnvelope
 
 MAX_PAGE = 500
 
@@ -108,6 +110,41 @@ def _filtered(
     return qs
 
 
+class EventRow(NamedTuple):
+    """An event's columns as readers see them, without a model instance.
+
+    Pages are read as plain rows: building an Event, User, Agency and Stream
+    instance per event was most of a replay's CPU. The actors and agencies of a
+    page are read once (``envelopes_for``).
+    """
+
+    seq: int
+    kind: str
+    at: datetime
+    payload: dict[str, Any]
+    actor_id: int | None
+    actor_agency_id: int | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventRow:
+        """The row of an Event instance already loaded."""
+        return cls(
+            event.seq,
+            event.kind,
+            event.at,
+            event.payload,
+            event.actor_id,
+            event.actor_agency_id,
+            event.prev_hash,
+            event.hash,
+        )
+
+
+ROW_FIELDS = ("seq", "kind", "at", "payload", "actor_id", "actor_agency_id", "prev_hash", "hash")
+
+
 def events_after(
     name: str,
     *,
@@ -116,15 +153,23 @@ def events_after(
     until: int | None = None,
     kind_prefix: str = "",
     event_filter: EventFilter | None = None,
-) -> list[Event]:
+) -> list[EventRow]:
     """The oldest ``limit`` events with ``after < seq <= until`` that pass the kind
     prefix and ``event_filter``, in ascending seq order (a keyset read on
     ``(stream, seq)``: it walks the index from ``after`` and stops at ``limit`` rows)."""
     qs = _filtered(name, kind_prefix=kind_prefix, event_filter=event_filter).filter(seq__gt=after)
     if until is not None:
         qs = qs.filter(seq__lte=until)
-    return list(
-        qs.select_related("actor", "actor_agency", "stream").order_by("seq")[: min(limit, MAX_PAGE)]
+    rows = qs.order_by("seq").values_list(*ROW_FIELDS)[: min(limit, MAX_PAGE)]
+    return [EventRow(*row) for row in rows]
+
+
+def envelopes_after(
+    name: str, *, after: int, limit: int, until: int | None = None
+) -> list[EventEnvelope]:
+    """``envelopes_for(events_after(...), present_stream=name)``: replay and resume."""
+    return envelopes_for(
+        events_after(name, after=after, limit=limit, until=until), present_stream=name
     )
 
 
@@ -136,19 +181,14 @@ def events_before(
     after: int = 0,
     kind_prefix: str = "",
     event_filter: EventFilter | None = None,
-) -> list[Event]:
+) -> list[EventRow]:
     """The newest ``limit`` events with ``after < seq < before`` that pass the kind
     prefix and ``event_filter``, in ascending seq order (the index walked backward)."""
     qs = _filtered(name, kind_prefix=kind_prefix, event_filter=event_filter).filter(seq__lt=before)
     if after > 0:
         qs = qs.filter(seq__gt=after)
-    newest_first = list(
-        qs.select_related("actor", "actor_agency", "stream").order_by("-seq")[
-            : min(limit, MAX_PAGE + 1)
-        ]
-    )
-    newest_first.reverse()
-    return newest_first
+    rows = qs.order_by("-seq").values_list(*ROW_FIELDS)[: min(limit, MAX_PAGE + 1)]
+    return [EventRow(*row) for row in reversed(rows)]
 
 
 def events_matched(
@@ -166,24 +206,38 @@ def events_matched(
     )
 
 
-def envelopes_for(
-    events: Sequence[Event], *, present_stream: str | None = None
-) -> list[EventEnvelope]:
-    """Envelopes as readers see them (the stream kind's presenter masks payloads)."""
-    payloads = [e.payload for e in events]
-    if present_stream is not None and events:
-        from hub.events.streams import parse_stream_name
+def envelopes_for(events: Sequence[EventRow], *, present_stream: str) -> list[EventEnvelope]:
+    """Envelopes of one stream's rows as readers see them (the stream kind's presenter
+    masks payloads), with the page's actors and agencies read once."""
+    if not events:
+        return []
+    from hub.accounts.models import User
+    from hub.agencies.models import Agency
+    from hub.events.streams import parse_stream_name
 
-        kind, _ = parse_stream_name(present_stream)
-        if kind.present is not None:
-            payloads = kind.present(events)
+    users = User.objects.only("id", "username", "first_name", "last_name").in_bulk(
+        {e.actor_id for e in events if e.actor_id is not None}
+    )
+    agencies = Agency.objects.only("id", "code", "name").in_bulk(
+        {e.actor_agency_id for e in events if e.actor_agency_id is not None}
+    )
+    refs: dict[tuple[int | None, int | None], ActorRef | None] = {}
+    for e in events:
+        key = (e.actor_id, e.actor_agency_id)
+        if key not in refs:
+            refs[key] = actor_ref(
+                users.get(e.actor_id) if e.actor_id is not None else None,
+                agencies.get(e.actor_agency_id) if e.actor_agency_id is not None else None,
+            )
+    kind, _ = parse_stream_name(present_stream)
+    payloads = kind.present(events) if kind.present is not None else [e.payload for e in events]
     return [
         EventEnvelope(
-            stream=e.stream.name,
+            stream=present_stream,
             seq=e.seq,
             kind=e.kind,
             at=e.at,
-            actor=actor_ref(e.actor, e.actor_agency),
+            actor=refs[(e.actor_id, e.actor_agency_id)],
             payload=payload,
         )
         for e, payload in zip(events, payloads, strict=True)
@@ -200,7 +254,7 @@ class EventPageRead:
     ``matched``: how many events up to ``head`` pass the filters (None unless asked).
     """
 
-    events: list[Event]
+    events: list[EventRow]
     envelopes: list[EventEnvelope]
     head: int
     next_after: int | None
@@ -285,7 +339,7 @@ def stream_page_for(
 
 def stream_events_for(
     access: Access, name: str, *, after: int, limit: int, kind_prefix: str = ""
-) -> tuple[list[Event], list[EventEnvelope], int]:
+) -> tuple[list[EventRow], list[EventEnvelope], int]:
     """A readable page of a stream: (events, envelopes, head). NotFound if not the caller's."""
     page = stream_page_for(access, name, after=after, limit=limit, kind_prefix=kind_prefix)
     return page.events, page.envelopes, page.head

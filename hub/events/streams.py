@@ -13,13 +13,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.errors import NotFound
 
 if TYPE_CHECKING:
     from hub.agencies.access import Access
-    from hub.events.models import Event
+
+
+class EventLike(Protocol):
+    """What a presenter reads of an event: an ``Event`` row, or a plain ``EventRow``."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def payload(self) -> Any: ...
+
 
 STREAM_NAME_RE = re.compile(r"^(?P<kind>[a-z]{3,20}):(?P<key>[A-Z0-9][A-Z0-9-]{0,60})$")
 STREAM_NAME_MAX = 120
@@ -27,7 +37,7 @@ STREAM_NAME_MAX = 120
 # can_read(access, key) -> bool. Must treat unknown keys as unreadable.
 ReadResolver = Callable[["Access", str], bool]
 # present(events) -> payloads to show, one per event, same order.
-Presenter = Callable[[Sequence["Event"]], list[dict[str, Any]]]
+Presenter = Callable[[Sequence[EventLike]], list[dict[str, Any]]]
 # visible(access) -> names of every stream of this kind the caller may read.
 Lister = Callable[["Access"], Iterable[str]]
 # reader(key) -> a pure "can read?" over the stream's facts read once (None: no such

@@ -61,7 +61,7 @@ from hub.events.checkpoints import stream_proof
 from hub.events.filters import GROUPS, EventFilter
 from hub.events.models import GENESIS_HASH, Event, Stream
 from hub.events.permissions import can_see_export_verification
-from hub.events.selectors import envelopes_for
+from hub.events.selectors import EventRow, envelopes_for
 from hub.events.streams import can_read_stream
 from hub.incidents import permissions as perms
 from hub.incidents.models import Incident
@@ -393,7 +393,8 @@ def _walk(stream_name: str, events: QuerySet[Event]) -> Iterable[tuple[Event, An
         )
         if not page:
             return
-        yield from zip(page, envelopes_for(page, present_stream=stream_name), strict=True)
+        rows = [EventRow.of(e) for e in page]
+        yield from zip(page, envelopes_for(rows, present_stream=stream_name), strict=True)
         if len(page) < PAGE:
             return
         after = page[-1].seq

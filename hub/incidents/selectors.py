@@ -18,11 +18,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from hub.agencies.access import OPERATIONAL_ROLES, Access
 from hub.agencies.models import Role
-from hub.events.models import Event
 from hub.events.reads import read_seqs
 from hub.events.selectors import stream_head, stream_snapshot
+from hub.events.streams import EventLike
 from hub.incidents.models import Incident, Message, Participation
 from hub.incidents.permissions import IncidentFacts, can_read_incident
+from hub.queries import one_or_none
 from hub.security import log_denial
 
 MAX_LIMIT = 200
@@ -121,7 +122,7 @@ def incident_for(
     """
     if not isinstance(ref, str) or len(ref) > 32:
         return None
-    incident = _base().filter(ref=ref).first()
+    incident = one_or_none(_base().filter(ref=ref))
     if incident is None:
         return None
     facts = incident_facts(incident)
@@ -272,7 +273,7 @@ def incident_stream_names(access: Access) -> list[str]:
 MASKED_KINDS = frozenset({"message.posted", "message.edited"})
 
 
-def present_incident_events(events: Sequence[Event]) -> list[dict[str, Any]]:
+def present_incident_events(events: Sequence[EventLike]) -> list[dict[str, Any]]:
     """Hide the text (and the mentions) of redacted messages from readers (the record
     keeps them). Messages recorded before mentions existed show ``mentions: []``, so
     every message payload has the same shape."""

@@ -35,7 +35,7 @@ from hub.events.control import stream_access_changed
 from hub.events.idempotency import Written, new_client_msg_id, run_idempotent
 from hub.events.models import WriteReceipt
 from hub.events.notices import incident_notice, mention_notice
-from hub.events.pipeline import emit
+from hub.events.pipeline import emit, stream_lock
 from hub.events.selectors import stream_head
 from hub.events.types import (
     FieldChange,
@@ -63,6 +63,7 @@ from hub.incidents.models import (
 )
 from hub.incidents.permissions import Decision, IncidentFacts
 from hub.incidents.selectors import incident_facts
+from hub.queries import one_or_none
 from hub.security import acting_agency, refuse
 from hub.text import clean_text
 
@@ -147,11 +148,10 @@ def _locked_incident(access: Access, ref: str, *, action: str) -> tuple[Incident
     """The incident row, locked, if the caller may read it; NotFound otherwise."""
     if not isinstance(ref, str) or len(ref) > 32:
         raise NotFound("Not found.")
-    incident = (
+    incident = one_or_none(
         Incident.objects.select_for_update(of=("self",))
         .select_related("crossing_point", "lead_agency", "reporting_agency")
         .filter(ref=ref)
-        .first()
     )
     if incident is None:
         raise NotFound("Not found.")
@@ -607,6 +607,9 @@ def message_post(
         _not_closed(incident)
         referred = attachments_to_refer(incident_id=incident.pk, ids=files)
         mentions = resolve_mentions(body=text, facts=facts)
+        # The message row is written with the seq its event will take (the stream
+        # is locked from here to the commit), not updated after the emit.
+        stream = stream_lock(incident.stream_name)
         message = Message.objects.create(
             incident=incident,
             author=actor,
@@ -614,7 +617,7 @@ def message_post(
             body=text,
             mentions=[m.model_dump(mode="json") for m in mentions],
             client_msg_id=client_msg_id,
-            seq=0,
+            seq=stream.last_seq + 1,
             created_at=timezone.now(),
         )
         event = emit(
@@ -625,9 +628,10 @@ def message_post(
             actor=actor,
             agency=acting,
             at=message.created_at,
+            locked=stream,
         )
-        message.seq = event.seq
-        message.save(update_fields=["seq"])
+        if event.seq != message.seq:  # (cannot happen while the stream row is locked)
+            raise RuntimeError(f"{incident.stream_name}: seq {event.seq} != {message.seq}")
         attachments_link(message=message, ids=referred)
         _notify_mentioned(
             incident, facts, mentions, actor=actor, agency=acting, seq=event.seq, body=text

@@ -30,13 +30,14 @@ from hub.agencies.models import CrossingPoint
 from hub.agencies.selectors import access_for, accesses_for
 from hub.events.pipeline import encode_event_frame
 from hub.events.reads import stream_readers
-from hub.events.selectors import envelopes_for, events_after, stream_head
+from hub.events.selectors import envelopes_after, stream_head
 from hub.events.streams import (
     can_read_stream,
     parse_stream_name,
     require_readable_stream,
     stream_reader,
 )
+from hub.queries import one_or_none
 from hub.realtime.protocol import (
     REPLAY_PAGE,
     PendingAlert,
@@ -53,8 +54,7 @@ DB_SESSION_ENGINES = frozenset(
 
 def frames_between(stream: str, *, after: int, upto: int | None = None) -> Frames:
     """Encoded frames of events with after < seq <= upto (one page at most)."""
-    events = events_after(stream, after=after, limit=REPLAY_PAGE, until=upto)
-    envelopes = envelopes_for(events, present_stream=stream)
+    envelopes = envelopes_after(stream, after=after, limit=REPLAY_PAGE, until=upto)
     return [(env.seq, encode_event_frame(env)) for env in envelopes]
 
 
@@ -107,13 +107,13 @@ def _stream_reader(stream: str) -> Callable[[Access], bool] | None:
 
     kind, key = parse_stream_name(stream)
     if kind.kind == "incident":
-        incident = Incident.objects.filter(ref=key).first()
+        incident = one_or_none(Incident.objects.filter(ref=key))
         if incident is None:
             return None
         facts = incident_facts(incident)
         return lambda access: can_read_incident(access, facts)
     if kind.kind == "operation":
-        operation = Operation.objects.select_related("incident").filter(ref=key).first()
+        operation = one_or_none(Operation.objects.select_related("incident").filter(ref=key))
         if operation is None:
             return None
         op_facts = operation_facts(operation)
@@ -179,13 +179,13 @@ def signed_in_user(*, user_id: int, session_key: str | None, token_id: int | Non
         valid = ApiToken.objects.filter(
             pk=token_id, user_id=OuterRef("pk"), revoked_at__isnull=True
         ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        return users.filter(Exists(valid)).first()
+        return one_or_none(users.filter(Exists(valid)))
     if session_key is not None and _db_sessions():
         from django.contrib.sessions.models import Session
 
         live = Session.objects.filter(session_key=session_key, expire_date__gt=now)
-        return users.filter(Exists(live)).first()
-    user = users.first()
+        return one_or_none(users.filter(Exists(live)))
+    user = one_or_none(users)
     if user is not None and session_key is not None:
         return user if session_is_signed_in(session_key, user_id) else None
     return user

@@ -1,0 +1,92 @@
+"""Replay, resume and the timeline build envelopes from plain rows (``EventRow``): the
+same envelopes as from the Event instances, in a few queries whatever the page size."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from hub.events.models import Event
+from hub.events.pipeline import actor_ref
+from hub.events.selectors import envelopes_after
+from hub.events.types import EventEnvelope
+from hub.incidents import services
+from hub.incidents.selectors import present_incident_events
+from hub.realtime.selectors import frames_between
+from tests.factories import officer, post, report, seed
+
+pytestmark = pytest.mark.django_db
+
+
+def busy_incident() -> str:
+    """Messages by two agencies, an edit, a redaction, mentions, a status move."""
+    seed()
+    incident = report()
+    ref = incident.ref
+    services.incident_invite_agency(actor=officer("na-imm.coord"), ref=ref, agency="NA-POL")
+    first = post("na-imm.duty", ref, "Passenger held at desk 4 @NA-POL")
+    post("na-pol.duty", ref, "On my way.")
+    services.message_edit(
+        actor=officer("na-imm.duty"),
+        ref=ref,
+        message_id=first.message.pk,
+        body="Passenger held at desk 5 @NA-POL",
+        client_msg_id=uuid.uuid4(),
+    )
+    secret = post("na-imm.duty", ref, "Name and passport number of the witness")
+    services.message_redact(
+        actor=officer("na-imm.duty"),
+        ref=ref,
+        message_id=secret.message.pk,
+        reason="Personal data posted by mistake",
+    )
+    for i in range(30):
+        post("na-pol.duty" if i % 2 else "na-imm.duty", ref, f"update {i}")
+    return incident.stream_name
+
+
+def from_instances(stream: str, after: int, until: int | None) -> list[EventEnvelope]:
+    """The envelopes as built from Event instances (how they were built before rows)."""
+    events = Event.objects.filter(stream__name=stream, seq__gt=after).order_by("seq")
+    if until is not None:
+        events = events.filter(seq__lte=until)
+    page = list(events.select_related("actor", "actor_agency", "stream"))
+    return [
+        EventEnvelope(
+            stream=e.stream.name,
+            seq=e.seq,
+            kind=e.kind,
+            at=e.at,
+            actor=actor_ref(e.actor, e.actor_agency),
+            payload=payload,
+        )
+        for e, payload in zip(page, present_incident_events(page), strict=True)
+    ]
+
+
+def test_envelopes_from_rows_equal_the_ones_from_instances_redactions_included() -> None:
+    stream = busy_incident()
+    for after, until in [(0, None), (3, None), (0, 7), (10, 20)]:
+        expected = from_instances(stream, after, until)
+        assert expected
+        assert envelopes_after(stream, after=after, limit=500, until=until) == expected
+    redacted = [e for e in envelopes_after(stream, after=0, limit=500) if e.payload.get("redacted")]
+    assert redacted
+    assert all(e.payload["body"] == "" for e in redacted)
+    assert {e.actor.agency for e in envelopes_after(stream, after=0, limit=500) if e.actor} == {
+        "NA-IMM",
+        "NA-POL",
+    }
+
+
+def test_a_replay_page_costs_the_same_few_queries_at_any_size() -> None:
+    stream = busy_incident()
+    with CaptureQueriesContext(connection) as small:
+        assert len(frames_between(stream, after=0, upto=3)) == 3
+    with CaptureQueriesContext(connection) as large:
+        assert len(frames_between(stream, after=0)) > 30
+    # The stream id, the rows, the actors, the agencies, the redacted messages.
+    assert len(large.captured_queries) == len(small.captured_queries) <= 5
