@@ -3,6 +3,7 @@ same envelopes as from the Event instances, in a few queries whatever the page s
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -90,3 +91,22 @@ def test_a_replay_page_costs_the_same_few_queries_at_any_size() -> None:
         assert len(frames_between(stream, after=0)) > 30
     # The stream id, the rows, the actors, the agencies, the redacted messages.
     assert len(large.captured_queries) == len(small.captured_queries) <= 5
+
+
+def test_the_rest_page_is_the_documented_event_page_with_the_frames_times() -> None:
+    from hub.events.api import EventPage
+    from tests.factories import Api
+
+    stream = busy_incident()
+    response = Api("na-imm.duty").get(f"/api/v1/streams/{stream}/events", {"limit": 500})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    page = EventPage.model_validate(response.json())
+    stored = list(Event.objects.filter(stream__name=stream).order_by("seq"))
+    assert [e.seq for e in page.events] == [e.seq for e in stored]
+    assert [(e.at, e.hash, e.prev_hash) for e in page.events] == [
+        (e.at, e.hash, e.prev_hash) for e in stored
+    ]
+    # The same text as the socket's replay frames (microseconds kept).
+    frames = [json.loads(f) for _, f in frames_between(stream, after=0)]
+    assert [e["at"] for e in response.json()["events"]] == [f["at"] for f in frames]
