@@ -67,12 +67,20 @@ from hub.events.bus import (
 from hub.events.notices import MENTION_NOTICE, NOTICE_HEADER
 from hub.events.selectors import stream_head, stream_heads
 from hub.realtime.db import close_pool_connections, db
-from hub.realtime.presence import HEARTBEAT, LocalPresence, Member, PresenceStore, RedisPresence
+from hub.realtime.presence import (
+    HEARTBEAT,
+    LocalPresence,
+    Member,
+    PresenceStore,
+    RedisPresence,
+    with_member,
+)
 from hub.realtime.protocol import (
     NOTICE,
     CloseCode,
     IncidentNotice,
     MentionNotice,
+    OnlineUser,
     Presence,
     encode,
 )
@@ -96,6 +104,10 @@ GAP_GRACE = 0.25  # seconds an out-of-order frame waits for the missing seq
 SWEEP_INTERVAL = 2.0  # seconds between database reconciliations of active feeds
 FEED_LINGER = 30.0  # seconds a feed with no subscribers stays subscribed
 PRESENCE_DEBOUNCE = 0.2  # seconds joins and leaves are gathered into one presence frame
+# How long a worker answers a newcomer from the stream's last presence read (plus the
+# newcomer) instead of reading every member again: one read per join made a storm
+# of N joins on one stream cost N^2 member decodes (5,000 sockets: ~40 ms per connect).
+PRESENCE_FRESH = 1.0
 RECHECK_CONCURRENCY = 4  # access re-checks at once per worker (the DB pool has 8 threads)
 
 
@@ -357,6 +369,7 @@ class RealtimeHub:
         self.start_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_presence: dict[str, str] = {}
+        self._online: dict[str, tuple[float, dict[str, list[OnlineUser]]]] = {}
         self._presence_due: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._recheck_slots = asyncio.Semaphore(RECHECK_CONCURRENCY)
@@ -544,10 +557,22 @@ class RealtimeHub:
         self.memberships[sub.stream][sub.conn.conn_id] = sub.member
         await self.presence.join(sub.stream, sub.member)
         # The newcomer sees who is here (themselves included) at once; the
-        # others hear of them in the next coalesced broadcast.
-        online = await self.presence.online(sub.stream)
+        # others hear of them in the next coalesced broadcast. Within
+        # PRESENCE_FRESH of the last read, that read (plus the newcomer) answers;
+        # any change since then reaches them in the broadcasts that follow.
+        cached = self._online.get(sub.stream)
+        if cached is not None and self.loop.time() - cached[0] < PRESENCE_FRESH:
+            online = with_member(cached[1], sub.member)
+        else:
+            online = await self.online_now(sub.stream)
         await sub.push_other(encode(Presence(type="presence", stream=sub.stream, online=online)))
         self.schedule_presence(sub.stream)
+
+    async def online_now(self, stream: str) -> dict[str, list[OnlineUser]]:
+        """Who is on ``stream``, read from the presence store (and kept for newcomers)."""
+        online = await self.presence.online(stream)
+        self._online[stream] = (self.loop.time(), online)
+        return online
 
     def schedule_presence(self, stream: str) -> None:
         """Broadcast the stream's presence soon, once for a burst of joins and leaves.
@@ -566,7 +591,7 @@ class RealtimeHub:
 
     async def broadcast_presence(self, stream: str) -> None:
         try:
-            online = await self.presence.online(stream)
+            online = await self.online_now(stream)
         except Exception:
             logger.warning("presence read failed for %s", stream, exc_info=True)
             return
@@ -604,6 +629,7 @@ class RealtimeHub:
             if self._last_presence.get(feed.stream) == frame:
                 return
             self._last_presence[feed.stream] = frame
+            self._online.pop(feed.stream, None)  # someone's view changed: read anew
         sender = header[1:] if header.startswith("T") else None
         for sub in list(feed.subs.values()):
             if sender is not None and sub.conn.conn_id == sender:
@@ -881,7 +907,7 @@ class RealtimeHub:
                 await self.presence.heartbeat(members, conns)
                 # Workers that died without leaving age out; refresh local views.
                 for stream in list(self.memberships):
-                    online = await self.presence.online(stream)
+                    online = await self.online_now(stream)
                     frame = encode(Presence(type="presence", stream=stream, online=online))
                     if self._last_presence.get(stream) != frame:
                         self._last_presence[stream] = frame

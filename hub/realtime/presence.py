@@ -74,6 +74,17 @@ def group_online(members: list[Member]) -> dict[str, list[OnlineUser]]:
     }
 
 
+def with_member(online: dict[str, list[OnlineUser]], member: Member) -> dict[str, list[OnlineUser]]:
+    """``online`` (as ``group_online`` gives it) with ``member`` in it too."""
+    grouped = {agency: {u.user: u.name for u in users} for agency, users in online.items()}
+    for agency in member.agencies or ("-",):
+        grouped.setdefault(agency, {})[member.user] = member.name
+    return {
+        agency: [OnlineUser(user=u, name=n) for u, n in sorted(users.items())]
+        for agency, users in sorted(grouped.items())
+    }
+
+
 class PresenceStore:
     remote = False  # True when its calls are network round trips (Redis)
 

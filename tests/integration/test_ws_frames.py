@@ -1598,3 +1598,37 @@ class TestThroughRedis:
             "stream": inc.stream_name,
             "reason": "access_revoked",
         }
+
+
+async def test_a_burst_of_joins_reads_presence_once_and_each_newcomer_sees_themselves(
+    region: Sockets,
+) -> None:
+    # One read of every member per join made a storm of N joins cost N^2 decodes.
+    from hub.realtime.hub import current_hub
+
+    inc = await incident()
+    first = await region.open("na-imm.duty")
+    await first.subscribe(inc.stream_name)
+    hub = current_hub()
+    assert hub is not None
+    reads = 0
+    real_online = hub.presence.online
+
+    async def counted(stream: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real_online(stream)
+
+    hub._presence_due.add(inc.stream_name)  # (no broadcast reads during the burst)
+    with mock.patch.object(hub.presence, "online", counted):
+        hub._online.pop(inc.stream_name, None)
+        names = ["na-imm.coord", "na-imm.senior", "na-imm.coord", "na-imm.senior"]
+        for username in names:
+            s = await region.open(username)
+            await s.subscribe(inc.stream_name)
+            while (frame := await recv(s))["type"] != "presence":
+                pass
+            listed = {u["user"] for users in frame["online"].values() for u in users}
+            assert username in listed
+            assert "na-imm.duty" in listed
+    assert reads == 1
