@@ -90,7 +90,7 @@ test: install-dev frontend-test lint typecheck pytest e2e
 # printed first; SOAK_ARGS="--minutes 2 --sockets 300 --repeat 2" for a shorter run),
 # then the API fuzzing long run when bench/fuzz_api.py is there.
 SOAK_ARGS ?=
-FUZZ_EXAMPLES ?= 1000
+FUZZ_EXAMPLES ?= 200
 soak: install-dev
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 	@if [ -f bench/fuzz_api.py ]; then \
