@@ -18,11 +18,21 @@ benchmark's lifted limit (bench.settings_bench) is not needed here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
 
 import pytest
 from django.db import connection
 
-from bench.fanout import VARIANTS, Config, count_deliveries, measure
+from bench.fanout import (
+    VARIANTS,
+    Config,
+    Row,
+    count_deliveries,
+    measure,
+    one_vs_two,
+    one_vs_two_pairs,
+)
 from bench.harness import bench_env
 from hub.agencies.demo import seed_reference_data
 from hub.incidents.demo import seed_incidents
@@ -38,6 +48,25 @@ def test_count_deliveries_finds_gaps_and_repeats() -> None:
     assert count_deliveries([0, 0, 0], 2) == (1, 2)
     assert count_deliveries([], 3) == (3, 0)
     assert count_deliveries([0, 1, 2, 9, -1], 3) == (0, 2)  # outside the step: extra
+
+
+def _ovt(workers: int, per_cpu_s: float) -> Row:
+    return Row(
+        section="one vs two workers", variant="hub-ws", subscribers=500, workers=workers,
+        load="10 msg/s", messages=100, expected=50_000, deliveries=50_000, lost=0,
+        duplicated=0, socket_errors=0, p50_ms=1.0, p99_ms=2.0, wall_s=10.0,
+        server_cpu_s=1.0, deliveries_per_cpu_s=per_cpu_s, deliveries_per_s=5000.0,
+        client_cpu_s=1.0, client_share=0.5,
+    )  # fmt: skip
+
+
+def test_one_vs_two_is_the_median_of_alternating_pairs() -> None:
+    rows = [_ovt(1, 100), _ovt(2, 67), _ovt(1, 100), _ovt(2, 96), _ovt(1, 100), _ovt(2, 90)]
+    assert one_vs_two_pairs(rows) == [0.67, 0.96, 0.9]
+    assert one_vs_two(rows) == 0.9  # one noisy pair does not decide it
+    fan_out = dataclasses.replace(_ovt(2, 1), section="fan-out")
+    assert one_vs_two_pairs([fan_out, *rows[:2]]) == [0.67]  # only that section counts
+    assert math.isnan(one_vs_two([_ovt(1, 100)]))  # no pair, no figure
 
 
 def test_fanout_bench_delivers_every_message_exactly_once(redis_url: str) -> None:
