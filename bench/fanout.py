@@ -56,6 +56,7 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import time
@@ -69,6 +70,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from bench import harness
@@ -174,6 +176,7 @@ class SubState:
     opened: float | None = None
     ready: float | None = None
     error: str | None = None
+    retries: int = 0  # closed with 1013 (the hub's admission gate) and tried again
 
 
 @dataclass
@@ -220,39 +223,53 @@ async def run_subscriber(
     gate: asyncio.Semaphore,
     parse: Callable[[str], tuple[int, int, float] | None],
 ) -> None:
+    backoff = 0.25
     try:
-        async with gate:
-            ws = await connect(
-                spec.url,
-                additional_headers=spec.headers,
-                origin=Origin(spec.origin),
-                compression=None,
-                max_size=2**22,
-                open_timeout=120,
-                ping_interval=None,
-                close_timeout=2,
-            )
-            state.opened = time.time()
-            if spec.subscribe is not None:
-                await ws.send(spec.subscribe)
-            else:
-                state.ready = state.opened
-        async with ws:
-            async for raw in ws:
-                now = time.time()
-                if not isinstance(raw, str):
+        while True:
+            async with gate:
+                ws = await connect(
+                    spec.url,
+                    additional_headers=spec.headers,
+                    origin=Origin(spec.origin),
+                    compression=None,
+                    max_size=2**22,
+                    open_timeout=120,
+                    ping_interval=None,
+                    close_timeout=2,
+                )
+                state.opened = time.time()
+                if spec.subscribe is not None:
+                    await ws.send(spec.subscribe)
+                else:
+                    state.ready = state.opened
+            try:
+                async with ws:
+                    async for raw in ws:
+                        now = time.time()
+                        if not isinstance(raw, str):
+                            continue
+                        if state.ready is None:
+                            if '"caught_up"' in raw:
+                                state.ready = now
+                            continue
+                        item = parse(raw)
+                        if item is None:
+                            continue
+                        step, index, stamp = item
+                        state.got.setdefault(step, []).append(index)
+                        state.latencies.setdefault(step, []).append(now - stamp)
+                        state.last[step] = now
+            except ConnectionClosed as exc:
+                # The hub's admission gate: a worker busy setting other sockets up
+                # closes with 1013 before any work; come back after a jittered wait,
+                # as every hub client does. Any other close ends this subscriber.
+                if state.ready is None and exc.rcvd is not None and exc.rcvd.code == 1013:
+                    state.retries += 1
+                    await asyncio.sleep(random.uniform(0, backoff))
+                    backoff = min(4.0, backoff * 2)
                     continue
-                if state.ready is None:
-                    if '"caught_up"' in raw:
-                        state.ready = now
-                    continue
-                item = parse(raw)
-                if item is None:
-                    continue
-                step, index, stamp = item
-                state.got.setdefault(step, []).append(index)
-                state.latencies.setdefault(step, []).append(now - stamp)
-                state.last[step] = now
+                raise
+            break
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # reported to the bench, which counts it

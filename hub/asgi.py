@@ -2,7 +2,9 @@
 
 WebSockets pass, in order: the Origin check against ALLOWED_HOSTS (it stays
 on: a page elsewhere cannot open a socket with an officer's cookie), the
-session (cookie) authentication, then bearer-token authentication.
+admission gate (at most HUB_WS_MAX_SETUPS sockets set up at once per worker;
+hub.realtime.admission), the session (cookie) authentication, then bearer-token
+authentication.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from hub.realtime.admission import AdmissionMiddleware  # noqa: E402
 from hub.realtime.auth import BearerTokenMiddleware  # noqa: E402
 from hub.realtime.routing import websocket_urlpatterns  # noqa: E402
 from hub.realtime.wire import KeepServerSend  # noqa: E402
@@ -34,7 +37,9 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": KeepServerSend(
             AllowedHostsOriginValidator(
-                AuthMiddlewareStack(BearerTokenMiddleware(URLRouter(websocket_urlpatterns)))
+                AdmissionMiddleware(
+                    AuthMiddlewareStack(BearerTokenMiddleware(URLRouter(websocket_urlpatterns)))
+                )
             )
         ),
     }

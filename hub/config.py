@@ -376,6 +376,7 @@ class Config:
     hsts_preload: bool
     log_level: str
     ws_max_connections_per_user: int
+    ws_max_setups: int
     alert_ack_windows: dict[str, int]
     email: EmailConfig
     search_config: str = "simple"
@@ -511,6 +512,9 @@ def load_config(environ: Mapping[str, str], *, var_dir: Path = VAR_DIR) -> Confi
             environ.get("HUB_WS_MAX_CONNECTIONS_PER_USER"),
             20,
             minimum=1,
+        ),
+        ws_max_setups=parse_int(
+            "HUB_WS_MAX_SETUPS", environ.get("HUB_WS_MAX_SETUPS"), 32, minimum=1
         ),
         email=email_settings(environ, production=production),
         search_config=parse_search_config(environ.get("HUB_SEARCH_CONFIG")),

@@ -46,6 +46,7 @@ from hub.agencies.selectors import access_for
 from hub.errors import HubError, InvalidInput, NotFound
 from hub.events.selectors import stream_head
 from hub.realtime import protocol as p
+from hub.realtime.admission import release_setup
 from hub.realtime.db import db
 from hub.realtime.hub import RealtimeHub, Subscription, get_hub
 from hub.realtime.presence import Member
@@ -235,6 +236,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Leave the hub without awaiting (remote clean-up in the background)."""
         self.closing = True
         self.write_direct = None
+        release_setup(self.scope)
         self._flush_reads()
         if self.registered:
             self.registered = False
@@ -535,6 +537,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_frame(
                 p.ResyncRequired(type="resync_required", stream=stream, head=head, reason=reason)
             )
+            release_setup(self.scope)  # its catch-up is REST's work, not this socket's
             return
         previous = self.subs.pop(stream, None)
         if previous is not None:
@@ -574,6 +577,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         if not sub.active:
             return
         await self.send_frame(p.CaughtUp(type="caught_up", stream=stream, seq=last))
+        release_setup(self.scope)  # set up: the next socket may start (admission gate)
         await sub.go_live(last)
         await self.hub.join_presence(sub)
         if stream.startswith("crossing:"):
