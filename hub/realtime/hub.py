@@ -17,9 +17,16 @@ Delivery path (no channel-layer queue, no per-socket thread hop or query):
   frames that arrive meanwhile are buffered and released after ``caught_up``,
   dropping any seq the replay already sent. The client never sees a gap or a
   duplicate across the switch.
-- When the bus is lost every socket is closed with 4503 (the close frame first,
-  Redis clean-up after or never: presence entries expire): clients reconnect and
-  resume from their last seq. The transport reconnects by itself.
+- When the bus is lost, open sockets stay open: every ``SWEEP_INTERVAL`` the
+  sweeper fills each feed from the database (at once, not after two sweeps) and
+  re-checks every socket's access (control messages cannot arrive). Deliveries
+  run seconds late; none is lost. Presence and typing pause; new sockets and new
+  feeds are refused with 4503 until the bus is back. The transport reconnects by
+  itself and subscribes again to every feed's channel; then each feed is filled
+  up to the record's head at once, the presence store (empty after a Redis
+  restart) is written again and every socket is re-checked. Closing every socket
+  instead sent a whole worker's clients back at once: at 1,000 sockets the
+  reconnect storm took about a minute of set-up on two cores.
 
 Access changes never stall the reader. A control message suspends the affected
 subscriptions at once (synchronously, so no event published after the change
@@ -53,6 +60,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Coroutine, Iterable
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from django.conf import settings
@@ -366,6 +374,8 @@ class RealtimeHub:
         )  # stream -> conn -> member
         self.healthy = False
         self.state_reason = "starting"
+        self.outages = 0  # times the bus was lost (a comeback after one catches up)
+        self.comeback: asyncio.Task[None] | None = None
         self.start_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_presence: dict[str, str] = {}
@@ -410,21 +420,29 @@ class RealtimeHub:
     async def _on_state(self, healthy: bool, reason: str) -> None:
         self.healthy = healthy
         self.state_reason = reason
-        if healthy:
+        if not healthy:
+            # Sockets and feeds stay: the sweeper feeds them from the database
+            # until the bus is back (see the module's docstring).
+            self.outages += 1
+            logger.error(
+                "live feed lost (%s): %d sockets kept, fed from the database every %.0f s",
+                reason,
+                len(self.conns),
+                SWEEP_INTERVAL,
+            )
             return
-        # The live path is gone: say so loudly, and let clients resume later.
-        for feed in list(self.feeds.values()):
-            self._close_feed(feed)
-        self.feeds.clear()
-        conns = list(self.conns.values())
-        for conn in conns:  # no more writes to any of them, before the first close
-            conn.stop_deliveries()
-        for conn in conns:
-            # Each close is sent at once; Redis clean-up is skipped while it is down.
+        if self.outages:
+            self.comeback = self.spawn(self.after_outage(), name="hub-after-outage")
+
+    async def after_outage(self) -> None:
+        """The bus is back. What it did not carry meanwhile comes from the record
+        at once; the presence store (empty after a Redis restart) is written again;
+        every socket is re-checked (control messages sent meanwhile are lost)."""
+        for step in (partial(self.sweep, at_once=True), self.heartbeat, self.recheck_connections):
             try:
-                await conn.close_with(CloseCode.LIVE_FEED_UNAVAILABLE, "live feed unavailable")
+                await step()
             except Exception:
-                logger.exception("closing %s failed", conn.conn_id)
+                logger.exception("catching up after the outage failed")
 
     def _close_feed(self, feed: Feed) -> None:
         feed.close()
@@ -798,9 +816,21 @@ class RealtimeHub:
                 await self.sweep()
             except Exception:
                 logger.exception("sweep failed")
+            if not self.healthy:
+                # No control message can arrive: re-check every socket each sweep.
+                try:
+                    await self.recheck_connections()
+                except Exception:
+                    logger.exception("re-check during the outage failed")
 
-    async def sweep(self) -> None:
-        """Reconcile feeds with the database: fill anything the bus did not bring."""
+    async def sweep(self, *, at_once: bool = False) -> None:
+        """Reconcile feeds with the database: fill anything the bus did not bring.
+
+        A feed behind the record is filled on the second sweep that finds it
+        behind (the notification may be in flight), or on the first one with
+        ``at_once`` or while the bus is down.
+        """
+        at_once = at_once or not self.healthy
         feeds = [f for f in self.feeds.values() if f.head >= 0]
         if not feeds:
             return
@@ -816,7 +846,9 @@ class RealtimeHub:
                     await self._rewound(feed, heads.get(feed.stream, 0))
             elif heads.get(feed.stream, 0) > feed.head:
                 # Behind on two sweeps in a row: the notification is not in flight.
-                if feed.behind_since is not None and now - feed.behind_since >= SWEEP_INTERVAL / 2:
+                if at_once or (
+                    feed.behind_since is not None and now - feed.behind_since >= SWEEP_INTERVAL / 2
+                ):
                     feed.schedule_fill(0, upto=heads[feed.stream])
                 elif feed.behind_since is None:
                     feed.behind_since = now
@@ -897,25 +929,32 @@ class RealtimeHub:
     async def _heartbeat_forever(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT)
+            if not self.healthy and self.presence.remote:
+                continue  # Redis is down; after_outage() writes everything again
             try:
-                members = [
-                    (stream, member)
-                    for stream, by_conn in self.memberships.items()
-                    for member in by_conn.values()
-                ]
-                conns = [(c.user_id, c.conn_id) for c in self.conns.values()]
-                await self.presence.heartbeat(members, conns)
-                # Workers that died without leaving age out; refresh local views.
-                for stream in list(self.memberships):
-                    online = await self.online_now(stream)
-                    frame = encode(Presence(type="presence", stream=stream, online=online))
-                    if self._last_presence.get(stream) != frame:
-                        self._last_presence[stream] = frame
-                        feed = self.feeds.get(stream)
-                        for sub in list(feed.subs.values()) if feed else []:
-                            await sub.push_other(frame)
+                await self.heartbeat()
             except Exception:
                 logger.warning("presence heartbeat failed", exc_info=True)
+
+    async def heartbeat(self) -> None:
+        """Refresh this worker's presence entries and connection counts, and the
+        local sockets' view of who is online."""
+        members = [
+            (stream, member)
+            for stream, by_conn in self.memberships.items()
+            for member in by_conn.values()
+        ]
+        conns = [(c.user_id, c.conn_id) for c in self.conns.values()]
+        await self.presence.heartbeat(members, conns)
+        # Workers that died without leaving age out; refresh local views.
+        for stream in list(self.memberships):
+            online = await self.online_now(stream)
+            frame = encode(Presence(type="presence", stream=stream, online=online))
+            if self._last_presence.get(stream) != frame:
+                self._last_presence[stream] = frame
+                feed = self.feeds.get(stream)
+                for sub in list(feed.subs.values()) if feed else []:
+                    await sub.push_other(frame)
 
 
 _hub: RealtimeHub | None = None

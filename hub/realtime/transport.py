@@ -5,7 +5,7 @@ to ``<prefix>:control`` always, and to ``<prefix>:stream:<name>`` for each strea
 that has local subscribers; ``subscribe`` returns only once Redis has confirmed
 the subscription, so anything published after that is seen. When the connection
 drops (or the reader fails in any way), the transport reports it (the hub then
-closes every socket with 4503, so clients resume elsewhere or later), reconnects
+feeds its sockets from the database and refuses new ones with 4503), reconnects
 by itself with backoff, and re-subscribes.
 
 Bookkeeping is synchronous and reference-counted: each successful ``subscribe``
@@ -241,7 +241,7 @@ class RedisTransport(Transport):
                 backoff = min(backoff * 2, 2.0)
             except Exception as exc:
                 # Not a network error, but the reader is gone all the same: say so
-                # (4503 to every socket, /readyz red) and start again.
+                # (new sockets refused with 4503, /readyz red) and start again.
                 logger.exception("Redis transport failed unexpectedly; restarting it")
                 await self._lost(f"live feed failed: {type(exc).__name__}", exc)
                 await asyncio.sleep(1 + random.uniform(0, 1))  # noqa: S311
@@ -252,10 +252,10 @@ class RedisTransport(Transport):
         self._confirmed.clear()
         self._inflight.clear()
         self._fail_waiters(exc)
-        # Sockets hear of it first: closing a connection to a Redis that times out
+        # The hub hears of it first: closing a connection to a Redis that times out
         # (rather than refuses) can itself take seconds.
         if was_healthy and self._on_state is not None:
-            logger.error("%s; closing live sockets, reconnecting", reason)
+            logger.error("%s; reconnecting", reason)
             try:
                 await self._on_state(False, reason)
             except Exception:

@@ -4,28 +4,32 @@
   races a pending unsubscribe keeps its channel in Redis; a failed subscribe
   holds nothing; after an outage only what is still wanted is subscribed again.
 - Any failure of the reader (not only network errors) is reported: the hub turns
-  unhealthy (sockets closed with 4503, /readyz red) and the transport reconnects.
-- When Redis is lost, every socket hears 4503 at once, even if Redis clean-up
-  (presence, connection counts) would hang on a Redis that times out.
+  unhealthy (/readyz red, new sockets refused with 4503) and the transport reconnects.
+- When Redis is lost, open sockets stay open and are fed from the record (and
+  re-checked) every sweep, even if Redis clean-up would hang on a Redis that times
+  out; after it returns, the presence store is written again and the feeds go live.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 import redis
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from hub.events.bus import control_channel, stream_channel
+from hub.agencies.services import user_deactivate
+from hub.events.bus import RedisBus, control_channel, stream_channel
 from hub.realtime import protocol as p
 from hub.realtime.hub import RealtimeHub, current_hub, reset_hub
 from hub.realtime.transport import LiveFeedUnavailable, RedisTransport
-from tests.factories import report, seed
+from tests.factories import officer, post, report, seed
 from tests.realtime_support import Socket
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -232,11 +236,12 @@ async def test_a_failing_message_handler_does_not_stop_the_reader(
         await t.stop()
 
 
-# --- the hub: 4503 first, Redis clean-up after (or never) -----------------------------
+# --- the hub: sockets kept, fed from the record, while the bus is down -----------------
 
 
 @pytest.fixture
 async def redis_hub(prefix: str, settings: Any) -> AsyncIterator[None]:
+    settings.HUB_WS_RECHECK_INTERVAL = 3600  # only the outage's own re-checks run
     await sync_to_async(seed)()
     yield
     await reset_hub()
@@ -247,32 +252,66 @@ async def _hang(*args: Any, **kwargs: Any) -> None:
     await asyncio.Event().wait()  # a Redis that times out instead of refusing
 
 
-async def test_a_lost_redis_closes_every_socket_first_even_if_cleanup_hangs(
-    redis_hub: None, monkeypatch: pytest.MonkeyPatch
+@contextlib.contextmanager
+def nothing_published() -> Iterator[None]:
+    """Every publication (events, control messages) goes into the void, as when Redis is down."""
+    with mock.patch.object(RedisBus, "publish", return_value=False):
+        yield
+
+
+async def next_event(s: Socket, timeout: float = WAIT) -> dict[str, Any]:
+    frames = await s.recv_until("event", timeout)
+    assert frames[-1]["type"] == "event", frames
+    return frames[-1]
+
+
+async def test_a_lost_redis_keeps_every_socket_and_feeds_it_from_the_record(
+    redis_hub: None, prefix: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inc = await sync_to_async(report)(visibility="crossing_point")
-    sockets = [await Socket.open(u) for u in ("na-imm.duty", "na-pol.duty", "na-cus.duty")]
+    users = ("na-imm.duty", "na-pol.duty", "na-cus.duty")
+    sockets = [await Socket.open(u) for u in users]
     for s in sockets:
         await s.subscribe(inc.stream_name)
     hub = current_hub()
     assert hub is not None
-    hung: list[Callable[..., Awaitable[None]]] = []
-    for name in ("leave", "close_connection", "online", "join"):
+    for name in ("leave", "close_connection", "online", "join", "heartbeat"):
         monkeypatch.setattr(hub.presence, name, _hang)
-        hung.append(getattr(hub.presence, name))
-    state = asyncio.create_task(hub._on_state(False, "lost Redis: timed out"))
-    try:
-        for s in sockets:
-            assert await s.closed_with(WAIT) == p.CloseCode.LIVE_FEED_UNAVAILABLE
-        await asyncio.wait_for(state, WAIT)
-    finally:
-        state.cancel()
-    assert hub.conns == {}
-    assert hub.feeds == {}
-    assert hub.transport.wanted == {control_channel()}, "no feed is wanted after the outage"
+    # Reported at once, even though any Redis clean-up would hang.
+    await asyncio.wait_for(hub._on_state(False, "lost Redis: timed out"), 2)
+    assert len(hub.conns) == 3
+    assert inc.stream_name in hub.feeds
+    with nothing_published():
+        for i in range(3):
+            seq = (await sync_to_async(post)("na-imm.duty", inc.ref, f"during {i}")).seq
+            for s in sockets:  # from the record, by the sweeper, in order
+                event = await next_event(s)
+                assert (event["seq"], event["payload"]["body"]) == (seq, f"during {i}")
+        # Access still ends without a control message: re-checked every sweep.
+        await sync_to_async(lambda: user_deactivate(user=officer("na-cus.duty")))()
+        assert await sockets[2].closed_with(WAIT) == p.CloseCode.UNAUTHENTICATED
+    newcomer = await Socket.open("na-imm.duty", expect_welcome=False)
+    assert await newcomer.closed_with(WAIT) == p.CloseCode.LIVE_FEED_UNAVAILABLE
+    monkeypatch.undo()
+    # Redis restarted empty: the comeback writes this worker's presence again.
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+    await hub._on_state(True, "connected to Redis")
+    assert hub.comeback is not None
+    await asyncio.wait_for(hub.comeback, WAIT)
+    online = await hub.presence.online(inc.stream_name)
+    assert {u.user for users_ in online.values() for u in users_} == {"na-imm.duty", "na-pol.duty"}
+    seq = (await sync_to_async(post)("na-imm.duty", inc.ref, "after")).seq
+    for s in sockets[:2]:
+        event = await next_event(s)
+        assert (event["seq"], event["payload"]["body"]) == (seq, "after")
+    for s in sockets[:2]:
+        await s.close()
 
 
-async def test_a_reader_failure_closes_sockets_and_the_hub_recovers(
+async def test_a_reader_failure_keeps_sockets_and_the_hub_recovers(
     redis_hub: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inc = await sync_to_async(report)(visibility="crossing_point")
@@ -288,13 +327,16 @@ async def test_a_reader_failure_closes_sockets_and_the_hub_recovers(
         raise RuntimeError("a bug in the reader")
 
     monkeypatch.setattr(pubsub, "get_message", broken)
-    assert await s.closed_with(WAIT) == p.CloseCode.LIVE_FEED_UNAVAILABLE
+    await eventually(lambda: hub.outages == 1, "the outage to be reported")
     from hub.health import _extra_checks
 
     await eventually(lambda: hub.healthy, "the hub to reconnect")
     assert _extra_checks["live_feed"]() is None  # /readyz is green again
-    assert hub.transport.wanted == {control_channel()}
+    assert hub.transport.wanted == {control_channel(), stream_channel(inc.stream_name)}
+    seq = (await sync_to_async(post)("na-imm.duty", inc.ref, "live again")).seq
+    assert (await next_event(s))["seq"] == seq, "the kept socket is live again"
     again = await Socket.open("na-imm.duty")
     frames = await again.subscribe(inc.stream_name)
     assert frames[-1]["type"] == "caught_up"
     await again.close()
+    await s.close()
