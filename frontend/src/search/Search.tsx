@@ -95,8 +95,15 @@ export function Search() {
     }
   };
 
+  // The box follows the URL when the query changes (a search, back, a link), never
+  // on the first render: the effect runs after paint, and resetting the box then
+  // threw away what the officer had already started typing.
+  const shownQuery = useRef(q);
   useEffect(() => {
-    setDraft(q);
+    if (shownQuery.current !== q) {
+      shownQuery.current = q;
+      setDraft(q);
+    }
     setHits([]);
     setCursor(null);
     if (q) void fetchPage(q, null);
