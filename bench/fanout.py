@@ -176,7 +176,7 @@ class SubState:
     opened: float | None = None
     ready: float | None = None
     error: str | None = None
-    retries: int = 0  # closed with 1013 (the hub's admission gate) and tried again
+    retries: int = 0  # closed with 4013 (the hub's admission gate) and tried again
 
 
 @dataclass
@@ -261,9 +261,9 @@ async def run_subscriber(
                         state.last[step] = now
             except ConnectionClosed as exc:
                 # The hub's admission gate: a worker busy setting other sockets up
-                # closes with 1013 before any work; come back after a jittered wait,
+                # closes with 4013 before any work; come back after a jittered wait,
                 # as every hub client does. Any other close ends this subscriber.
-                if state.ready is None and exc.rcvd is not None and exc.rcvd.code == 1013:
+                if state.ready is None and exc.rcvd is not None and exc.rcvd.code == 4013:
                     state.retries += 1
                     await asyncio.sleep(random.uniform(0, backoff))
                     backoff = min(4.0, backoff * 2)

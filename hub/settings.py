@@ -142,7 +142,7 @@ HUB_WS_RATE = 10.0  # frames per second per connection, on average
 HUB_WS_BURST = 40  # frames a connection may send at once
 HUB_WS_MAX_CONNECTIONS_PER_USER = CONFIG.ws_max_connections_per_user
 # Sockets a worker sets up at once (sign-in, grants, first subscription); more are
-# closed at once with 1013 so their clients back off (hub.realtime.admission).
+# closed at once with 4013 so their clients back off (hub.realtime.admission).
 HUB_WS_MAX_SETUPS = CONFIG.ws_max_setups
 # Seconds between each worker's batched re-check of every socket's user, session,
 # token and grants (catches an access change whose control message was lost), and

@@ -8,10 +8,12 @@ waited longer than its open timeout gave up and tried again while the worker sti
 did the abandoned socket's work, so the storm fed itself (the 1,000-socket soak: 2,700
 sockets never caught up after a Redis restart).
 
-With the gate, a socket beyond the bound is accepted and closed at once with 1013
-(Try Again Later) before any database work; its client backs off with jitter and
-comes back. A slot is held from the handshake until the socket's first ``caught_up``
-(the consumer releases it), its end, or ``SLOT_HOLD`` seconds, whichever comes first.
+With the gate, a socket beyond the bound is accepted and closed at once with 4013
+(1013, Try Again Later, in the application range: Daphne's autobahn refuses to send
+1013 and fails the socket with 1011 instead) before any database work; its client
+backs off with jitter and comes back. A slot is held from the handshake until the
+socket's first ``caught_up`` (the consumer releases it), its end, or ``SLOT_HOLD``
+seconds, whichever comes first.
 """
 
 from __future__ import annotations

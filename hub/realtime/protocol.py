@@ -38,7 +38,9 @@ class CloseCode:
     GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
-    TRY_AGAIN_LATER = 1013
+    # 1013 (Try Again Later) moved into the application range: Daphne's WebSocket
+    # library (autobahn) refuses to send 1013 and fails the socket with 1011 instead.
+    TRY_AGAIN_LATER = 4013
     UNAUTHENTICATED = 4401
     TOO_MANY_CONNECTIONS = 4408
     RATE_LIMITED = 4429

@@ -1,6 +1,6 @@
 """The admission gate: a worker sets up at most HUB_WS_MAX_SETUPS sockets at once.
 
-A socket over the bound is accepted and closed with 1013 (Try Again Later) before
+A socket over the bound is accepted and closed with 4013 (Try Again Later) before
 any database work, so a reconnect storm cannot pile abandoned set-ups on the
 worker's database threads (the 1,000-socket soak after a Redis restart). A slot is
 freed by the socket's first ``caught_up``, its end, or the hold timer.
@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import websockets
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connection, connections
+from websockets.typing import Origin
 
+from hub.accounts.services import token_issue
 from hub.realtime import admission
 from hub.realtime import protocol as p
 from hub.realtime.admission import AdmissionMiddleware, SetupGate
 from hub.realtime.hub import reset_hub
-from tests.factories import seed
+from tests.factories import officer, seed
+from tests.processes import DaphneWorker, database_url_for
 from tests.realtime_support import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,7 +46,7 @@ async def one_at_a_time(settings: Any) -> AsyncIterator[list[Socket]]:
     await sync_to_async(connections.close_all)()
 
 
-async def test_a_socket_over_the_bound_is_closed_with_1013_until_one_is_set_up(
+async def test_a_socket_over_the_bound_is_closed_with_4013_until_one_is_set_up(
     one_at_a_time: list[Socket],
 ) -> None:
     assert admission.GATE.busy == 0
@@ -50,7 +55,7 @@ async def test_a_socket_over_the_bound_is_closed_with_1013_until_one_is_set_up(
     refused_before = admission.GATE.refused
     second = await Socket.open("na-cus.duty", expect_welcome=False)
     one_at_a_time.append(second)
-    assert await second.closed_with() == p.CloseCode.TRY_AGAIN_LATER
+    assert await second.closed_with() == p.CloseCode.TRY_AGAIN_LATER == 4013
     assert admission.GATE.refused == refused_before + 1
     # The first socket's first caught_up frees the slot: the next one is let in.
     frames = await first.subscribe("crossing:WDH")
@@ -118,3 +123,33 @@ async def test_a_slot_held_too_long_is_given_back(monkeypatch: pytest.MonkeyPatc
     assert slot.released
     assert gate.busy == 0
     assert gate.enter(1) is not None
+
+
+@pytest.mark.slow
+async def test_a_real_worker_sends_the_refusal_code_itself(settings: Any) -> None:
+    """Through Daphne, not a test communicator: its WebSocket library (autobahn) only
+    sends 1000 or 3000-4999 and failed the socket with 1011 when the gate said 1013."""
+    settings.REDIS_URL = None
+    await sync_to_async(seed)()
+    token = await sync_to_async(lambda: token_issue(user=officer("na-imm.duty")).raw)()
+    worker = DaphneWorker(
+        database_url=database_url_for(connection.settings_dict),
+        name="admission",
+        extra_env={"HUB_WS_MAX_SETUPS": "1"},
+    )
+    await asyncio.to_thread(worker.start)
+    origin = Origin(worker.base_url)
+    bearer = {"Authorization": f"Bearer {token}"}
+    try:
+        async with websockets.connect(
+            worker.ws_url, origin=origin, additional_headers=bearer, open_timeout=20
+        ) as first:  # holds the only slot: signed in, not caught up yet
+            assert json.loads(await asyncio.wait_for(first.recv(), 20))["type"] == "welcome"
+            async with websockets.connect(worker.ws_url, origin=origin, open_timeout=20) as second:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(second.recv(), 20)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == p.CloseCode.TRY_AGAIN_LATER == 4013
+    finally:
+        await asyncio.to_thread(worker.stop)
+        await sync_to_async(connections.close_all)()

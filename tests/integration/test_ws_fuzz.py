@@ -96,7 +96,7 @@ DOCUMENTED_ERRORS = frozenset(
     }
 )
 ACCEPTABLE_ERRORS = DOCUMENTED_ERRORS - {"internal_error"}
-DOCUMENTED_CLOSE_CODES = frozenset({1000, 1001, 1009, 4401, 4408, 4429, 4503})
+DOCUMENTED_CLOSE_CODES = frozenset({1000, 1001, 1009, 4013, 4401, 4408, 4429, 4503})
 # Frames that are not the answer to a frame: live events, presence, typing, the
 # pending alerts that follow ``caught_up`` of a ``crossing:`` stream, the read markers
 # that follow it on an ``incident:`` stream, ``seen`` (a ``read`` reaches every
