@@ -238,12 +238,13 @@ async def run_subscriber(
                     close_timeout=2,
                 )
                 state.opened = time.time()
-                if spec.subscribe is not None:
-                    await ws.send(spec.subscribe)
-                else:
-                    state.ready = state.opened
             try:
                 async with ws:
+                    # In the try: a refused socket may already be closed when we send.
+                    if spec.subscribe is not None:
+                        await ws.send(spec.subscribe)
+                    else:
+                        state.ready = state.opened
                     async for raw in ws:
                         now = time.time()
                         if not isinstance(raw, str):
