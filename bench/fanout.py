@@ -70,7 +70,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.typing import Origin
 
 from bench import harness
@@ -107,6 +107,7 @@ LABELS = {
 TOKENS: dict[str, dict[str, str]] = {}  # database URL -> username -> bearer token
 CONNECT_CONCURRENCY = 16  # handshakes in flight per client process (Daphne closes one not
 # accepted within 5 s, --websocket_connect_timeout, and a subscribed hub socket costs ~30 ms)
+MAX_RETRIES = 50  # per socket, before it counts as failed
 OPEN_TIMEOUT = 240.0  # seconds for every socket of a client process to be ready
 
 
@@ -176,7 +177,7 @@ class SubState:
     opened: float | None = None
     ready: float | None = None
     error: str | None = None
-    retries: int = 0  # closed with 4013 (the hub's admission gate) and tried again
+    retries: int = 0  # closed with 4013 (the admission gate) or handshake dropped, tried again
 
 
 @dataclass
@@ -227,16 +228,26 @@ async def run_subscriber(
     try:
         while True:
             async with gate:
-                ws = await connect(
-                    spec.url,
-                    additional_headers=spec.headers,
-                    origin=Origin(spec.origin),
-                    compression=None,
-                    max_size=2**22,
-                    open_timeout=120,
-                    ping_interval=None,
-                    close_timeout=2,
-                )
+                try:
+                    ws = await connect(
+                        spec.url,
+                        additional_headers=spec.headers,
+                        origin=Origin(spec.origin),
+                        compression=None,
+                        max_size=2**22,
+                        open_timeout=120,
+                        ping_interval=None,
+                        close_timeout=2,
+                    )
+                except (InvalidMessage, OSError):
+                    # A handshake the server dropped (Daphne's handshake timeout while
+                    # it is busy connecting thousands): hub clients retry; so do we.
+                    state.retries += 1
+                    if state.retries > MAX_RETRIES:
+                        raise
+                    await asyncio.sleep(random.uniform(0, backoff))
+                    backoff = min(4.0, backoff * 2)
+                    continue
                 state.opened = time.time()
             try:
                 async with ws:
@@ -266,6 +277,8 @@ async def run_subscriber(
                 # as every hub client does. Any other close ends this subscriber.
                 if state.ready is None and exc.rcvd is not None and exc.rcvd.code == 4013:
                     state.retries += 1
+                    if state.retries > MAX_RETRIES:
+                        raise
                     await asyncio.sleep(random.uniform(0, backoff))
                     backoff = min(4.0, backoff * 2)
                     continue
