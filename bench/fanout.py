@@ -218,6 +218,16 @@ class OpenStats:
         self.all_ready = max(self.all_ready, other.all_ready)
 
 
+async def back_off(state: SubState, backoff: float, error: Exception) -> float:
+    """Wait a jittered back-off before the socket's next try, as hub clients do, and
+    return the next back-off; past MAX_RETRIES, raise ``error`` (the socket failed)."""
+    state.retries += 1
+    if state.retries > MAX_RETRIES:
+        raise error
+    await asyncio.sleep(random.uniform(0, backoff))
+    return min(4.0, backoff * 2)
+
+
 async def run_subscriber(
     spec: SubSpec,
     state: SubState,
@@ -239,14 +249,10 @@ async def run_subscriber(
                         ping_interval=None,
                         close_timeout=2,
                     )
-                except (InvalidMessage, OSError):
+                except (InvalidMessage, OSError) as exc:
                     # A handshake the server dropped (Daphne's handshake timeout while
                     # it is busy connecting thousands): hub clients retry; so do we.
-                    state.retries += 1
-                    if state.retries > MAX_RETRIES:
-                        raise
-                    await asyncio.sleep(random.uniform(0, backoff))
-                    backoff = min(4.0, backoff * 2)
+                    backoff = await back_off(state, backoff, exc)
                     continue
                 state.opened = time.time()
             try:
@@ -276,11 +282,7 @@ async def run_subscriber(
                 # closes with 4013 before any work; come back after a jittered wait,
                 # as every hub client does. Any other close ends this subscriber.
                 if state.ready is None and exc.rcvd is not None and exc.rcvd.code == 4013:
-                    state.retries += 1
-                    if state.retries > MAX_RETRIES:
-                        raise
-                    await asyncio.sleep(random.uniform(0, backoff))
-                    backoff = min(4.0, backoff * 2)
+                    backoff = await back_off(state, backoff, exc)
                     continue
                 raise
             break

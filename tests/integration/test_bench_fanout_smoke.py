@@ -25,9 +25,12 @@ import pytest
 from django.db import connection
 
 from bench.fanout import (
+    MAX_RETRIES,
     VARIANTS,
     Config,
     Row,
+    SubState,
+    back_off,
     count_deliveries,
     measure,
     one_vs_two,
@@ -58,6 +61,17 @@ def _ovt(workers: int, per_cpu_s: float) -> Row:
         server_cpu_s=1.0, deliveries_per_cpu_s=per_cpu_s, deliveries_per_s=5000.0,
         client_cpu_s=1.0, client_share=0.5,
     )  # fmt: skip
+
+
+async def test_a_refused_socket_backs_off_then_fails_with_its_error() -> None:
+    state = SubState()
+    refused = ConnectionError("refused")
+    for _ in range(MAX_RETRIES):
+        assert await back_off(state, 0.0, refused) == 0.0  # no wait: 0 doubled
+    assert state.retries == MAX_RETRIES
+    assert await back_off(SubState(), 3.0, refused) == 4.0  # doubled, capped
+    with pytest.raises(ConnectionError, match="refused"):
+        await back_off(state, 0.0, refused)
 
 
 def test_one_vs_two_is_the_median_of_alternating_pairs() -> None:
