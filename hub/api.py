@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -75,13 +76,31 @@ def _json_number(text: str) -> float | int:
 
 
 class HubParser(Parser):
-    """JSON bodies, refusing NUL characters in any string (after authentication)."""
+    """JSON bodies, refusing NUL characters in any string (after authentication); query
+    strings and forms, refusing a parameter given twice unless it is a list."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         data = json.loads(request.body, parse_float=_json_number)
         if _has_nul(data):
             raise NulCharacter("Text must not contain NUL characters or lone surrogates.")
         return data
+
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        # Django's QueryDict keeps every value; ninja would take the last one of a
+        # single-valued parameter, so ?actor=a&actor=b would quietly filter by b alone.
+        # The schema says one value: two are a 422 naming the parameter.
+        repeated = [key for key in data if key not in list_fields and len(data.getlist(key)) > 1]
+        if repeated:
+            source = "form" if request.method == "POST" and data is request.POST else "query"
+            raise ValidationError(
+                [
+                    {"loc": (source, key), "msg": "give this parameter once", "type": "repeated"}
+                    for key in repeated
+                ]
+            )
+        return super().parse_querydict(data, list_fields, request)
 
 
 api = NinjaAPI(

@@ -18,6 +18,14 @@ from hub.text import REQUIRED_TEXT_PATTERN, TEXT_PATTERN
 Text = Annotated[StrictStr, Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 RequiredText = Annotated[StrictStr, Field(json_schema_extra={"pattern": REQUIRED_TEXT_PATTERN})]
 
+# Every other string of a JSON body (a code, a ref, a username, a password): the
+# parser (hub.api.HubParser) refuses NUL in any of them (422) before a service sees
+# it, since PostgreSQL cannot store one. The schema says so with this pattern; what
+# else such a string must be (a deployed agency, an existing template) the service
+# answers, as the operation's responses describe.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+Code = Annotated[StrictStr, Field(json_schema_extra={"pattern": NO_NUL_PATTERN})]
+
 # Query filters that refuse every C0 control character (tab and newlines too).
 NO_C0_PATTERN = "^[^\\u0000-\\u001f]*$"
 

@@ -11,12 +11,12 @@ from django.middleware.csrf import get_token
 from ninja import Router, Schema, Status
 from ninja.throttling import AnonRateThrottle, BaseThrottle
 from ninja.utils import check_csrf
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from hub.accounts.services import credentials_check, session_ended, token_issue, token_revoke
 from hub.auth import request_user
 from hub.errors import Forbidden, InvalidInput
-from hub.schemas import ErrorOut, StrictIn
+from hub.schemas import Code, ErrorOut, StrictIn
 
 router = Router(tags=["authentication"])
 
@@ -38,12 +38,12 @@ LOGIN_THROTTLE: list[BaseThrottle] = [LoginThrottle()]
 
 
 class Credentials(StrictIn):
-    username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=256)
+    username: Code = Field(min_length=1, max_length=150)
+    password: Code = Field(min_length=1, max_length=256)
 
 
 class TokenRequest(Credentials):
-    name: str = Field(default="", max_length=100)
+    name: Code = Field(default="", max_length=100)
 
 
 class TokenOut(Schema):
@@ -53,7 +53,8 @@ class TokenOut(Schema):
 
 
 class RevokeIn(StrictIn):
-    id: int | None = None
+    # Strict: pydantic would take true as 1 and revoke token 1.
+    id: StrictInt | None = None
 
 
 class OkOut(Schema):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
 from hub.agencies.selectors import access_for
@@ -23,6 +23,7 @@ from hub.events.types import AlertCategory, Certainty, Severity, Urgency
 from hub.schemas import (
     ERRORS_READ,
     ERRORS_WRITE,
+    Code,
     ErrorOut,
     RequiredText,
     StrictIn,
@@ -140,13 +141,13 @@ class AlertIn(StrictIn):
     urgency: Urgency | None = None
     certainty: Certainty | None = None
     expires_at: datetime | None = None
-    targets: list[StrictStr] | None = Field(
+    targets: list[Code] | None = Field(
         None, max_length=50, description="Default: every other agency here."
     )
     ack_required: StrictBool = True
-    incident: StrictStr | None = Field(None, max_length=32)
+    incident: Code | None = Field(None, max_length=32)
     exercise: StrictBool = False
-    agency: StrictStr | None = Field(None, max_length=20, description="Issue for this agency.")
+    agency: Code | None = Field(None, max_length=20, description="Issue for this agency.")
     client_msg_id: UUID | None = None
 
 
@@ -173,7 +174,7 @@ class CancelIn(StrictIn):
 
 class AckIn(StrictIn):
     client_msg_id: UUID
-    agency: StrictStr | None = Field(None, max_length=20)
+    agency: Code | None = Field(None, max_length=20)
 
 
 class AckOut(Schema):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt
 from pydantic.json_schema import SkipJsonSchema
 
 from hub.events.api import EventFilterQuery
@@ -19,7 +19,7 @@ from hub.events.types import (
     Severity,
 )
 from hub.incidents.models import Incident, Message
-from hub.schemas import RequiredText, StrictIn, Text, UserRef
+from hub.schemas import Code, RequiredText, StrictIn, Text, UserRef
 from hub.sitreps.schemas import SitrepStateOut
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class IncidentListQuery(Schema):
 
 
 class IncidentCreate(StrictIn):
-    crossing_point: StrictStr = Field(max_length=6)
+    crossing_point: Code = Field(max_length=6)
     title: RequiredText = Field(min_length=1, max_length=200)
     description: Text = Field("", max_length=10_000)
     category: IncidentCategory
@@ -114,7 +114,7 @@ class IncidentCreate(StrictIn):
     occurred_at: datetime
     location_detail: Text = Field("", max_length=300)
     visibility: IncidentVisibility = "participants"
-    agency: StrictStr | None = Field(None, max_length=20, description="Report for this agency.")
+    agency: Code | None = Field(None, max_length=20, description="Report for this agency.")
     client_msg_id: UUID | None = None
 
 
@@ -143,13 +143,13 @@ class TransitionIn(StrictIn):
 
 
 class InviteIn(StrictIn):
-    agency: StrictStr = Field(max_length=20)
+    agency: Code = Field(max_length=20)
     note: Text = Field("", max_length=500)
     client_msg_id: UUID | None = None
 
 
 class LeadIn(StrictIn):
-    agency: StrictStr = Field(max_length=20)
+    agency: Code = Field(max_length=20)
     client_msg_id: UUID | None = None
 
 
@@ -159,7 +159,7 @@ class MessageIn(StrictIn):
         description="The text; empty only when the message carries attachments.",
     )
     client_msg_id: UUID
-    agency: StrictStr | None = Field(None, max_length=20)
+    agency: Code | None = Field(None, max_length=20)
     attachments: list[Annotated[StrictInt, Field(ge=1, le=2**53)]] = Field(
         default_factory=list,
         max_length=10,

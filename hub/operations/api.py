@@ -44,6 +44,7 @@ from hub.operations.templates import (
 from hub.schemas import (
     ERRORS_READ,
     ERRORS_WRITE,
+    Code,
     ErrorOut,
     RequiredText,
     StrictIn,
@@ -384,16 +385,16 @@ class OperationOut(Schema):
 
 class TaskAssignmentIn(StrictIn):
     position: StrictInt = Field(ge=1, le=2**53)
-    agency: StrictStr | None = Field(max_length=20)
+    agency: Code | None = Field(max_length=20)
 
 
 class OperationIn(StrictIn):
-    crossing_point: StrictStr = Field(max_length=6)
-    template: StrictStr = Field(max_length=60)
+    crossing_point: Code = Field(max_length=6)
+    template: Code = Field(max_length=60)
     template_version: StrictInt | None = Field(None, ge=1, le=2**53)
-    incident: StrictStr | None = Field(None, max_length=32)
+    incident: Code | None = Field(None, max_length=32)
     title: RequiredText | None = Field(None, min_length=1, max_length=200)
-    agency: StrictStr | None = Field(None, max_length=20, description="Lead for this agency.")
+    agency: Code | None = Field(None, max_length=20, description="Lead for this agency.")
     assignments: list[TaskAssignmentIn] | None = Field(
         None,
         max_length=200,
@@ -423,8 +424,8 @@ class TaskPatch(StrictIn):
         "422 `attachment_unknown` for a file that is not one of that incident's, 409 "
         "`attachment_withdrawn` for a withdrawn one.",
     )
-    assigned_agency: StrictStr | None = Field(None, max_length=20)
-    assignees: list[StrictStr] | None = Field(None, max_length=20)
+    assigned_agency: Code | None = Field(None, max_length=20)
+    assignees: list[Code] | None = Field(None, max_length=20)
     client_msg_id: UUID | None = None
 
 
@@ -432,7 +433,7 @@ class TaskIn(StrictIn):
     title: RequiredText = Field(min_length=1, max_length=200)
     agency_kind: AgencyKindIn
     guidance: Text = Field("", max_length=5_000)
-    agency: StrictStr | None = Field(None, max_length=20)
+    agency: Code | None = Field(None, max_length=20)
     due_in_minutes: StrictInt = Field(60, ge=0, le=60 * 24 * 30)
     requires_note: StrictBool = False
     requires_cosign: StrictBool = False

@@ -8,16 +8,16 @@ from uuid import UUID
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt
 
-from hub.schemas import RequiredText, StrictIn, Text, UserRef
+from hub.schemas import Code, RequiredText, StrictIn, Text, UserRef
 from hub.sitreps.models import SituationReport
 from hub.sitreps.selectors import SitrepView
 from hub.sitreps.services import MAX_NEED, MAX_NEEDS, MAX_SECTION, MAX_SITUATION
 
 
 class NeedIn(StrictIn):
-    agency: StrictStr | None = Field(
+    agency: Code | None = Field(
         None,
         min_length=1,
         max_length=20,

@@ -12,6 +12,10 @@ run (tests/integration/test_api_fuzz.py, schemathesis) found.
 - An undocumented 400 (malformed JSON on ``/auth/token/revoke``) is documented.
 - An evidence file's withdrawal reason follows the same text rule as every other.
 - 422 on schema-valid input is documented where the rule cannot be stated.
+- Every string of a JSON body states that NUL is refused (the parser refuses it in
+  any string): the lead agency's code with a NUL was a 422 the schema did not state.
+- A token id is an integer, not ``true`` (pydantic read it as 1).
+- A query parameter given twice is a 422, not quietly its last value.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import pytest
 
 from hub.api import api
-from hub.schemas import REFUSES_VALID
+from hub.schemas import NO_NUL_PATTERN, REFUSES_VALID
 from hub.text import REQUIRED_TEXT_PATTERN, TEXT_PATTERN, clean_text
 from tests.factories import Api, report
 
@@ -235,3 +239,83 @@ def test_timeline_filters_state_their_control_character_rules(openapi: dict[str,
     refused = Api("na-imm.duty").get(f"/api/v1/streams/incident:{ref}/events", {"q": "a\nb"})
     assert refused.status_code == 422
     assert re.fullmatch(FILTER_TEXT_PATTERN, "a\nb") is None
+
+
+def _json_body_strings(openapi: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every string schema inside a JSON request body, by a readable path (refs followed,
+    each branch of an anyOf, array items)."""
+    components = openapi["components"]["schemas"]
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(schema: dict[str, Any], path: str) -> None:
+        while "$ref" in schema:
+            schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+        for branch in schema.get("anyOf", []) + schema.get("allOf", []):
+            walk(branch, path)
+        if schema.get("type") == "string":
+            found[path] = schema
+        if "items" in schema:
+            walk(schema["items"], path + "[]")
+        for name, sub in schema.get("properties", {}).items():
+            walk(sub, f"{path}.{name}")
+
+    for route, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                walk(content["application/json"]["schema"], f"{method.upper()} {route} ")
+    return found
+
+
+def test_every_string_of_a_json_body_states_that_nul_is_refused(
+    openapi: dict[str, Any],
+) -> None:
+    strings = _json_body_strings(openapi)
+    assert "PUT /api/v1/incidents/{ref}/lead .agency" in strings
+    assert "POST /api/v1/crossing-points/{code}/alerts .targets[]" in strings
+    unstated = [
+        path
+        for path, schema in strings.items()
+        if not {"enum", "const", "format"} & schema.keys()
+        and re.fullmatch(schema.get("pattern", ".*"), "A\x00B", re.DOTALL) is not None
+    ]
+    assert unstated == []
+    assert re.fullmatch(NO_NUL_PATTERN, "NA-CUS \u062e\t") is not None
+
+
+def test_a_lead_agency_with_nul_is_the_422_its_schema_states(openapi: dict[str, Any]) -> None:
+    ref = report().ref
+    answer = Api("na-imm.coord").put(f"/api/v1/incidents/{ref}/lead", {"agency": "NA-\x00CUS"})
+    assert answer.status_code == 422, answer.content
+    assert _props(openapi, "LeadIn")["agency"]["pattern"] == NO_NUL_PATTERN
+
+
+def test_a_token_id_is_an_integer_not_a_boolean(openapi: dict[str, Any]) -> None:
+    from hub.accounts.models import ApiToken
+    from hub.accounts.services import token_issue
+    from tests.factories import officer
+
+    issued = token_issue(user=officer("na-imm.duty"), name="laptop")
+    client = Api("na-imm.duty")
+    for wrong in (True, "1", 1.5):
+        answer = client.post("/api/v1/auth/token/revoke", {"id": wrong})
+        assert answer.status_code == 422, (wrong, answer.content)
+    assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
+    assert {"type": "integer"} in _props(openapi, "RevokeIn")["id"]["anyOf"]
+    done = client.post("/api/v1/auth/token/revoke", {"id": issued.token.pk})
+    assert done.status_code == 200, done.content
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("actor", "na-imm.duty"), ("agency", "NA-IMM"), ("format", "csv")]
+)
+def test_a_query_parameter_given_twice_is_a_422_naming_it(name: str, value: str) -> None:
+    ref = report().ref
+    senior = Api("na-imm.senior")
+    twice = senior.get(f"/api/v1/incidents/{ref}/export", {name: [value, value]})
+    assert twice.status_code == 422, twice.content
+    assert twice.json()["errors"] == [
+        {"loc": ["query", name], "msg": "give this parameter once", "type": "repeated"}
+    ]
+    once = senior.get(f"/api/v1/incidents/{ref}/export", {name: value})
+    assert once.status_code == 200, once.content
