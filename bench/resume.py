@@ -55,7 +55,7 @@ from bench import harness
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 BATCH = 2000
-PAGE = 500  # what hub.realtime.client asks for (the API's maximum)
+PAGE = 2000  # what hub.realtime.client asks for (the API's maximum, MAX_PAGE)
 
 
 # --- building the backlog (in-process Django; the bench runs it in a child) ----------
@@ -530,7 +530,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, command: str
         f"Medians of {args.repeats} resumes per size (one above 10,000 missed events), "
         f"{args.workers} hub workers, client "
         "alternating between them. Above 5,000 missed events the server answers "
-        "`resync_required` and the client fetches the events over REST (500 a page) and "
+        "`resync_required` and the client fetches the events over REST "
+        f"({PAGE:,} a page) and "
         "subscribes again; the time runs from connect to the final `caught_up`. Every "
         "event was received exactly once and in order. Raw read: the same rows with the "
         "driver alone (one SELECT), its client CPU; the hub's CPU is its two workers'.",

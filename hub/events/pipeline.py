@@ -39,6 +39,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -92,7 +93,13 @@ def actor_ref(actor: User | None, agency: Agency | None) -> ActorRef | None:
 
 def encode_event_frame(envelope: EventEnvelope) -> str:
     """The WebSocket ``event`` frame, encoded once for every socket it goes to."""
-    body = envelope.model_dump(mode="json")
+    return encode_event_dict(envelope.model_dump(mode="json"))
+
+
+def encode_event_dict(body: dict[str, Any]) -> str:
+    """The ``event`` frame of an envelope already in its JSON form (replay pages,
+    ``hub.events.selectors.envelope_dicts_for``): the same bytes as
+    ``encode_event_frame`` of that envelope."""
     return json.dumps({"type": "event", **body}, separators=(",", ":"), ensure_ascii=False)
 
 

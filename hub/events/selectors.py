@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
@@ -45,7 +46,11 @@ from hub.events.pipeline import actor_ref
 from hub.events.streams import require_readable_stream
 from hub.events.types import ActorRef, EventEnvelope
 
-MAX_PAGE = 500
+# Events a page holds at most. A client that missed more than the socket replays
+# (RESYNC_THRESHOLD) reads them over REST; each page costs its request, sign-in, access
+# check and queries once, so at 500 a page the 20 pages of 10,000 missed events took
+# about a fifth of the resume (PostgreSQL: 1,172-1,285 ms at 500, 946-964 ms at 2,000).
+MAX_PAGE = 2000
 
 
 def stream_head(name: str) -> int:
@@ -206,11 +211,11 @@ def events_matched(
     )
 
 
-def envelopes_for(events: Sequence[EventRow], *, present_stream: str) -> list[EventEnvelope]:
-    """Envelopes of one stream's rows as readers see them (the stream kind's presenter
+def _presented(
+    events: Sequence[EventRow], present_stream: str
+) -> tuple[list[ActorRef | None], list[dict[str, Any]]]:
+    """Each row's actor and its payload as readers see it (the stream kind's presenter
     masks payloads), with the page's actors and agencies read once."""
-    if not events:
-        return []
     from hub.accounts.models import User
     from hub.agencies.models import Agency
     from hub.events.streams import parse_stream_name
@@ -231,17 +236,61 @@ def envelopes_for(events: Sequence[EventRow], *, present_stream: str) -> list[Ev
             )
     kind, _ = parse_stream_name(present_stream)
     payloads = kind.present(events) if kind.present is not None else [e.payload for e in events]
+    return [refs[(e.actor_id, e.actor_agency_id)] for e in events], payloads
+
+
+def envelopes_for(events: Sequence[EventRow], *, present_stream: str) -> list[EventEnvelope]:
+    """Envelopes of one stream's rows as readers see them (the stream kind's presenter
+    masks payloads), with the page's actors and agencies read once."""
+    if not events:
+        return []
+    actors, payloads = _presented(events, present_stream)
     return [
         EventEnvelope(
             stream=present_stream,
             seq=e.seq,
             kind=e.kind,
             at=e.at,
-            actor=refs[(e.actor_id, e.actor_agency_id)],
+            actor=actor,
             payload=payload,
         )
-        for e, payload in zip(events, payloads, strict=True)
+        for e, actor, payload in zip(events, actors, payloads, strict=True)
     ]
+
+
+def json_time(at: datetime) -> str:
+    """An aware time in the form EventEnvelope's JSON gives it (pydantic's: UTC as
+    ``Z``, microseconds only when there are any)."""
+    text = at.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def envelope_dicts_for(events: Sequence[EventRow], *, present_stream: str) -> list[dict[str, Any]]:
+    """``envelopes_for``'s envelopes as JSON-ready dicts, each equal to its envelope's
+    ``model_dump(mode="json")``, without building and dumping a model per event (a
+    sixth of a catching-up client's REST page). The record's rows are typed already:
+    a seq, a kind, an aware time, a JSON payload. tests/integration/test_replay_rows.py
+    checks the two agree on every event of the demo record."""
+    if not events:
+        return []
+    actors, payloads = _presented(events, present_stream)
+    dumped: dict[int, dict[str, Any] | None] = {}
+    items = []
+    for e, actor, payload in zip(events, actors, payloads, strict=True):
+        key = id(actor)
+        if key not in dumped:
+            dumped[key] = actor.model_dump(mode="json") if actor is not None else None
+        items.append(
+            {
+                "stream": present_stream,
+                "seq": e.seq,
+                "kind": e.kind,
+                "at": json_time(e.at),
+                "actor": dumped[key],
+                "payload": payload,
+            }
+        )
+    return items
 
 
 @dataclass(frozen=True)
@@ -254,12 +303,20 @@ class EventPageRead:
     ``matched``: how many events up to ``head`` pass the filters (None unless asked).
     """
 
+    stream: str
     events: list[EventRow]
-    envelopes: list[EventEnvelope]
     head: int
     next_after: int | None
     prev_before: int | None
     matched: int | None = None
+
+    @cached_property
+    def envelopes(self) -> list[EventEnvelope]:
+        return envelopes_for(self.events, present_stream=self.stream)
+
+    def envelope_dicts(self) -> list[dict[str, Any]]:
+        """The envelopes as JSON-ready dicts (``envelope_dicts_for``)."""
+        return envelope_dicts_for(self.events, present_stream=self.stream)
 
 
 def stream_page_for(
@@ -328,8 +385,8 @@ def stream_page_for(
         else None
     )
     return EventPageRead(
+        stream=name,
         events=events,
-        envelopes=envelopes_for(events, present_stream=name),
         head=head,
         next_after=next_after,
         prev_before=prev_before,

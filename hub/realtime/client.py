@@ -47,6 +47,9 @@ from websockets.typing import Origin
 
 logger = logging.getLogger(__name__)
 
+# Events per REST page when catching up after resync_required: the API's maximum
+# (hub.events.selectors.MAX_PAGE; this client imports nothing of the server's).
+REST_PAGE = 2000
 TERMINAL_CLOSE_CODES = {4401}  # signed out: retrying will not help
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -485,7 +488,7 @@ class HubClient:
 
     def _fetch_page(self, stream: str, after: int) -> dict[str, Any]:
         assert self.rest_base is not None
-        query = urllib.parse.urlencode({"after": after, "limit": 500})
+        query = urllib.parse.urlencode({"after": after, "limit": REST_PAGE})
         path = urllib.parse.quote(stream, safe=":")
         headers = {"Accept": "application/json", **self._headers()}
         request = urllib.request.Request(  # noqa: S310 - our own server, http(s) only

@@ -28,9 +28,9 @@ from hub.accounts.models import ApiToken, User
 from hub.agencies.access import READER_ROLES, Access
 from hub.agencies.models import CrossingPoint
 from hub.agencies.selectors import access_for, accesses_for
-from hub.events.pipeline import encode_event_frame
+from hub.events.pipeline import encode_event_dict
 from hub.events.reads import stream_readers
-from hub.events.selectors import envelopes_after, stream_head
+from hub.events.selectors import envelope_dicts_for, events_after, stream_head
 from hub.events.streams import (
     can_read_stream,
     parse_stream_name,
@@ -54,8 +54,11 @@ DB_SESSION_ENGINES = frozenset(
 
 def frames_between(stream: str, *, after: int, upto: int | None = None) -> Frames:
     """Encoded frames of events with after < seq <= upto (one page at most)."""
-    envelopes = envelopes_after(stream, after=after, limit=REPLAY_PAGE, until=upto)
-    return [(env.seq, encode_event_frame(env)) for env in envelopes]
+    rows = events_after(stream, after=after, limit=REPLAY_PAGE, until=upto)
+    return [
+        (item["seq"], encode_event_dict(item))
+        for item in envelope_dicts_for(rows, present_stream=stream)
+    ]
 
 
 def subscription_head(access: Access, stream: str) -> int:

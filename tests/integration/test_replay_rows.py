@@ -1,18 +1,30 @@
 """Replay, resume and the timeline build envelopes from plain rows (``EventRow``): the
-same envelopes as from the Event instances, in a few queries whatever the page size."""
+same envelopes as from the Event instances, in a few queries whatever the page size.
+Replay frames and REST pages are built as plain dicts (``envelope_dicts_for``): the
+same JSON as the pydantic envelopes, on every event of the demo record."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pydantic import TypeAdapter
 
 from hub.events.models import Event
 from hub.events.pipeline import actor_ref
-from hub.events.selectors import envelopes_after
+from hub.events.selectors import (
+    envelope_dicts_for,
+    envelopes_after,
+    envelopes_for,
+    events_after,
+    json_time,
+)
 from hub.events.types import EventEnvelope
 from hub.incidents import services
 from hub.incidents.selectors import present_incident_events
@@ -110,3 +122,43 @@ def test_the_rest_page_is_the_documented_event_page_with_the_frames_times() -> N
     # The same text as the socket's replay frames (microseconds kept).
     frames = [json.loads(f) for _, f in frames_between(stream, after=0)]
     assert [e["at"] for e in response.json()["events"]] == [f["at"] for f in frames]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 12, 6, 4, 9, 18, 641000, tzinfo=UTC),
+        datetime(2026, 12, 6, 4, 9, 18, tzinfo=UTC),
+        datetime(2026, 12, 6, 4, 9, 18, 1, tzinfo=ZoneInfo("UTC")),
+        datetime(2026, 12, 6, 6, 9, 18, 500, tzinfo=ZoneInfo("Africa/Windhoek")),
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+    ],
+)
+def test_json_time_is_pydantics_form_of_the_time(at: datetime) -> None:
+    assert json_time(at) == TypeAdapter(datetime).dump_python(at, mode="json")
+
+
+def test_envelope_dicts_and_frames_equal_the_models_on_every_demo_stream() -> None:
+    """Every stream of the demo record (incidents, crossing points with alerts,
+    operations, templates) and a redacted message."""
+    from django.core.management import call_command
+
+    from hub.events.models import Stream
+    from hub.events.pipeline import encode_event_frame
+
+    busy_incident()
+    call_command("seed_demo", "--quiet-logins", stdout=io.StringIO())
+    kinds: set[str] = set()
+    streams = list(Stream.objects.values_list("name", flat=True))
+    assert len(streams) > 10
+    for name in streams:
+        rows = events_after(name, after=0, limit=2000)
+        models = envelopes_for(rows, present_stream=name)
+        assert envelope_dicts_for(rows, present_stream=name) == [
+            m.model_dump(mode="json") for m in models
+        ], name
+        assert frames_between(name, after=0) == [
+            (m.seq, encode_event_frame(m)) for m in models[:500]
+        ], name
+        kinds.update(row.kind for row in rows)
+    assert {"message.posted", "message.redacted", "alert.issued", "incident.reported"} <= kinds

@@ -283,3 +283,11 @@ async def test_an_unexpected_exception_is_surfaced_and_the_client_reconnects() -
     assert isinstance(client.last_error, KeyError)
     assert client.stats.failures == 1
     assert client.seqs(STREAM) == [1]
+
+
+def test_the_client_asks_for_the_apis_largest_event_page() -> None:
+    # Fewer, larger pages are most of a long resume's speed (bench/RESULTS.md).
+    from hub.events.selectors import MAX_PAGE
+    from hub.realtime.client import REST_PAGE
+
+    assert REST_PAGE == MAX_PAGE

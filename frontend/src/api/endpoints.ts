@@ -7,6 +7,9 @@ import type { AlertOut, CrossingPoint, EventOut, EventPage, IncidentOut, Inciden
 
 const enc = encodeURIComponent;
 
+/** The most events one page of `GET /streams/{stream}/events` holds (the schema's `limit` maximum). */
+export const MAX_EVENT_PAGE = 2000;
+
 export const getMe = () => api<Me>("GET", "/me");
 export const listCrossingPoints = () => api<CrossingPoint[]>("GET", "/crossing-points");
 
@@ -55,7 +58,7 @@ export function eventFrame(e: EventOut): EventFrame {
 export async function streamEventsThrough(stream: string, through: number, after = 0): Promise<EventFrame[]> {
   const out: EventFrame[] = [];
   while (after < through) {
-    const page = await streamEvents(stream, { after, limit: 500 });
+    const page = await streamEvents(stream, { after, limit: MAX_EVENT_PAGE });
     if (page.events.length === 0) break;
     for (const e of page.events) if (e.seq <= through) out.push(eventFrame(e));
     after = page.events.at(-1)?.seq ?? through;

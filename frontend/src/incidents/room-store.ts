@@ -4,7 +4,7 @@
 
 import { batch, signal } from "@preact/signals";
 import { ApiError } from "../api/client";
-import { eventFrame as frameOf, getIncident, streamEvents } from "../api/endpoints";
+import { MAX_EVENT_PAGE, eventFrame as frameOf, getIncident, streamEvents } from "../api/endpoints";
 import { IncidentFiles } from "../attachments/store";
 import { loadCached, saveCached } from "../realtime/cache";
 import { liveFeeds, liveSocket } from "../realtime/live";
@@ -196,7 +196,7 @@ export class RoomStore {
   private async backfill(from: number, to: number): Promise<void> {
     let after = from;
     while (after < to && !this.stopped) {
-      const page = await streamEvents(this.stream, { after, limit: 500 }).catch(() => null);
+      const page = await streamEvents(this.stream, { after, limit: MAX_EVENT_PAGE }).catch(() => null);
       if (page === null || page.events.length === 0) return;
       this.apply(page.events.map(frameOf), false);
       after = page.events.at(-1)?.seq ?? to;
